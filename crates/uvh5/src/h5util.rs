@@ -1,0 +1,240 @@
+//! Small typed accessors over hdf5-metno that turn every failure into a `Uvh5Error`
+//! naming the file and the dataset.
+
+use std::path::Path;
+
+use hdf5::types::{FloatSize, IntSize, TypeDescriptor};
+use hdf5::{Dataset, Group};
+
+use crate::error::{Result, Uvh5Error};
+
+pub(crate) struct Node<'a> {
+    pub path: &'a Path,
+    pub group: &'a Group,
+    /// Prefix used in messages, e.g. "Header/".
+    pub prefix: &'a str,
+}
+
+impl<'a> Node<'a> {
+    pub fn has(&self, name: &str) -> bool {
+        self.group.link_exists(name)
+    }
+
+    pub fn qualified(&self, name: &str) -> String {
+        format!("{}{}", self.prefix, name)
+    }
+
+    pub fn dataset(&self, name: &str, expected: &str) -> Result<Dataset> {
+        if !self.has(name) {
+            return Err(Uvh5Error::MissingKey {
+                path: self.path.to_owned(),
+                name: self.qualified(name),
+                expected: expected.to_owned(),
+            });
+        }
+        self.group
+            .dataset(name)
+            .map_err(|e| Uvh5Error::hdf5(self.path, format!("opening {}", self.qualified(name)), e))
+    }
+
+    pub fn opt_dataset(&self, name: &str) -> Result<Option<Dataset>> {
+        if !self.has(name) {
+            return Ok(None);
+        }
+        self.dataset(name, "").map(Some)
+    }
+
+    fn descriptor(&self, ds: &Dataset, name: &str) -> Result<TypeDescriptor> {
+        ds.dtype()
+            .and_then(|t| t.to_descriptor())
+            .map_err(|e| Uvh5Error::hdf5(self.path, format!("reading the type of {}", self.qualified(name)), e))
+    }
+
+    fn bad_type(&self, name: &str, got: &TypeDescriptor, expected: &str) -> Uvh5Error {
+        Uvh5Error::UnsupportedDtype {
+            path: self.path.to_owned(),
+            name: self.qualified(name),
+            got: format!("{got:?}"),
+            expected: expected.to_owned(),
+        }
+    }
+
+    /// Reads a numeric dataset of any shape as a flat f64 vector.
+    pub fn f64s(&self, name: &str, expected: &str) -> Result<Vec<f64>> {
+        let ds = self.dataset(name, expected)?;
+        self.f64s_of(&ds, name)
+    }
+
+    pub fn f64s_of(&self, ds: &Dataset, name: &str) -> Result<Vec<f64>> {
+        let td = self.descriptor(ds, name)?;
+        match td {
+            TypeDescriptor::Float(_)
+            | TypeDescriptor::Integer(_)
+            | TypeDescriptor::Unsigned(_)
+            | TypeDescriptor::Boolean => {}
+            other => return Err(self.bad_type(name, &other, "a numeric type")),
+        }
+        if ds.is_scalar() {
+            return ds
+                .read_scalar::<f64>()
+                .map(|v| vec![v])
+                .map_err(|e| Uvh5Error::hdf5(self.path, format!("reading {}", self.qualified(name)), e));
+        }
+        ds.read_raw::<f64>()
+            .map_err(|e| Uvh5Error::hdf5(self.path, format!("reading {}", self.qualified(name)), e))
+    }
+
+    pub fn i64s(&self, name: &str, expected: &str) -> Result<Vec<i64>> {
+        let ds = self.dataset(name, expected)?;
+        self.i64s_of(&ds, name)
+    }
+
+    pub fn i64s_of(&self, ds: &Dataset, name: &str) -> Result<Vec<i64>> {
+        let td = self.descriptor(ds, name)?;
+        match td {
+            TypeDescriptor::Integer(_) | TypeDescriptor::Unsigned(_) | TypeDescriptor::Boolean => {}
+            TypeDescriptor::Float(_) => {
+                // Some writers store integral values as floats; accept them only if integral.
+                let vals = self.f64s_of(ds, name)?;
+                if vals.iter().all(|v| v.fract() == 0.0 && v.is_finite()) {
+                    return Ok(vals.into_iter().map(|v| v as i64).collect());
+                }
+                return Err(self.bad_type(name, &td, "integers"));
+            }
+            other => return Err(self.bad_type(name, &other, "integers")),
+        }
+        if ds.is_scalar() {
+            return ds
+                .read_scalar::<i64>()
+                .map(|v| vec![v])
+                .map_err(|e| Uvh5Error::hdf5(self.path, format!("reading {}", self.qualified(name)), e));
+        }
+        ds.read_raw::<i64>()
+            .map_err(|e| Uvh5Error::hdf5(self.path, format!("reading {}", self.qualified(name)), e))
+    }
+
+    pub fn scalar_i64(&self, name: &str, expected: &str) -> Result<i64> {
+        let v = self.i64s(name, expected)?;
+        self.one(name, v)
+    }
+
+    pub fn scalar_f64(&self, name: &str, expected: &str) -> Result<f64> {
+        let v = self.f64s(name, expected)?;
+        self.one(name, v)
+    }
+
+    pub fn opt_scalar_f64(&self, name: &str) -> Result<Option<f64>> {
+        if !self.has(name) {
+            return Ok(None);
+        }
+        self.scalar_f64(name, "").map(Some)
+    }
+
+    fn one<T: Copy>(&self, name: &str, v: Vec<T>) -> Result<T> {
+        if v.len() != 1 {
+            return Err(Uvh5Error::BadShape {
+                path: self.path.to_owned(),
+                name: self.qualified(name),
+                expected: "a scalar".into(),
+                got: vec![v.len()],
+            });
+        }
+        Ok(v[0])
+    }
+
+    /// Reads a string dataset: fixed-length or variable-length, scalar.
+    pub fn string(&self, name: &str, expected: &str) -> Result<String> {
+        let ds = self.dataset(name, expected)?;
+        let mut v = self.strings_of(&ds, name)?;
+        if v.len() != 1 {
+            return Err(Uvh5Error::BadShape {
+                path: self.path.to_owned(),
+                name: self.qualified(name),
+                expected: "a scalar string".into(),
+                got: vec![v.len()],
+            });
+        }
+        Ok(v.remove(0))
+    }
+
+    pub fn opt_string(&self, name: &str) -> Result<Option<String>> {
+        if !self.has(name) {
+            return Ok(None);
+        }
+        self.string(name, "").map(Some)
+    }
+
+    pub fn strings(&self, name: &str, expected: &str) -> Result<Vec<String>> {
+        let ds = self.dataset(name, expected)?;
+        self.strings_of(&ds, name)
+    }
+
+    pub fn strings_of(&self, ds: &Dataset, name: &str) -> Result<Vec<String>> {
+        let td = self.descriptor(ds, name)?;
+        let err = |e: hdf5::Error| Uvh5Error::hdf5(self.path, format!("reading {}", self.qualified(name)), e);
+        match td {
+            TypeDescriptor::FixedAscii(n) | TypeDescriptor::FixedUnicode(n) => {
+                let count = ds.size().max(1);
+                let mut buf = vec![0u8; n * count];
+                read_raw_bytes(ds, &mut buf).map_err(err)?;
+                Ok(buf
+                    .chunks(n)
+                    .map(|c| {
+                        let end = c.iter().position(|&b| b == 0).unwrap_or(c.len());
+                        String::from_utf8_lossy(&c[..end]).trim_end().to_string()
+                    })
+                    .collect())
+            }
+            TypeDescriptor::VarLenAscii => {
+                if ds.is_scalar() {
+                    let s: hdf5::types::VarLenAscii = ds.read_scalar().map_err(err)?;
+                    Ok(vec![s.as_str().to_owned()])
+                } else {
+                    let v: Vec<hdf5::types::VarLenAscii> = ds.read_raw().map_err(err)?;
+                    Ok(v.iter().map(|s| s.as_str().to_owned()).collect())
+                }
+            }
+            TypeDescriptor::VarLenUnicode => {
+                if ds.is_scalar() {
+                    let s: hdf5::types::VarLenUnicode = ds.read_scalar().map_err(err)?;
+                    Ok(vec![s.as_str().to_owned()])
+                } else {
+                    let v: Vec<hdf5::types::VarLenUnicode> = ds.read_raw().map_err(err)?;
+                    Ok(v.iter().map(|s| s.as_str().to_owned()).collect())
+                }
+            }
+            TypeDescriptor::Integer(IntSize::U1) | TypeDescriptor::Unsigned(IntSize::U1) => {
+                // np.void / raw bytes arrays occasionally hold text.
+                let v: Vec<u8> = ds.read_raw().map_err(err)?;
+                Ok(vec![String::from_utf8_lossy(&v).trim_end_matches('\0').to_string()])
+            }
+            other => Err(self.bad_type(name, &other, "a string")),
+        }
+    }
+
+    pub fn is_float(&self, ds: &Dataset, name: &str, size: FloatSize) -> Result<bool> {
+        Ok(matches!(self.descriptor(ds, name)?, TypeDescriptor::Float(s) if s == size))
+    }
+
+    pub fn type_descriptor(&self, ds: &Dataset, name: &str) -> Result<TypeDescriptor> {
+        self.descriptor(ds, name)
+    }
+}
+
+/// Reads a whole dataset in its own file type (no conversion) into a byte buffer.
+fn read_raw_bytes(ds: &Dataset, buf: &mut [u8]) -> hdf5::Result<()> {
+    use hdf5_sys::h5d::H5Dread;
+    use hdf5_sys::h5p::H5P_DEFAULT;
+    use hdf5_sys::h5s::H5S_ALL;
+    let dtype = ds.dtype()?;
+    hdf5::sync::sync(|| {
+        let status = unsafe {
+            H5Dread(ds.id(), dtype.id(), H5S_ALL, H5S_ALL, H5P_DEFAULT, buf.as_mut_ptr().cast())
+        };
+        if status < 0 {
+            Err(hdf5::Error::from("H5Dread failed"))
+        } else {
+            Ok(())
+        }
+    })
+}

@@ -1,0 +1,626 @@
+//! The UVH5 header as a typed struct.
+//!
+//! Versions 1.0 to 1.2 of the format (and unversioned files such as those written by the
+//! DSA-110 correlator) are accepted. Legacy shapes (a length-1 spw axis on `freq_array`,
+//! scalar `channel_width`) are normalised here so nothing downstream needs to know.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use hdf5::types::{FloatSize, TypeDescriptor};
+use hdf5::Group;
+use serde::Serialize;
+
+use crate::error::{Result, Uvh5Error};
+use crate::h5util::Node;
+
+/// The format version written in `Header/version`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Uvh5Version {
+    /// No `version` key: the DSA-110 correlator and pyuvdata before UVH5 1.0 write none.
+    Unversioned,
+    V1_0,
+    V1_1,
+    V1_2,
+}
+
+impl Uvh5Version {
+    fn parse(path: &Path, s: Option<&str>) -> Result<Self> {
+        match s.map(str::trim) {
+            None => Ok(Uvh5Version::Unversioned),
+            Some("1.0") => Ok(Uvh5Version::V1_0),
+            Some("1.1") => Ok(Uvh5Version::V1_1),
+            Some("1.2") => Ok(Uvh5Version::V1_2),
+            Some(other) => Err(Uvh5Error::UnsupportedVersion {
+                path: path.to_owned(),
+                version: other.to_owned(),
+            }),
+        }
+    }
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Uvh5Version::Unversioned => "unversioned",
+            Uvh5Version::V1_0 => "1.0",
+            Uvh5Version::V1_1 => "1.1",
+            Uvh5Version::V1_2 => "1.2",
+        }
+    }
+}
+
+/// A value from `Header/extra_keywords`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum ExtraValue {
+    Str(String),
+    Int(i64),
+    Float(f64),
+    Ints(Vec<i64>),
+    Floats(Vec<f64>),
+    Null,
+}
+
+impl ExtraValue {
+    pub fn as_f64(&self) -> Option<f64> {
+        match self {
+            ExtraValue::Float(v) => Some(*v),
+            ExtraValue::Int(v) => Some(*v as f64),
+            ExtraValue::Str(s) => s.trim().parse().ok(),
+            _ => None,
+        }
+    }
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            ExtraValue::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+/// One entry of a UVH5 1.1+ phase-centre catalogue.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PhaseCenter {
+    pub name: String,
+    /// "sidereal", "unprojected", "driftscan", "ephem" or "near_field".
+    pub cat_type: String,
+    pub lon_rad: Option<f64>,
+    pub lat_rad: Option<f64>,
+    pub frame: Option<String>,
+    pub epoch: Option<f64>,
+}
+
+/// What the header says about where the data are phased.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Phasing {
+    /// `phase_type` "drift" in a pre-1.1 file: unprojected data (for DSA-110, fringe-stopped
+    /// to the meridian, with `uvw_array` describing that phase).
+    Drift,
+    /// `phase_type` "phased" in a pre-1.1 file.
+    Phased { name: String, ra_rad: f64, dec_rad: f64, frame: String, epoch: Option<f64> },
+    /// UVH5 1.1+: a catalogue of phase centres and per-blt ids.
+    Catalog {
+        centers: BTreeMap<i64, PhaseCenter>,
+        id_array: Vec<i64>,
+        app_ra_rad: Option<Vec<f64>>,
+        app_dec_rad: Option<Vec<f64>>,
+        frame_pa_rad: Option<Vec<f64>>,
+    },
+}
+
+impl Phasing {
+    /// True when every baseline-time is unprojected (drift) data.
+    pub fn is_unprojected(&self) -> bool {
+        match self {
+            Phasing::Drift => true,
+            Phasing::Phased { .. } => false,
+            Phasing::Catalog { centers, .. } => centers.values().all(|c| c.cat_type == "unprojected"),
+        }
+    }
+}
+
+/// The telescope part of the header.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Telescope {
+    pub name: String,
+    pub instrument: Option<String>,
+    pub latitude_deg: f64,
+    pub longitude_deg: f64,
+    pub altitude_m: f64,
+    /// "itrs" (default) or "mcmf".
+    pub frame: String,
+    pub n_antennas: usize,
+    pub antenna_names: Vec<String>,
+    pub antenna_numbers: Vec<i64>,
+    /// ECEF offsets from the telescope location, metres.
+    pub antenna_positions_m: Vec<[f64; 3]>,
+    pub antenna_diameters_m: Option<Vec<f64>>,
+    pub x_orientation: Option<String>,
+}
+
+/// The whole UVH5 header, with units in the names and legacy shapes normalised.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Header {
+    pub version: Uvh5Version,
+    pub telescope: Telescope,
+    pub n_blts: usize,
+    pub n_bls: usize,
+    pub n_times: usize,
+    pub n_freqs: usize,
+    pub n_pols: usize,
+    pub n_spws: usize,
+    pub n_ants_data: usize,
+    pub ant_1: Vec<i64>,
+    pub ant_2: Vec<i64>,
+    pub time_jd: Vec<f64>,
+    /// LSTs stored in the file, if any (the DSA-110 correlator stores none).
+    pub lst_rad: Option<Vec<f64>>,
+    pub integration_time_s: Vec<f64>,
+    pub uvw_m: Vec<[f64; 3]>,
+    /// True when `uvw_array` is stored as float32 (as DSA-110 does).
+    pub uvw_is_f32: bool,
+    pub freq_hz: Vec<f64>,
+    pub channel_width_hz: Vec<f64>,
+    pub spw_array: Vec<i64>,
+    /// Spectral window of each channel (length `n_freqs`).
+    pub flex_spw_id: Vec<i64>,
+    /// AIPS polarisation codes: -5..-8 = XX, YY, XY, YX; -1..-4 = RR, LL, RL, LR; 1..4 = IQUV.
+    pub polarization: Vec<i32>,
+    pub vis_units: String,
+    pub history: String,
+    pub object_name: Option<String>,
+    pub phasing: Phasing,
+    pub extra_keywords: BTreeMap<String, ExtraValue>,
+    pub dut1_s: Option<f64>,
+}
+
+pub(crate) fn read_header(path: &Path, group: &Group) -> Result<Header> {
+    let h = Node { path, group, prefix: "Header/" };
+    let version = Uvh5Version::parse(path, h.opt_string("version")?.as_deref())?;
+
+    let telescope = read_telescope(&h)?;
+
+    let n_blts = h.scalar_i64("Nblts", "the number of baseline-times")? as usize;
+    let n_times = h.scalar_i64("Ntimes", "the number of unique times")? as usize;
+    let n_freqs = h.scalar_i64("Nfreqs", "the number of channels")? as usize;
+    let n_pols = h.scalar_i64("Npols", "the number of polarisations")? as usize;
+    let n_spws = h.scalar_i64("Nspws", "the number of spectral windows")? as usize;
+
+    let ant_1 = h.i64s("ant_1_array", "the first antenna of each baseline-time")?;
+    let ant_2 = h.i64s("ant_2_array", "the second antenna of each baseline-time")?;
+    let time_jd = h.f64s("time_array", "the JD of each baseline-time")?;
+    expect_len(&h, "ant_1_array", ant_1.len(), n_blts, "Nblts")?;
+    expect_len(&h, "ant_2_array", ant_2.len(), n_blts, "Nblts")?;
+    expect_len(&h, "time_array", time_jd.len(), n_blts, "Nblts")?;
+
+    let n_ants_data = match h.has("Nants_data") {
+        true => h.scalar_i64("Nants_data", "")? as usize,
+        false => count_unique(ant_1.iter().chain(ant_2.iter()).copied()),
+    };
+    let n_bls = match h.has("Nbls") {
+        true => h.scalar_i64("Nbls", "")? as usize,
+        false => count_unique(ant_1.iter().zip(&ant_2).map(|(a, b)| (*a, *b))),
+    };
+
+    let integration_time_s = {
+        let v = h.f64s("integration_time", "the integration time of each baseline-time (s)")?;
+        match v.len() {
+            1 => vec![v[0]; n_blts],
+            n if n == n_blts => v,
+            n => return Err(bad_len(&h, "integration_time", n, n_blts, "Nblts")),
+        }
+    };
+
+    let lst_rad = match h.opt_dataset("lst_array")? {
+        Some(ds) => {
+            let v = h.f64s_of(&ds, "lst_array")?;
+            expect_len(&h, "lst_array", v.len(), n_blts, "Nblts")?;
+            Some(v)
+        }
+        None => None,
+    };
+
+    let uvw_ds = h.dataset("uvw_array", "baseline coordinates, shape (Nblts, 3)")?;
+    let uvw_shape = uvw_ds.shape();
+    if uvw_shape != [n_blts, 3] {
+        return Err(Uvh5Error::BadShape {
+            path: path.to_owned(),
+            name: "Header/uvw_array".into(),
+            expected: format!("({n_blts}, 3) = (Nblts, 3)"),
+            got: uvw_shape,
+        });
+    }
+    let uvw_is_f32 = h.is_float(&uvw_ds, "uvw_array", FloatSize::U4)?;
+    let uvw_flat = h.f64s_of(&uvw_ds, "uvw_array")?;
+    let uvw_m: Vec<[f64; 3]> = uvw_flat.chunks_exact(3).map(|c| [c[0], c[1], c[2]]).collect();
+
+    // freq_array: (Nfreqs,) or legacy (1, Nfreqs).
+    let freq_ds = h.dataset("freq_array", "channel centre frequencies (Hz)")?;
+    let freq_shape = freq_ds.shape();
+    let freq_hz = h.f64s_of(&freq_ds, "freq_array")?;
+    let legacy_freq = freq_shape.len() == 2;
+    if !(freq_shape == [n_freqs] || freq_shape == [1, n_freqs]) {
+        return Err(Uvh5Error::BadShape {
+            path: path.to_owned(),
+            name: "Header/freq_array".into(),
+            expected: format!("({n_freqs},) or legacy (1, {n_freqs}) with Nfreqs = {n_freqs}"),
+            got: freq_shape,
+        });
+    }
+    let channel_width_hz = {
+        let v = h.f64s("channel_width", "channel widths (Hz)")?;
+        match v.len() {
+            1 => vec![v[0]; n_freqs],
+            n if n == n_freqs => v,
+            n => return Err(bad_len(&h, "channel_width", n, n_freqs, "Nfreqs")),
+        }
+    };
+    let _ = legacy_freq;
+
+    let spw_array = h.i64s("spw_array", "spectral window numbers")?;
+    expect_len(&h, "spw_array", spw_array.len(), n_spws, "Nspws")?;
+    let flex_spw_id = match h.opt_dataset("flex_spw_id_array")? {
+        Some(ds) => {
+            let v = h.i64s_of(&ds, "flex_spw_id_array")?;
+            expect_len(&h, "flex_spw_id_array", v.len(), n_freqs, "Nfreqs")?;
+            v
+        }
+        None => {
+            if n_spws != 1 {
+                return Err(Uvh5Error::MissingKey {
+                    path: path.to_owned(),
+                    name: "Header/flex_spw_id_array".into(),
+                    expected: format!("required when Nspws = {n_spws} > 1"),
+                });
+            }
+            vec![spw_array[0]; n_freqs]
+        }
+    };
+
+    let polarization: Vec<i32> =
+        h.i64s("polarization_array", "polarisation codes")?.into_iter().map(|p| p as i32).collect();
+    expect_len(&h, "polarization_array", polarization.len(), n_pols, "Npols")?;
+
+    let vis_units = h.opt_string("vis_units")?.unwrap_or_else(|| "uncalib".to_owned());
+    let history = h.opt_string("history")?.unwrap_or_default();
+    let object_name = h.opt_string("object_name")?;
+    let dut1_s = h.opt_scalar_f64("dut1")?;
+
+    let phasing = read_phasing(&h, n_blts)?;
+    let extra_keywords = read_extra_keywords(path, group)?;
+
+    let header = Header {
+        version,
+        telescope,
+        n_blts,
+        n_bls,
+        n_times,
+        n_freqs,
+        n_pols,
+        n_spws,
+        n_ants_data,
+        ant_1,
+        ant_2,
+        time_jd,
+        lst_rad,
+        integration_time_s,
+        uvw_m,
+        uvw_is_f32,
+        freq_hz,
+        channel_width_hz,
+        spw_array,
+        flex_spw_id,
+        polarization,
+        vis_units,
+        history,
+        object_name,
+        phasing,
+        extra_keywords,
+        dut1_s,
+    };
+    check_consistency(path, &header)?;
+    Ok(header)
+}
+
+fn read_telescope(h: &Node) -> Result<Telescope> {
+    let name = h.string("telescope_name", "the telescope name")?;
+    let instrument = h.opt_string("instrument")?;
+    let frame = h.opt_string("telescope_frame")?.unwrap_or_else(|| "itrs".into());
+    let (latitude_deg, longitude_deg, altitude_m) =
+        if h.has("latitude") || h.has("longitude") || h.has("altitude") {
+            (
+                h.scalar_f64("latitude", "the telescope latitude (deg)")?,
+                h.scalar_f64("longitude", "the telescope longitude (deg)")?,
+                h.scalar_f64("altitude", "the telescope altitude (m)")?,
+            )
+        } else if h.has("telescope_location") {
+            let xyz = h.f64s("telescope_location", "")?;
+            if xyz.len() != 3 {
+                return Err(Uvh5Error::BadShape {
+                    path: h.path.to_owned(),
+                    name: "Header/telescope_location".into(),
+                    expected: "(3,) ECEF metres".into(),
+                    got: vec![xyz.len()],
+                });
+            }
+            let (lat, lon, alt) = ecef_to_geodetic_wgs84([xyz[0], xyz[1], xyz[2]]);
+            (lat.to_degrees(), lon.to_degrees(), alt)
+        } else {
+            return Err(Uvh5Error::MissingKey {
+                path: h.path.to_owned(),
+                name: "Header/latitude".into(),
+                expected: "the telescope location as latitude/longitude/altitude".into(),
+            });
+        };
+
+    let antenna_names = h.strings("antenna_names", "the names of all antennas")?;
+    let antenna_numbers = h.i64s("antenna_numbers", "the numbers of all antennas")?;
+    let n_antennas = match h.has("Nants_telescope") {
+        true => h.scalar_i64("Nants_telescope", "")? as usize,
+        false => antenna_numbers.len(),
+    };
+    expect_len(h, "antenna_names", antenna_names.len(), n_antennas, "Nants_telescope")?;
+    expect_len(h, "antenna_numbers", antenna_numbers.len(), n_antennas, "Nants_telescope")?;
+    let pos_ds = h.dataset("antenna_positions", "antenna ECEF offsets (m), shape (Nants_telescope, 3)")?;
+    let pos_shape = pos_ds.shape();
+    if pos_shape != [n_antennas, 3] {
+        return Err(Uvh5Error::BadShape {
+            path: h.path.to_owned(),
+            name: "Header/antenna_positions".into(),
+            expected: format!("({n_antennas}, 3) = (Nants_telescope, 3)"),
+            got: pos_shape,
+        });
+    }
+    let antenna_positions_m =
+        h.f64s_of(&pos_ds, "antenna_positions")?.chunks_exact(3).map(|c| [c[0], c[1], c[2]]).collect();
+    let antenna_diameters_m = match h.opt_dataset("antenna_diameters")? {
+        Some(ds) => {
+            let v = h.f64s_of(&ds, "antenna_diameters")?;
+            Some(if v.len() == 1 { vec![v[0]; n_antennas] } else { v })
+        }
+        None => None,
+    };
+    let x_orientation = h.opt_string("x_orientation")?;
+    Ok(Telescope {
+        name,
+        instrument,
+        latitude_deg,
+        longitude_deg,
+        altitude_m,
+        frame,
+        n_antennas,
+        antenna_names,
+        antenna_numbers,
+        antenna_positions_m,
+        antenna_diameters_m,
+        x_orientation,
+    })
+}
+
+fn read_phasing(h: &Node, n_blts: usize) -> Result<Phasing> {
+    if h.has("phase_center_catalog") {
+        let cat_group = h
+            .group
+            .group("phase_center_catalog")
+            .map_err(|e| Uvh5Error::hdf5(h.path, "opening Header/phase_center_catalog", e))?;
+        let mut centers = BTreeMap::new();
+        let names = cat_group
+            .member_names()
+            .map_err(|e| Uvh5Error::hdf5(h.path, "listing Header/phase_center_catalog", e))?;
+        for key in names {
+            let prefix = format!("Header/phase_center_catalog/{key}/");
+            if let Ok(g) = cat_group.group(&key) {
+                // UVH5 1.2: one group per centre, keyed by its id.
+                let id: i64 = key.parse().map_err(|_| Uvh5Error::Inconsistent {
+                    path: h.path.to_owned(),
+                    detail: format!("phase centre id '{key}' is not an integer"),
+                })?;
+                let n = Node { path: h.path, group: &g, prefix: &prefix };
+                centers.insert(id, read_center(&n, None)?);
+            } else {
+                // UVH5 1.1: one JSON string per centre, keyed by its name.
+                let n = Node { path: h.path, group: &cat_group, prefix: "Header/phase_center_catalog/" };
+                let json = n.string(&key, "")?;
+                let (id, center) = parse_center_json(h.path, &key, &json)?;
+                centers.insert(id, center);
+            }
+        }
+        let id_array = h.i64s("phase_center_id_array", "the phase centre id of each baseline-time")?;
+        expect_len(h, "phase_center_id_array", id_array.len(), n_blts, "Nblts")?;
+        for id in &id_array {
+            if !centers.contains_key(id) {
+                return Err(Uvh5Error::Inconsistent {
+                    path: h.path.to_owned(),
+                    detail: format!("phase_center_id_array refers to id {id}, which the catalogue lacks"),
+                });
+            }
+        }
+        let opt = |name: &str| -> Result<Option<Vec<f64>>> {
+            match h.opt_dataset(name)? {
+                Some(ds) => {
+                    let v = h.f64s_of(&ds, name)?;
+                    expect_len(h, name, v.len(), n_blts, "Nblts")?;
+                    Ok(Some(v))
+                }
+                None => Ok(None),
+            }
+        };
+        return Ok(Phasing::Catalog {
+            centers,
+            id_array,
+            app_ra_rad: opt("phase_center_app_ra")?,
+            app_dec_rad: opt("phase_center_app_dec")?,
+            frame_pa_rad: opt("phase_center_frame_pa")?,
+        });
+    }
+    let phase_type = h.string("phase_type", "'drift' or 'phased' (or a phase_center_catalog)")?;
+    match phase_type.as_str() {
+        "phased" => Ok(Phasing::Phased {
+            name: h.opt_string("object_name")?.unwrap_or_else(|| "unknown".into()),
+            ra_rad: h.scalar_f64("phase_center_ra", "required when phase_type is 'phased'")?,
+            dec_rad: h.scalar_f64("phase_center_dec", "required when phase_type is 'phased'")?,
+            frame: h.opt_string("phase_center_frame")?.unwrap_or_else(|| "icrs".into()),
+            epoch: h.opt_scalar_f64("phase_center_epoch")?,
+        }),
+        // pyuvdata treats any other value as unprojected, with a warning.
+        _ => Ok(Phasing::Drift),
+    }
+}
+
+fn read_center(n: &Node, name: Option<String>) -> Result<PhaseCenter> {
+    let opt_f = |k: &str| -> Result<Option<f64>> {
+        match n.opt_dataset(k)? {
+            Some(ds) if ds.size() == 1 && ds.shape().iter().all(|&d| d == 1) => {
+                n.f64s_of(&ds, k).map(|v| v.first().copied())
+            }
+            // Empty datasets stand for None; arrays (e.g. ephemeris) are not used here.
+            _ => Ok(None),
+        }
+    };
+    let opt_s = |k: &str| -> Result<Option<String>> {
+        match n.opt_dataset(k)? {
+            Some(ds) if ds.size() == 1 => n.strings_of(&ds, k).map(|mut v| v.pop()),
+            _ => Ok(None),
+        }
+    };
+    Ok(PhaseCenter {
+        name: name.or(opt_s("cat_name")?).unwrap_or_default(),
+        cat_type: opt_s("cat_type")?.unwrap_or_else(|| "sidereal".into()),
+        lon_rad: opt_f("cat_lon")?,
+        lat_rad: opt_f("cat_lat")?,
+        frame: opt_s("cat_frame")?,
+        epoch: opt_f("cat_epoch")?,
+    })
+}
+
+/// UVH5 1.1 stored each catalogue entry as a JSON object string.
+fn parse_center_json(path: &Path, key: &str, json: &str) -> Result<(i64, PhaseCenter)> {
+    let bad = |detail: String| Uvh5Error::Inconsistent { path: path.to_owned(), detail };
+    let v: serde_json::Value = serde_json::from_str(json)
+        .map_err(|e| bad(format!("phase centre '{key}' is not valid JSON: {e}")))?;
+    let id = v["cat_id"].as_i64().ok_or_else(|| bad(format!("phase centre '{key}' has no integer cat_id")))?;
+    Ok((
+        id,
+        PhaseCenter {
+            name: key.to_owned(),
+            cat_type: v["cat_type"].as_str().unwrap_or("sidereal").to_owned(),
+            lon_rad: v["cat_lon"].as_f64(),
+            lat_rad: v["cat_lat"].as_f64(),
+            frame: v["cat_frame"].as_str().map(str::to_owned),
+            epoch: v["cat_epoch"].as_f64(),
+        },
+    ))
+}
+
+fn read_extra_keywords(path: &Path, header: &Group) -> Result<BTreeMap<String, ExtraValue>> {
+    let mut out = BTreeMap::new();
+    if !header.link_exists("extra_keywords") {
+        return Ok(out);
+    }
+    let g = header
+        .group("extra_keywords")
+        .map_err(|e| Uvh5Error::hdf5(path, "opening Header/extra_keywords", e))?;
+    let n = Node { path, group: &g, prefix: "Header/extra_keywords/" };
+    let names = g.member_names().map_err(|e| Uvh5Error::hdf5(path, "listing Header/extra_keywords", e))?;
+    for key in names {
+        let Some(ds) = n.opt_dataset(&key)? else { continue };
+        let td = n.type_descriptor(&ds, &key)?;
+        let value = if ds.size() == 0 {
+            ExtraValue::Null
+        } else {
+            match td {
+                TypeDescriptor::FixedAscii(_)
+                | TypeDescriptor::FixedUnicode(_)
+                | TypeDescriptor::VarLenAscii
+                | TypeDescriptor::VarLenUnicode => {
+                    ExtraValue::Str(n.strings_of(&ds, &key)?.join(" "))
+                }
+                TypeDescriptor::Integer(_) | TypeDescriptor::Unsigned(_) | TypeDescriptor::Boolean => {
+                    let v = n.i64s_of(&ds, &key)?;
+                    if ds.is_scalar() { ExtraValue::Int(v[0]) } else { ExtraValue::Ints(v) }
+                }
+                TypeDescriptor::Float(_) => {
+                    let v = n.f64s_of(&ds, &key)?;
+                    if ds.is_scalar() { ExtraValue::Float(v[0]) } else { ExtraValue::Floats(v) }
+                }
+                // Types we do not interpret are kept out rather than guessed at.
+                _ => continue,
+            }
+        };
+        out.insert(key, value);
+    }
+    Ok(out)
+}
+
+fn check_consistency(path: &Path, h: &Header) -> Result<()> {
+    let bad = |detail: String| Err(Uvh5Error::Inconsistent { path: path.to_owned(), detail });
+    let n_times = count_unique(h.time_jd.iter().map(|t| t.to_bits()));
+    if n_times != h.n_times {
+        return bad(format!("Ntimes is {} but time_array holds {} unique times", h.n_times, n_times));
+    }
+    let n_bls = count_unique(h.ant_1.iter().zip(&h.ant_2).map(|(a, b)| (*a, *b)));
+    if n_bls != h.n_bls {
+        return bad(format!("Nbls is {} but ant_1_array/ant_2_array hold {} unique baselines", h.n_bls, n_bls));
+    }
+    if h.n_blts > h.n_bls * h.n_times {
+        return bad(format!(
+            "Nblts ({}) exceeds Nbls × Ntimes ({} × {})",
+            h.n_blts, h.n_bls, h.n_times
+        ));
+    }
+    let numbers: std::collections::HashSet<i64> = h.telescope.antenna_numbers.iter().copied().collect();
+    if let Some(a) = h.ant_1.iter().chain(&h.ant_2).find(|a| !numbers.contains(a)) {
+        return bad(format!("antenna {a} appears in ant_1_array/ant_2_array but not in antenna_numbers"));
+    }
+    let n_ants = count_unique(h.ant_1.iter().chain(&h.ant_2).copied());
+    if n_ants != h.n_ants_data {
+        return bad(format!("Nants_data is {} but the baselines use {} antennas", h.n_ants_data, n_ants));
+    }
+    for spw in &h.flex_spw_id {
+        if !h.spw_array.contains(spw) {
+            return bad(format!("flex_spw_id_array holds spw {spw}, which spw_array lacks"));
+        }
+    }
+    Ok(())
+}
+
+fn expect_len(h: &Node, name: &str, got: usize, expected: usize, what: &str) -> Result<()> {
+    if got != expected {
+        return Err(bad_len(h, name, got, expected, what));
+    }
+    Ok(())
+}
+
+fn bad_len(h: &Node, name: &str, got: usize, expected: usize, what: &str) -> Uvh5Error {
+    Uvh5Error::BadShape {
+        path: h.path.to_owned(),
+        name: h.qualified(name),
+        expected: format!("({expected},) = ({what},)"),
+        got: vec![got],
+    }
+}
+
+fn count_unique<T: Ord>(it: impl Iterator<Item = T>) -> usize {
+    let mut v: Vec<T> = it.collect();
+    v.sort_unstable();
+    v.dedup();
+    v.len()
+}
+
+/// WGS84 ECEF → geodetic (lat, lon in radians, height in m), Bowring's iteration.
+fn ecef_to_geodetic_wgs84(xyz: [f64; 3]) -> (f64, f64, f64) {
+    let a = 6_378_137.0_f64;
+    let f = 1.0 / 298.257_223_563;
+    let e2 = f * (2.0 - f);
+    let [x, y, z] = xyz;
+    let lon = y.atan2(x);
+    let p = x.hypot(y);
+    let mut lat = z.atan2(p * (1.0 - e2));
+    let mut h = 0.0;
+    for _ in 0..10 {
+        let n = a / (1.0 - e2 * lat.sin().powi(2)).sqrt();
+        h = p / lat.cos() - n;
+        lat = z.atan2(p * (1.0 - e2 * n / (n + h)));
+    }
+    (lat, lon, h)
+}

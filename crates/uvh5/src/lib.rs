@@ -1,0 +1,24 @@
+//! UVH5: the HDF5-based visibility format of pyuvdata, as read and written by contimg.
+//!
+//! - [`Uvh5File`] opens any UVH5 file pyuvdata writes or reads (format versions 1.0–1.2 and
+//!   unversioned DSA-110 files, legacy and current shapes, float or integer visibilities,
+//!   compressed or not) and reads hyperslabs of it into a [`VisBlock`].
+//! - [`Dsa110Writer`] writes subband files exactly as the DSA-110 correlator does.
+//!
+//! Every failure is a [`Uvh5Error`] that names the file and carries a stable `code()`.
+
+mod error;
+mod h5util;
+pub mod header;
+mod probe;
+mod read;
+mod storage;
+pub mod write;
+
+pub use error::{Result, Uvh5Error};
+pub use header::{ExtraValue, Header, PhaseCenter, Phasing, Telescope, Uvh5Version};
+pub use probe::{probe, Superblock};
+pub use read::{DataLayout, Uvh5File, VisBlock};
+pub use write::{Dsa110Header, Dsa110Writer};
+
+pub use num_complex::Complex32;

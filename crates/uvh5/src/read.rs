@@ -1,0 +1,446 @@
+//! Opening a UVH5 file and reading blocks of visibilities by hyperslab.
+
+use std::fs::File;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use hdf5::types::{FloatSize, IntSize, TypeDescriptor};
+use hdf5::Dataset;
+use num_complex::Complex32;
+
+use crate::error::{Result, Uvh5Error};
+use crate::h5util::Node;
+use crate::header::{read_header, Header};
+use crate::probe::probe;
+use crate::storage::{raw_layout, read_region, Decode, Elem, RawLayout};
+
+/// A block of visibilities, flags and sample counts, C order [blt][chan][pol].
+#[derive(Debug, Clone, Default)]
+pub struct VisBlock {
+    pub n_blts: usize,
+    pub n_chans: usize,
+    pub n_pols: usize,
+    pub vis: Vec<Complex32>,
+    pub flags: Vec<bool>,
+    pub nsamples: Vec<f32>,
+}
+
+impl VisBlock {
+    pub fn resize(&mut self, n_blts: usize, n_chans: usize, n_pols: usize) {
+        let n = n_blts * n_chans * n_pols;
+        self.n_blts = n_blts;
+        self.n_chans = n_chans;
+        self.n_pols = n_pols;
+        self.vis.resize(n, Complex32::default());
+        self.flags.resize(n, false);
+        self.nsamples.resize(n, 0.0);
+    }
+}
+
+/// How the three data-size datasets are stored; reported by `inspect`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DataLayout {
+    /// visdata/flags/nsamples carry the legacy length-1 spw axis.
+    pub legacy_spw_axis: bool,
+    pub vis_type: String,
+    pub storage: String,
+    /// True when every dataset can be read with direct `pread`s (no libhdf5 lock).
+    pub direct_read: bool,
+}
+
+struct DataSet {
+    name: &'static str,
+    ds: Dataset,
+    elem: Elem,
+    raw: Option<RawLayout>,
+}
+
+/// An open UVH5 file: its header, and handles to read its data.
+pub struct Uvh5File {
+    path: PathBuf,
+    header: Header,
+    /// Kept open for fallback reads through libhdf5.
+    _h5: hdf5::File,
+    raw_file: File,
+    /// Shape of visdata normalised to (Nblts, Nfreqs, Npols).
+    dims: [usize; 3],
+    legacy_spw_axis: bool,
+    vis: DataSet,
+    flags: DataSet,
+    nsamples: DataSet,
+}
+
+impl std::fmt::Debug for Uvh5File {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Uvh5File").field("path", &self.path).field("dims", &self.dims).finish()
+    }
+}
+
+/// `CONTIMG_UVH5_NO_DIRECT=1` forces every read through libhdf5 (for benchmarks and tests).
+fn direct_reads_allowed() -> bool {
+    std::env::var_os("CONTIMG_UVH5_NO_DIRECT").is_none_or(|v| v.is_empty() || v == "0")
+}
+
+impl Uvh5File {
+    /// Opens a file, checks it is a complete HDF5 file, parses and validates its header
+    /// and locates its data.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let superblock = probe(path)?;
+        let h5 = hdf5::File::open(path).map_err(|e| {
+            let msg = e.to_string();
+            if msg.contains("truncated") {
+                Uvh5Error::Truncated { path: path.to_owned(), detail: msg }
+            } else {
+                Uvh5Error::hdf5(path, "opening the file", e)
+            }
+        })?;
+        let root = Node { path, group: &h5, prefix: "" };
+        for (g, what) in [("Header", "the UVH5 header group"), ("Data", "the UVH5 data group")] {
+            if !root.has(g) {
+                return Err(Uvh5Error::MissingDataset {
+                    path: path.to_owned(),
+                    name: g.into(),
+                    expected: what.into(),
+                });
+            }
+        }
+        let header_group = h5.group("Header").map_err(|e| Uvh5Error::hdf5(path, "opening Header", e))?;
+        let header = read_header(path, &header_group)?;
+        let data_group = h5.group("Data").map_err(|e| Uvh5Error::hdf5(path, "opening Data", e))?;
+        let data = Node { path, group: &data_group, prefix: "Data/" };
+
+        let open = |name: &'static str, what: &str| -> Result<Dataset> {
+            if !data.has(name) {
+                return Err(Uvh5Error::MissingDataset {
+                    path: path.to_owned(),
+                    name: format!("Data/{name}"),
+                    expected: what.to_owned(),
+                });
+            }
+            data.dataset(name, what)
+        };
+        let vis_ds = open("visdata", "the visibilities, shape (Nblts, Nfreqs, Npols)")?;
+        let flags_ds = open("flags", "the flags, shaped like visdata")?;
+        let nsamples_ds = open("nsamples", "the sample counts, shaped like visdata")?;
+
+        let (n_blts, n_freqs, n_pols) = (header.n_blts, header.n_freqs, header.n_pols);
+        let vis_shape = vis_ds.shape();
+        let legacy_spw_axis = match vis_shape.as_slice() {
+            [b, f, p] if (*b, *f, *p) == (n_blts, n_freqs, n_pols) => false,
+            [b, 1, f, p] if (*b, *f, *p) == (n_blts, n_freqs, n_pols) => true,
+            _ => {
+                return Err(Uvh5Error::BadShape {
+                    path: path.to_owned(),
+                    name: "Data/visdata".into(),
+                    expected: format!(
+                        "({n_blts}, {n_freqs}, {n_pols}) = (Nblts, Nfreqs, Npols), or legacy ({n_blts}, 1, {n_freqs}, {n_pols})"
+                    ),
+                    got: vis_shape,
+                })
+            }
+        };
+        for (ds, name) in [(&flags_ds, "Data/flags"), (&nsamples_ds, "Data/nsamples")] {
+            if ds.shape() != vis_shape {
+                return Err(Uvh5Error::BadShape {
+                    path: path.to_owned(),
+                    name: name.into(),
+                    expected: format!("{vis_shape:?}, the shape of Data/visdata"),
+                    got: ds.shape(),
+                });
+            }
+        }
+
+        let vis_elem = vis_elem(&data, &vis_ds)?;
+        let flags_elem = match data.type_descriptor(&flags_ds, "flags")? {
+            TypeDescriptor::Boolean
+            | TypeDescriptor::Integer(IntSize::U1)
+            | TypeDescriptor::Unsigned(IntSize::U1) => Elem::Bool,
+            TypeDescriptor::Enum(e) if e.size == IntSize::U1 => Elem::Bool,
+            other => {
+                return Err(Uvh5Error::UnsupportedDtype {
+                    path: path.to_owned(),
+                    name: "Data/flags".into(),
+                    got: format!("{other:?}"),
+                    expected: "booleans".into(),
+                })
+            }
+        };
+        let nsamples_elem = match data.type_descriptor(&nsamples_ds, "nsamples")? {
+            TypeDescriptor::Float(FloatSize::U4) => Elem::F32,
+            TypeDescriptor::Float(FloatSize::U8) => Elem::F64,
+            other => {
+                return Err(Uvh5Error::UnsupportedDtype {
+                    path: path.to_owned(),
+                    name: "Data/nsamples".into(),
+                    got: format!("{other:?}"),
+                    expected: "float32 or float64".into(),
+                })
+            }
+        };
+
+        // Direct reads need little-endian elements and addresses we can use as-is.
+        let direct_ok = direct_reads_allowed() && superblock.base_addr == 0;
+        let raw_of = |ds: &Dataset, little_endian: bool| {
+            if direct_ok && little_endian { raw_layout(ds, &vis_shape) } else { None }
+        };
+        let vis_raw = raw_of(&vis_ds, is_little_endian(&vis_ds));
+        let flags_raw = raw_of(&flags_ds, true);
+        let nsamples_raw = raw_of(&nsamples_ds, is_little_endian(&nsamples_ds));
+
+        let raw_file = File::open(path).map_err(|e| Uvh5Error::io(path, "open", e))?;
+        Ok(Uvh5File {
+            path: path.to_owned(),
+            header,
+            _h5: h5,
+            raw_file,
+            dims: [n_blts, n_freqs, n_pols],
+            legacy_spw_axis,
+            vis: DataSet { name: "Data/visdata", ds: vis_ds, elem: vis_elem, raw: vis_raw },
+            flags: DataSet { name: "Data/flags", ds: flags_ds, elem: flags_elem, raw: flags_raw },
+            nsamples: DataSet { name: "Data/nsamples", ds: nsamples_ds, elem: nsamples_elem, raw: nsamples_raw },
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn header(&self) -> &Header {
+        &self.header
+    }
+
+    pub fn layout(&self) -> DataLayout {
+        let storage = match (&self.vis.raw, self.vis.ds.is_chunked()) {
+            (Some(RawLayout::Contiguous { .. }), _) => "contiguous".to_owned(),
+            (Some(RawLayout::Chunked { chunk, .. }), _) => format!("chunked {chunk:?}, unfiltered"),
+            (None, true) => {
+                let filters: Vec<String> = self.vis.ds.filters().iter().map(|f| format!("{f:?}")).collect();
+                format!("chunked {:?}, filters {:?}", self.vis.ds.chunk().unwrap_or_default(), filters)
+            }
+            (None, false) => "contiguous".to_owned(),
+        };
+        DataLayout {
+            legacy_spw_axis: self.legacy_spw_axis,
+            vis_type: format!("{:?}", self.vis.elem),
+            storage,
+            direct_read: self.vis.raw.is_some() && self.flags.raw.is_some() && self.nsamples.raw.is_some(),
+        }
+    }
+
+    /// Reads `blts × chans × all polarisations` into `out` (resized to fit).
+    pub fn read_block(&self, blts: Range<usize>, chans: Range<usize>, out: &mut VisBlock) -> Result<()> {
+        let [n_blts, n_freqs, n_pols] = self.dims;
+        if blts.start > blts.end || blts.end > n_blts {
+            return Err(Uvh5Error::OutOfRange {
+                path: self.path.clone(),
+                what: "baseline-time range".into(),
+                requested: format!("{blts:?}"),
+                available: n_blts,
+            });
+        }
+        if chans.start > chans.end || chans.end > n_freqs {
+            return Err(Uvh5Error::OutOfRange {
+                path: self.path.clone(),
+                what: "channel range".into(),
+                requested: format!("{chans:?}"),
+                available: n_freqs,
+            });
+        }
+        out.resize(blts.len(), chans.len(), n_pols);
+        if blts.is_empty() || chans.is_empty() {
+            return Ok(());
+        }
+        self.read_dataset(&self.vis, blts.clone(), chans.clone(), &mut out.vis)?;
+        self.read_dataset(&self.flags, blts.clone(), chans.clone(), &mut out.flags)?;
+        self.read_dataset(&self.nsamples, blts, chans, &mut out.nsamples)?;
+        Ok(())
+    }
+
+    /// Reads the whole file into one block.
+    pub fn read_all(&self) -> Result<VisBlock> {
+        let mut block = VisBlock::default();
+        self.read_block(0..self.dims[0], 0..self.dims[1], &mut block)?;
+        Ok(block)
+    }
+
+    fn read_dataset<T: Decode + Hdf5Read>(
+        &self,
+        d: &DataSet,
+        blts: Range<usize>,
+        chans: Range<usize>,
+        out: &mut [T],
+    ) -> Result<()> {
+        match &d.raw {
+            Some(layout) => read_region(&self.raw_file, &self.path, d.name, layout, d.elem, self.dims, blts, chans, out),
+            None => T::read_hyperslab(&d.ds, self.legacy_spw_axis, self.dims, blts, chans, out)
+                .map_err(|e| Uvh5Error::hdf5(&self.path, format!("reading {}", d.name), e)),
+        }
+    }
+}
+
+fn vis_elem(data: &Node, ds: &Dataset) -> Result<Elem> {
+    let td = data.type_descriptor(ds, "visdata")?;
+    let unsupported = |td: &TypeDescriptor| Uvh5Error::UnsupportedDtype {
+        path: data.path.to_owned(),
+        name: "Data/visdata".into(),
+        got: format!("{td:?}"),
+        expected: "a compound of 'r' and 'i' fields, both float32, float64 or the same signed integer type"
+            .into(),
+    };
+    let TypeDescriptor::Compound(c) = &td else { return Err(unsupported(&td)) };
+    let field = |n: &str| c.fields.iter().find(|f| f.name == n);
+    let (Some(r), Some(i)) = (field("r"), field("i")) else { return Err(unsupported(&td)) };
+    if r.ty != i.ty || c.fields.len() != 2 {
+        return Err(unsupported(&td));
+    }
+    let elem = match r.ty {
+        TypeDescriptor::Float(FloatSize::U4) => Elem::ComplexF32,
+        TypeDescriptor::Float(FloatSize::U8) => Elem::ComplexF64,
+        TypeDescriptor::Integer(s) => Elem::ComplexInt(s as usize),
+        _ => return Err(unsupported(&td)),
+    };
+    // The direct decoder assumes r then i, packed.
+    let es = elem.size() / 2;
+    if r.offset != 0 || i.offset != es || c.size != 2 * es {
+        return Err(unsupported(&td));
+    }
+    Ok(elem)
+}
+
+/// True when the dataset's numbers (or every member of its compound) are little-endian.
+fn is_little_endian(ds: &Dataset) -> bool {
+    use hdf5_sys::h5t::{
+        H5T_class_t, H5T_order_t, H5Tclose, H5Tget_class, H5Tget_member_type, H5Tget_nmembers, H5Tget_order,
+    };
+    let Ok(dtype) = ds.dtype() else { return false };
+    hdf5::sync::sync(|| unsafe {
+        let id = dtype.id();
+        if H5Tget_class(id) == H5T_class_t::H5T_COMPOUND {
+            let n = H5Tget_nmembers(id);
+            (0..n.max(0) as u32).all(|k| {
+                let m = H5Tget_member_type(id, k);
+                let le = H5Tget_order(m) == H5T_order_t::H5T_ORDER_LE;
+                H5Tclose(m);
+                le
+            })
+        } else {
+            H5Tget_order(id) == H5T_order_t::H5T_ORDER_LE
+        }
+    })
+}
+
+/// Reading through libhdf5 (the always-correct path), with its own type conversion.
+pub(crate) trait Hdf5Read: Sized {
+    fn read_hyperslab(
+        ds: &Dataset,
+        legacy: bool,
+        dims: [usize; 3],
+        blts: Range<usize>,
+        chans: Range<usize>,
+        out: &mut [Self],
+    ) -> hdf5::Result<()>;
+}
+
+fn hyperslab_read(
+    ds: &Dataset,
+    mem_type: hdf5_sys::h5i::hid_t,
+    legacy: bool,
+    dims: [usize; 3],
+    blts: Range<usize>,
+    chans: Range<usize>,
+    out: *mut std::ffi::c_void,
+) -> hdf5::Result<()> {
+    use hdf5_sys::h5d::H5Dread;
+    use hdf5_sys::h5p::H5P_DEFAULT;
+    use hdf5_sys::h5s::{H5S_seloper_t, H5Sclose, H5Screate_simple, H5Sget_select_npoints, H5Sselect_hyperslab};
+    let (start, count): (Vec<u64>, Vec<u64>) = if legacy {
+        (
+            vec![blts.start as u64, 0, chans.start as u64, 0],
+            vec![blts.len() as u64, 1, chans.len() as u64, dims[2] as u64],
+        )
+    } else {
+        (
+            vec![blts.start as u64, chans.start as u64, 0],
+            vec![blts.len() as u64, chans.len() as u64, dims[2] as u64],
+        )
+    };
+    let space = ds.space()?;
+    hdf5::sync::sync(|| unsafe {
+        let file_space = space.id();
+        if H5Sselect_hyperslab(
+            file_space,
+            H5S_seloper_t::H5S_SELECT_SET,
+            start.as_ptr(),
+            std::ptr::null(),
+            count.as_ptr(),
+            std::ptr::null(),
+        ) < 0
+        {
+            return Err("selecting a hyperslab failed".into());
+        }
+        let mem_space = H5Screate_simple(count.len() as i32, count.as_ptr(), std::ptr::null());
+        if mem_space < 0 {
+            return Err("creating a memory dataspace failed".into());
+        }
+        let _ = H5Sget_select_npoints(file_space);
+        let status = H5Dread(ds.id(), mem_type, mem_space, file_space, H5P_DEFAULT, out);
+        H5Sclose(mem_space);
+        if status < 0 {
+            Err(hdf5::Error::from("H5Dread failed"))
+        } else {
+            Ok(())
+        }
+    })
+}
+
+impl Hdf5Read for Complex32 {
+    fn read_hyperslab(
+        ds: &Dataset,
+        legacy: bool,
+        dims: [usize; 3],
+        blts: Range<usize>,
+        chans: Range<usize>,
+        out: &mut [Self],
+    ) -> hdf5::Result<()> {
+        // The memory type is h5py's {r, i} float32 compound; libhdf5 converts integer and
+        // double compounds to it field by field.
+        let t = hdf5::Datatype::from_type::<Complex32>()?;
+        hyperslab_read(ds, t.id(), legacy, dims, blts, chans, out.as_mut_ptr().cast())
+    }
+}
+
+impl Hdf5Read for f32 {
+    fn read_hyperslab(
+        ds: &Dataset,
+        legacy: bool,
+        dims: [usize; 3],
+        blts: Range<usize>,
+        chans: Range<usize>,
+        out: &mut [Self],
+    ) -> hdf5::Result<()> {
+        let t = hdf5::Datatype::from_type::<f32>()?;
+        hyperslab_read(ds, t.id(), legacy, dims, blts, chans, out.as_mut_ptr().cast())
+    }
+}
+
+impl Hdf5Read for bool {
+    fn read_hyperslab(
+        ds: &Dataset,
+        legacy: bool,
+        dims: [usize; 3],
+        blts: Range<usize>,
+        chans: Range<usize>,
+        out: &mut [Self],
+    ) -> hdf5::Result<()> {
+        // Read in the file's own one-byte type (enum or integer) and normalise to 0/1,
+        // since libhdf5 will not convert an enum to an integer.
+        let t = ds.dtype()?;
+        let mut bytes = vec![0u8; out.len()];
+        hyperslab_read(ds, t.id(), legacy, dims, blts, chans, bytes.as_mut_ptr().cast())?;
+        for (o, b) in out.iter_mut().zip(bytes) {
+            *o = b != 0;
+        }
+        Ok(())
+    }
+}

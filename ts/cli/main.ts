@@ -1,0 +1,58 @@
+/**
+ * The CLI as a function: `run(argv) → exit code`. `bin/contimg` calls it with the process
+ * arguments; tests call it directly with their own `Io`.
+ */
+import yargs from 'yargs';
+import { asContimgError } from '../native.js';
+import { version } from '../version.js';
+import type { AnyCommand, Context } from './command.js';
+import { processIo, type Io } from './io.js';
+import { commands } from './commands/index.js';
+
+/** Exit codes: 0 ok, 1 a job failed, 2 bad usage. */
+export const EXIT_OK = 0;
+export const EXIT_FAILED = 1;
+export const EXIT_USAGE = 2;
+
+class UsageError extends Error {}
+
+export async function run(argv: string[], io: Io = processIo): Promise<number> {
+  let exitCode = EXIT_OK;
+  const ctx: Context = { io, commandLine: ['contimg', ...argv].join(' ') };
+  const parser = yargs(argv)
+    .scriptName('contimg')
+    .usage('$0 <command> [options]\n\nDSA-110 continuum imaging: UVH5 subband groups → Measurement Sets → images.')
+    .strict()
+    .demandCommand(1, 'Name a command; see `contimg --help`.')
+    .recommendCommands()
+    .help()
+    .alias('h', 'help')
+    .version(version)
+    .wrap(Math.min(110, process.stdout.columns || 100))
+    .exitProcess(false)
+    .fail((msg, err) => {
+      if (err) throw err;
+      throw new UsageError(msg);
+    });
+  for (const cmd of commands as AnyCommand[]) {
+    parser.command(cmd.command, cmd.describe, cmd.builder, async (args) => {
+      exitCode = await cmd.run(args, ctx);
+    });
+  }
+  try {
+    let helpOutput = '';
+    await parser.parseAsync(argv, {}, (_err, _args, output) => {
+      helpOutput = output ?? '';
+    });
+    if (helpOutput) io.stdout(helpOutput.endsWith('\n') ? helpOutput : helpOutput + '\n');
+    return exitCode;
+  } catch (err) {
+    if (err instanceof UsageError) {
+      io.stderr(`contimg: ${err.message}\nRun \`contimg --help\` for usage.\n`);
+      return EXIT_USAGE;
+    }
+    const e = asContimgError(err);
+    io.stderr(`contimg: error [${e.code}]: ${e.message}\n`);
+    return EXIT_FAILED;
+  }
+}
