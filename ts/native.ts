@@ -47,12 +47,27 @@ export class ContimgError extends Error {
   }
 }
 
-/** Errors thrown by the addon carry `code`; anything else is reported as INTERNAL. */
+/**
+ * Errors thrown by the addon carry `code`. Promises settled from native worker threads can
+ * only reject with napi's generic status, so the native side prefixes the message with
+ * `[CODE] `; it is moved back into `code` here. Anything else is reported as INTERNAL.
+ */
 export function asContimgError(err: unknown): ContimgError {
   if (err instanceof ContimgError) return err;
   if (err instanceof Error) {
+    const prefixed = /^\[([A-Z][A-Z0-9_]*)\] ([\s\S]*)$/.exec(err.message);
+    if (prefixed) return new ContimgError(prefixed[1]!, prefixed[2]!);
     const code = (err as { code?: unknown }).code;
-    return new ContimgError(typeof code === 'string' && code ? code : 'INTERNAL', err.message);
+    return new ContimgError(typeof code === 'string' && /^[A-Z][A-Z0-9_]*$/.test(code) ? code : 'INTERNAL', err.message);
   }
   return new ContimgError('INTERNAL', String(err));
+}
+
+/** Calls a native function, rethrowing its failures as ContimgError. */
+export async function callNative<T>(fn: () => Promise<T> | T): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    throw asContimgError(err);
+  }
 }

@@ -39,6 +39,21 @@ pub enum MsError {
     Poisoned(String),
 }
 
+impl MsError {
+    /// A stable identifier for programs (and JavaScript callers) to branch on.
+    pub fn code(&self) -> &'static str {
+        match self {
+            MsError::Casacore { .. } => "MS_CASACORE",
+            MsError::Shape { .. } => "MS_SHAPE",
+            MsError::InvalidSpec(_) => "MS_INVALID_SPEC",
+            MsError::InvalidRows { .. } => "MS_INVALID_ROWS",
+            MsError::MissingColumn { .. } => "MS_MISSING_COLUMN",
+            MsError::NotAMs { .. } => "MS_NOT_AN_MS",
+            MsError::Poisoned(_) => "MS_POISONED",
+        }
+    }
+}
+
 /// Attach the operation to a shim error.
 pub(crate) trait Op<T> {
     fn op(self, op: impl FnOnce() -> String) -> Result<T, MsError>;

@@ -1,3 +1,16 @@
+//! The JavaScript face of contimg's Rust core. This crate only converts: options objects in,
+//! summaries out, and every Rust error into a JS exception whose `code` is the error's stable
+//! code. Long jobs run on their own threads and settle a promise, so the event loop never
+//! waits on visibility data.
+
+mod error;
+mod inspect;
+mod job;
+
 use napi_derive::napi;
+
+/// The version of the native core (the workspace version).
 #[napi]
-pub fn version() -> String { env!("CARGO_PKG_VERSION").to_string() }
+pub fn native_version() -> String {
+    env!("CARGO_PKG_VERSION").to_string()
+}

@@ -1,0 +1,91 @@
+//! Quick, synchronous summaries of one file (header-only for UVH5).
+
+use napi_derive::napi;
+use serde_json::{json, Value};
+
+use crate::error::{to_js, Result};
+
+/// A UVH5 file's header and data layout, as JSON.
+#[napi]
+pub fn inspect_uvh5(path: String) -> Result<Value> {
+    let f = uvh5::Uvh5File::open(&path).map_err(to_js)?;
+    let h = f.header();
+    let time_min = h.time_jd.iter().copied().fold(f64::INFINITY, f64::min);
+    let time_max = h.time_jd.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let freq_min = h.freq_hz.iter().copied().fold(f64::INFINITY, f64::min);
+    let freq_max = h.freq_hz.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let mut antennas: Vec<i64> = h.ant_1.iter().chain(&h.ant_2).copied().collect();
+    antennas.sort_unstable();
+    antennas.dedup();
+    let site = astro::Site::from_geodetic_deg(h.telescope.latitude_deg, h.telescope.longitude_deg, h.telescope.altitude_m);
+    let table = astro::EopTable::get();
+    let lst = |jd: f64| {
+        h.lst_rad
+            .as_ref()
+            .and_then(|l| h.time_jd.iter().position(|&t| t == jd).map(|i| l[i]))
+            .unwrap_or_else(|| astro::lst_rad(jd, &site, table))
+    };
+    let dec = h.extra_keywords.get("phase_center_dec").and_then(|v| v.as_f64());
+    let int_time = h.integration_time_s.first().copied().unwrap_or(0.0);
+    let mut times = h.time_jd.clone();
+    times.sort_by(f64::total_cmp);
+    times.dedup();
+    let spacing_s = if times.len() > 1 { (times[1] - times[0]) * astro::SECONDS_PER_DAY } else { int_time };
+    Ok(json!({
+        "path": path,
+        "version": h.version.as_str(),
+        "telescope": h.telescope.name,
+        "instrument": h.telescope.instrument,
+        "site": { "latitudeDeg": h.telescope.latitude_deg, "longitudeDeg": h.telescope.longitude_deg, "altitudeM": h.telescope.altitude_m },
+        "nBlts": h.n_blts, "nBls": h.n_bls, "nTimes": h.n_times, "nFreqs": h.n_freqs,
+        "nPols": h.n_pols, "nSpws": h.n_spws,
+        "nAntsData": h.n_ants_data, "nAntsTelescope": h.telescope.n_antennas,
+        "antennas": antennas,
+        "polarizations": h.polarization,
+        "freqMinHz": freq_min, "freqMaxHz": freq_max,
+        "freqDescending": h.freq_hz.windows(2).all(|w| w[1] < w[0]),
+        "channelWidthHz": h.channel_width_hz.first(),
+        "timeStartJd": time_min, "timeEndJd": time_max,
+        "timeStartUtc": astro::format_iso_utc_ndp(time_min, 1),
+        "timeEndUtc": astro::format_iso_utc_ndp(time_max, 1),
+        "lstStartRad": lst(time_min), "lstEndRad": lst(time_max),
+        "integrationTimeS": int_time,
+        "integrationSpacingS": spacing_s,
+        "phasing": h.phasing,
+        "pointingDecDeg": dec.map(f64::to_degrees),
+        "uvwIsFloat32": h.uvw_is_f32,
+        "hasLstArray": h.lst_rad.is_some(),
+        "visUnits": h.vis_units,
+        "extraKeywords": h.extra_keywords,
+        "layout": f.layout(),
+    }))
+}
+
+/// A Measurement Set's shape and contents, as JSON (the basis of `inspect X.ms`).
+#[napi]
+pub fn inspect_ms(path: String) -> Result<Value> {
+    let r = ms::MsReader::open(std::path::Path::new(&path)).map_err(to_js)?;
+    let spws = r.spectral_windows().map_err(to_js)?;
+    let fields = r.fields().map_err(to_js)?;
+    let pols = r.polarizations().map_err(to_js)?;
+    let ants = r.antennas().map_err(to_js)?;
+    let obs = r.observations().map_err(to_js)?;
+    let range = r.time_range().map_err(to_js)?;
+    Ok(json!({
+        "path": path,
+        "nRows": r.n_rows(),
+        "msVersion": r.ms_version().map_err(to_js)?,
+        "columns": r.columns(),
+        "timeRangeMjdS": range,
+        "telescope": obs.first().map(|o| o.telescope_name.clone()),
+        "antennas": ants.iter().map(|a| json!({ "name": a.name, "station": a.station, "positionItrfM": a.position_itrf_m, "dishDiameterM": a.dish_diameter_m, "flagged": a.flagged })).collect::<Vec<_>>(),
+        "spectralWindows": spws.iter().map(|s| json!({
+            "name": s.name, "nChan": s.chan_freq_hz.len(),
+            "freqMinHz": s.chan_freq_hz.iter().copied().fold(f64::INFINITY, f64::min),
+            "freqMaxHz": s.chan_freq_hz.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+            "chanWidthHz": s.chan_width_hz.first(), "refFrequencyHz": s.ref_frequency_hz,
+            "totalBandwidthHz": s.total_bandwidth_hz, "measFreqRef": s.meas_freq_ref })).collect::<Vec<_>>(),
+        "polarizations": pols.iter().map(|p| json!({ "corrTypes": p.corr_types, "corrProducts": p.corr_products })).collect::<Vec<_>>(),
+        "fields": fields.iter().map(|f| json!({ "name": f.name, "raDeg": f.phase_dir[0].to_degrees(), "decDeg": f.phase_dir[1].to_degrees(), "frame": f.frame, "timeMjdS": f.time_mjd_s })).collect::<Vec<_>>(),
+    }))
+}
