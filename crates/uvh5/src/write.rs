@@ -7,7 +7,8 @@
 //! axis (Nblts, 1, Nfreqs, Npols); every per-blt array resizable along its first axis and so
 //! chunked with h5py's automatic chunk shapes, uncompressed. `extra_keywords` carries
 //! `phase_center_dec` (rad), `ha_phase_center` 0.0, `phase_center_epoch` "HADEC" (a
-//! variable-length string, as h5py stores a Python str), `fs_table` and `applied_delays_ns`.
+//! variable-length string, as h5py stores a Python str), `fs_table` and `applied_delays_ns`;
+//! since 2022 the header also carries `phase_center_app_dec` (the pointing, radians).
 
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -142,6 +143,7 @@ impl Dsa110Writer {
         fixed_string(&header, "object_name", &h.object_name).map_err(e("writing object_name"))?;
         fixed_string(&header, "history", &h.history).map_err(e("writing history"))?;
         fixed_string(&header, "phase_type", "drift").map_err(e("writing phase_type"))?;
+        scalar(&header, "phase_center_app_dec", h.phase_center_dec_rad).map_err(e("writing phase_center_app_dec"))?;
         let mut ants_data: Vec<i64> = h.bl_ant_1.iter().chain(&h.bl_ant_2).copied().collect();
         ants_data.sort_unstable();
         ants_data.dedup();
