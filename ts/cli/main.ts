@@ -14,13 +14,15 @@ export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
 export const EXIT_USAGE = 2;
 
-class UsageError extends Error {}
-
 export async function run(argv: string[], io: Io = processIo): Promise<number> {
   let exitCode = EXIT_OK;
+  // Errors from a command's own work, kept apart from yargs' parse and validation failures.
+  let runtimeError: unknown;
   const ctx: Context = { io, commandLine: ['contimg', ...argv].join(' ') };
   const parser = yargs(argv)
     .scriptName('contimg')
+    // A repeated option means "the last one wins", as in most CLIs.
+    .parserConfiguration({ 'duplicate-arguments-array': false })
     .usage('$0 <command> [options]\n\nDSA-110 continuum imaging: UVH5 subband groups → Measurement Sets → images.')
     .strict()
     .demandCommand(1, 'Name a command; see `contimg --help`.')
@@ -31,12 +33,15 @@ export async function run(argv: string[], io: Io = processIo): Promise<number> {
     .wrap(Math.min(110, process.stdout.columns || 100))
     .exitProcess(false)
     .fail((msg, err) => {
-      if (err) throw err;
-      throw new UsageError(msg);
+      throw err ?? new Error(msg);
     });
   for (const cmd of commands as AnyCommand[]) {
     parser.command(cmd.command, cmd.describe, cmd.builder, async (args) => {
-      exitCode = await cmd.run(args, ctx);
+      try {
+        exitCode = await cmd.run(args, ctx);
+      } catch (err) {
+        runtimeError = err;
+      }
     });
   }
   try {
@@ -45,14 +50,16 @@ export async function run(argv: string[], io: Io = processIo): Promise<number> {
       helpOutput = output ?? '';
     });
     if (helpOutput) io.stdout(helpOutput.endsWith('\n') ? helpOutput : helpOutput + '\n');
-    return exitCode;
   } catch (err) {
-    if (err instanceof UsageError) {
-      io.stderr(`contimg: ${err.message}\nRun \`contimg --help\` for usage.\n`);
-      return EXIT_USAGE;
-    }
-    const e = asContimgError(err);
+    // Everything yargs raises (unknown options, failed checks) is a usage error.
+    const message = err instanceof Error ? err.message : String(err);
+    io.stderr(`contimg: ${message}\nRun \`contimg --help\` for usage.\n`);
+    return EXIT_USAGE;
+  }
+  if (runtimeError !== undefined) {
+    const e = asContimgError(runtimeError);
     io.stderr(`contimg: error [${e.code}]: ${e.message}\n`);
     return EXIT_FAILED;
   }
+  return exitCode;
 }

@@ -56,3 +56,9 @@ pub fn panic_error(payload: Box<dyn std::any::Any + Send>) -> Error<Code> {
         .unwrap_or_else(|| "unknown panic".into());
     js_error("INTERNAL_PANIC", format!("internal error (a bug in contimg): {msg}"))
 }
+
+/// Runs a synchronous export, turning a panic into an `INTERNAL_PANIC` error instead of
+/// unwinding into Node.
+pub fn guard<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|p| Err(panic_error(p)))
+}

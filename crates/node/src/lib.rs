@@ -6,6 +6,7 @@
 mod error;
 mod inspect;
 mod job;
+mod simulate;
 
 use napi_derive::napi;
 

@@ -7,6 +7,7 @@
 //!
 //! Every failure is a [`Uvh5Error`] that names the file and carries a stable `code()`.
 
+mod chunkindex;
 mod error;
 mod h5util;
 pub mod header;
@@ -18,7 +19,7 @@ pub mod write;
 pub use error::{Result, Uvh5Error};
 pub use header::{ExtraValue, Header, PhaseCenter, Phasing, Telescope, Uvh5Version};
 pub use probe::{probe, Superblock};
-pub use read::{DataLayout, Uvh5File, VisBlock};
+pub use read::{DataLayout, OpenOptions, Uvh5File, VisBlock};
 pub use write::{Dsa110Header, Dsa110Writer};
 
 pub use num_complex::Complex32;

@@ -20,6 +20,9 @@ pub struct Superblock {
     /// End-of-file address recorded by the writer, relative to the base address.
     pub eof_addr: u64,
     pub base_addr: u64,
+    /// Bytes per file address and per length field.
+    pub size_of_offsets: u8,
+    pub size_of_lengths: u8,
 }
 
 /// Verifies the HDF5 signature and that the file is at least as long as its superblock says.
@@ -56,13 +59,10 @@ pub fn probe(path: &Path) -> Result<Superblock> {
     file.read_exact_at(&mut sb[..avail], offset)
         .map_err(|e| Uvh5Error::io(path, "read superblock", e))?;
     let version = sb[8];
-    let (size_of_offsets, base_pos) = match version {
-        0 | 1 => {
-            let so = sb[13] as usize;
-            // v0: 24 bytes of fixed fields; v1 adds indexed-storage K and a reserved word.
-            (so, if version == 0 { 24 } else { 28 })
-        }
-        2 | 3 => (sb[9] as usize, 12),
+    let (size_of_offsets, size_of_lengths, base_pos) = match version {
+        // v0: 24 bytes of fixed fields; v1 adds indexed-storage K and a reserved word.
+        0 | 1 => (sb[13] as usize, sb[14], if version == 0 { 24 } else { 28 }),
+        2 | 3 => (sb[9] as usize, sb[10], 12),
         v => {
             return Err(Uvh5Error::NotHdf5 {
                 path: path.to_owned(),
@@ -105,5 +105,12 @@ pub fn probe(path: &Path) -> Result<Superblock> {
             ),
         });
     }
-    Ok(Superblock { offset, version, eof_addr, base_addr })
+    Ok(Superblock {
+        offset,
+        version,
+        eof_addr,
+        base_addr,
+        size_of_offsets: size_of_offsets as u8,
+        size_of_lengths,
+    })
 }

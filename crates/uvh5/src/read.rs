@@ -76,15 +76,29 @@ impl std::fmt::Debug for Uvh5File {
     }
 }
 
-/// `CONTIMG_UVH5_NO_DIRECT=1` forces every read through libhdf5 (for benchmarks and tests).
-fn direct_reads_allowed() -> bool {
-    std::env::var_os("CONTIMG_UVH5_NO_DIRECT").is_none_or(|v| v.is_empty() || v == "0")
+/// How to open a file.
+#[derive(Debug, Clone, Copy)]
+pub struct OpenOptions {
+    /// Locate unfiltered data for direct `pread`s (parallel across files). Off: every read
+    /// goes through libhdf5, and opening is cheaper (no chunk map), which suits header-only use.
+    pub direct_reads: bool,
+}
+
+impl Default for OpenOptions {
+    /// Direct reads on, unless `CONTIMG_UVH5_NO_DIRECT=1` (for benchmarks of the libhdf5 path).
+    fn default() -> Self {
+        OpenOptions { direct_reads: std::env::var_os("CONTIMG_UVH5_NO_DIRECT").is_none_or(|v| v.is_empty() || v == "0") }
+    }
 }
 
 impl Uvh5File {
     /// Opens a file, checks it is a complete HDF5 file, parses and validates its header
     /// and locates its data.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        Self::open_with(path, OpenOptions::default())
+    }
+
+    pub fn open_with(path: impl AsRef<Path>, options: OpenOptions) -> Result<Self> {
         let path = path.as_ref();
         let superblock = probe(path)?;
         let h5 = hdf5::File::open(path).map_err(|e| {
@@ -180,15 +194,14 @@ impl Uvh5File {
         };
 
         // Direct reads need little-endian elements and addresses we can use as-is.
-        let direct_ok = direct_reads_allowed() && superblock.base_addr == 0;
+        let direct_ok = options.direct_reads && superblock.base_addr == 0;
+        let raw_file = File::open(path).map_err(|e| Uvh5Error::io(path, "open", e))?;
         let raw_of = |ds: &Dataset, little_endian: bool| {
-            if direct_ok && little_endian { raw_layout(ds, &vis_shape) } else { None }
+            if direct_ok && little_endian { raw_layout(ds, &vis_shape, &raw_file, &superblock) } else { None }
         };
         let vis_raw = raw_of(&vis_ds, is_little_endian(&vis_ds));
         let flags_raw = raw_of(&flags_ds, true);
         let nsamples_raw = raw_of(&nsamples_ds, is_little_endian(&nsamples_ds));
-
-        let raw_file = File::open(path).map_err(|e| Uvh5Error::io(path, "open", e))?;
         Ok(Uvh5File {
             path: path.to_owned(),
             header,

@@ -253,9 +253,63 @@ fn scatter<T: Copy>(
     }
 }
 
+/// The address of a dataset's object header, from libhdf5 1.10.3+ (`H5Oget_info2`); other
+/// library versions return `None` and chunk maps come from libhdf5 itself.
+fn object_header_address(ds: &Dataset) -> Option<u64> {
+    use hdf5_sys::h5o::H5O_info1_t;
+    extern "C" {
+        fn H5Oget_info2(loc_id: hdf5_sys::h5i::hid_t, oinfo: *mut H5O_info1_t, fields: std::ffi::c_uint) -> i32;
+    }
+    hdf5::sync::sync(|| {
+        let (mut maj, mut min, mut rel) = (0u32, 0u32, 0u32);
+        unsafe { hdf5_sys::h5::H5get_libversion(&mut maj, &mut min, &mut rel) };
+        if (maj, min) != (1, 10) || rel < 3 {
+            return None;
+        }
+        let mut info = H5O_info1_t::default();
+        // H5O_INFO_BASIC = 1: only fileno, addr, type and refcount.
+        let status = unsafe { H5Oget_info2(ds.id(), &mut info, 1) };
+        (status >= 0).then_some(info.addr)
+    })
+}
+
+/// Builds the chunk grid from the file's own B-tree (see `chunkindex`).
+fn chunk_grid_from_btree(
+    file: &File,
+    superblock: &crate::probe::Superblock,
+    ds: &Dataset,
+    dims4: &[usize],
+    chunk_full: &[usize],
+    grid: [usize; 3],
+) -> Option<Vec<Option<u64>>> {
+    let oh = object_header_address(ds)?;
+    let entries = crate::chunkindex::chunks(file, oh, superblock.size_of_offsets, superblock.size_of_lengths, dims4.len())?;
+    let elem = ds.dtype().ok()?.size();
+    let chunk_bytes: usize = chunk_full.iter().product::<usize>() * elem;
+    let mut addrs = vec![None; grid.iter().product()];
+    for e in entries {
+        // Chunks written with filters, or of an unexpected size, are not raw bytes we can use.
+        if e.filter_mask != 0 || e.size as usize != chunk_bytes {
+            return None;
+        }
+        let c: Vec<usize> = e.offset.iter().zip(chunk_full).map(|(&o, &c)| o as usize / c).collect();
+        let (gb, gf, gp) = if dims4.len() == 4 { (c[0], c[2], c[3]) } else { (c[0], c[1], c[2]) };
+        if gb >= grid[0] || gf >= grid[1] || gp >= grid[2] {
+            return None;
+        }
+        addrs[(gb * grid[1] + gf) * grid[2] + gp] = Some(e.addr);
+    }
+    Some(addrs)
+}
+
 /// Asks libhdf5 where the dataset's raw bytes are, if they can be read directly.
 /// Returns `None` when the dataset must be read through libhdf5 (filters, odd layouts).
-pub fn raw_layout(ds: &Dataset, dims4: &[usize]) -> Option<RawLayout> {
+pub fn raw_layout(
+    ds: &Dataset,
+    dims4: &[usize],
+    file: &File,
+    superblock: &crate::probe::Superblock,
+) -> Option<RawLayout> {
     use hdf5::dataset::Layout;
     if !ds.filters().is_empty() {
         return None;
@@ -274,6 +328,10 @@ pub fn raw_layout(ds: &Dataset, dims4: &[usize]) -> Option<RawLayout> {
                 ([chunk_full[0], chunk_full[1], chunk_full[2]], [dims4[0], dims4[1], dims4[2]])
             };
             let grid = [dims[0].div_ceil(chunk[0]), dims[1].div_ceil(chunk[1]), dims[2].div_ceil(chunk[2])];
+            if let Some(addrs) = chunk_grid_from_btree(file, superblock, ds, dims4, &chunk_full, grid) {
+                return Some(RawLayout::Chunked { chunk, grid, addrs });
+            }
+            // Slow path: one libhdf5 lookup per chunk.
             let mut addrs = Vec::with_capacity(grid.iter().product());
             let ok = hdf5::sync::sync(|| {
                 let space = match ds.space() {

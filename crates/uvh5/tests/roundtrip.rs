@@ -69,11 +69,7 @@ fn dsa110_file_round_trips_through_both_read_paths() {
     w.finish().unwrap();
 
     for direct in [true, false] {
-        if !direct {
-            std::env::set_var("CONTIMG_UVH5_NO_DIRECT", "1");
-        }
-        let f = Uvh5File::open(&path).unwrap();
-        std::env::remove_var("CONTIMG_UVH5_NO_DIRECT");
+        let f = Uvh5File::open_with(&path, uvh5::OpenOptions { direct_reads: direct }).unwrap();
         assert_eq!(f.layout().direct_read, direct);
         assert!(f.layout().legacy_spw_axis);
         let hd = f.header();

@@ -1,4 +1,6 @@
 /** The command table: every `contimg` subcommand, in the order `--help` lists them. */
 import type { AnyCommand } from '../command.js';
+import { inspectCommand } from './inspect.js';
+import { simulateCommand } from './simulate.js';
 
-export const commands: AnyCommand[] = [];
+export const commands: AnyCommand[] = [simulateCommand, inspectCommand];

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs everything contimg needs on a fresh Debian 12 machine and builds it:
+# system libraries (casacore, HDF5, ERFA), npm packages, the Rust core and the CLI.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
+  casacore-dev libhdf5-dev liberfa-dev pkg-config build-essential sqlite3 python3-venv >/dev/null
+
+if ! command -v cargo >/dev/null; then
+  echo "contimg needs a Rust toolchain (cargo); install it with rustup: https://rustup.rs" >&2
+  exit 1
+fi
+
+npm ci --no-audit --no-fund
+npm run build

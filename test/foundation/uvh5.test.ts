@@ -1,0 +1,73 @@
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { native } from '../../ts/native.js';
+import { cleanupTmpDirs, cliJson, oracle, SMALL, tmpDir } from '../helpers.js';
+
+afterAll(cleanupTmpDirs);
+
+let good: string;
+beforeAll(async () => {
+  const dir = tmpDir();
+  const s = await cliJson('simulate', '--output-dir', dir, ...SMALL, '--subbands', '1', '--flag-fraction', '0.1');
+  good = s.groups[0].files[0];
+});
+
+describe('reading UVH5 that pyuvdata writes', () => {
+  it('reads every variant with values identical to pyuvdata', async () => {
+    const out = tmpDir();
+    const variants = await oracle<Record<string, string>>('make_uvh5_variants.py', good, out);
+    expect(Object.keys(variants).sort()).toEqual(
+      ['current_c16', 'current_c8_chunked', 'current_c8_contiguous', 'gzip', 'int16', 'int32', 'legacy_phased', 'lzf', 'v11_json_catalog'].sort(),
+    );
+    const reference = await oracle<any[]>('uvh5_read.py', ...Object.values(variants));
+    for (const ref of reference) {
+      const name = path.basename(ref.file);
+      const ours = native().uvh5Digest(ref.file);
+      expect(ours.vis, name).toBe(ref.digest.vis);
+      expect(ours.flags, name).toBe(ref.digest.flags);
+      expect(ours.nsamples, name).toBe(ref.digest.nsamples);
+      const h = native().inspectUvh5(ref.file);
+      expect(h.nBlts, name).toBe(ref.nblts);
+      expect(h.nFreqs, name).toBe(ref.nfreqs);
+    }
+    const info = (n: string) => native().inspectUvh5(variants[n]!);
+    expect(info('current_c16').version).toBe('1.2');
+    expect(info('current_c16').layout.legacy_spw_axis).toBe(false);
+    expect(info('current_c8_contiguous').layout.storage).toBe('contiguous');
+    expect(info('current_c8_contiguous').layout.direct_read).toBe(true);
+    expect(info('gzip').layout.direct_read).toBe(false);
+    expect(info('int32').layout.vis_type).toBe('ComplexInt(4)');
+    expect(info('legacy_phased').phasing.kind).toBe('phased');
+    expect(info('v11_json_catalog').phasing.kind).toBe('catalog');
+  });
+});
+
+describe('bad input', () => {
+  it('names the file, what is wrong and what was expected, with a stable code', async () => {
+    const out = tmpDir();
+    const bad = await oracle<Record<string, string>>('make_bad_uvh5.py', good, out);
+    const expectations: Record<string, [string, RegExp]> = {
+      missing_dataset: ['UVH5_MISSING_DATASET', /Data\/flags.*flags, shaped like visdata/],
+      missing_key: ['UVH5_MISSING_KEY', /Header\/Nblts.*baseline-times/],
+      bad_shape: ['UVH5_BAD_SHAPE', /Data\/visdata.*shape \[\d+, 1, 7, 2\].*expected.*Nfreqs/],
+      inconsistent: ['UVH5_INCONSISTENT', /Ntimes is 5 but time_array holds 4 unique times/],
+      bad_version: ['UVH5_UNSUPPORTED_VERSION', /'2\.0'.*1\.0 to 1\.2/],
+      truncated: ['UVH5_TRUNCATED', /superblock records \d+ bytes but the file has \d+/],
+      not_hdf5: ['UVH5_NOT_HDF5', /no HDF5 signature/],
+    };
+    expect(Object.keys(bad).sort()).toEqual(Object.keys(expectations).sort());
+    for (const [fault, file] of Object.entries(bad)) {
+      const [code, message] = expectations[fault]!;
+      let caught: any;
+      try {
+        native().inspectUvh5(file);
+      } catch (e) {
+        caught = e;
+      }
+      expect(caught, fault).toBeDefined();
+      expect(caught.code, fault).toBe(code);
+      expect(caught.message, fault).toContain(file);
+      expect(caught.message, fault).toMatch(message);
+    }
+  });
+});

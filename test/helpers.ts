@@ -1,0 +1,63 @@
+/** Shared test helpers: run the CLI in-process, make temp dirs, call the Python oracles. */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { run } from '../ts/cli/main.js';
+import type { Io } from '../ts/cli/io.js';
+
+export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+export const python = path.join(root, '.venv', 'bin', 'python');
+export const bin = path.join(root, 'bin', 'contimg');
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `contimg argv…` in this process, capturing its output. */
+export async function cli(...argv: string[]): Promise<CliResult> {
+  let stdout = '';
+  let stderr = '';
+  const io: Io = { stdout: (t) => (stdout += t), stderr: (t) => (stderr += t), isTTY: false };
+  const code = await run(argv, io);
+  return { code, stdout, stderr };
+}
+
+/** Like `cli` but parses stdout as JSON and insists on success. */
+export async function cliJson<T = any>(...argv: string[]): Promise<T> {
+  const r = await cli(...argv, '--json');
+  if (r.code !== 0) throw new Error(`contimg ${argv.join(' ')} exited ${r.code}: ${r.stderr}`);
+  return JSON.parse(r.stdout) as T;
+}
+
+const tmpDirs: string[] = [];
+
+export function tmpDir(prefix = 'contimg-test-'): string {
+  const d = mkdtempSync(path.join(os.tmpdir(), prefix));
+  tmpDirs.push(d);
+  return d;
+}
+
+export function cleanupTmpDirs(): void {
+  for (const d of tmpDirs.splice(0)) rmSync(d, { recursive: true, force: true });
+}
+
+const execFileP = promisify(execFile);
+
+/** Runs `test/oracle/<script>` in the oracle virtualenv and parses its JSON output. */
+export async function oracle<T = any>(script: string, ...args: string[]): Promise<T> {
+  const { stdout } = await execFileP(python, [path.join(root, 'test', 'oracle', script), ...args], {
+    maxBuffer: 256 << 20,
+    env: { ...process.env, PYTHONWARNINGS: 'ignore' },
+  }).catch((e: { stderr?: string; message: string }) => {
+    throw new Error(`oracle ${script} failed: ${e.stderr || e.message}`);
+  });
+  return JSON.parse(stdout) as T;
+}
+
+/** Small simulated groups, fast enough for unit tests. */
+export const SMALL = ['--antennas', '8', '--channels', '8', '--integrations', '4'] as const;
