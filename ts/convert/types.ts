@@ -30,6 +30,12 @@ export interface ConvertOptions {
   chunkIntegrations?: number;
   /** Sign convention of the stored uvw: detect, or force one. */
   uvwConvention: 'auto' | 'ant2-ant1' | 'ant1-ant2';
+  /**
+   * The phase the input data carry: `stored-uvw` (default: the stored uvw_array w describes
+   * it, true of DSA-110's meridian-fringe-stopped files) or `zero` (pyuvdata's reading of
+   * drift data: no phase).
+   */
+  inputPhase?: 'stored-uvw' | 'zero';
 }
 
 /** Where the MS is built before being moved into place (seed 000's staging). */
@@ -82,8 +88,8 @@ export interface ConvertResult {
   bytesWritten: number;
   timings: StageTimings;
   staging: { location: StagingLocation; path: string; reason: string };
-  /** The time chunk the conversion resumed from, when a checkpoint was used. */
-  resumedFromChunk?: number;
+  /** The first row written after resuming from a checkpoint (absent for a fresh run). */
+  resumedFromRow?: number;
   warnings: string[];
 }
 
@@ -111,4 +117,5 @@ export const DEFAULT_CONVERT_OPTIONS: ConvertOptions = {
   imagingColumns: false,
   expectedSubbands: 16,
   uvwConvention: 'auto',
+  inputPhase: 'stored-uvw',
 };

@@ -171,6 +171,68 @@ impl MsWriter {
         Ok(w)
     }
 
+    /// Reopens a MeasurementSet that an interrupted writer left behind, keeping its first
+    /// `rows_done` rows (those a checkpoint vouches for) and continuing after them. Rows the
+    /// table may hold beyond that are overwritten as the writer proceeds. The subtables are
+    /// those written at creation; the spec must be the one the MS was created with.
+    pub fn resume(path: &Path, spec: &MsSpec, rows_done: usize) -> Result<MsWriter, MsError> {
+        spec.validate()?;
+        let layout = layout_for(spec);
+        let table = Table::open(path, true).op(|| format!("reopen MeasurementSet {}", path.display()))?;
+        let main = Tab::new(table, "MAIN");
+        let have = main.n_rows()?;
+        if have < rows_done {
+            return Err(MsError::InvalidRows {
+                what: "resume".into(),
+                message: format!("{} holds {have} rows but the checkpoint records {rows_done}", path.display()),
+            });
+        }
+        for col in ["DATA", "FLAG", "WEIGHT_SPECTRUM"] {
+            let info = main.t.column_info(col).op(|| format!("describe MAIN.{col}"))?;
+            if info.fixed_shape.as_deref() != Some(&[layout.ncorr, layout.nchan][..]) {
+                return Err(MsError::InvalidRows {
+                    what: "resume".into(),
+                    message: format!("{}: MAIN.{col} cells are {:?}, not [{}, {}]", path.display(), info.fixed_shape, layout.ncorr, layout.nchan),
+                });
+            }
+        }
+        let (mut time_lo, mut time_hi) = (f64::INFINITY, f64::NEG_INFINITY);
+        if rows_done > 0 {
+            let t: Vec<f64> = main.t.get_scalars("TIME", 0, rows_done).op(|| "read MAIN.TIME".into())?;
+            let dt: Vec<f64> = main.t.get_scalars("INTERVAL", 0, rows_done).op(|| "read MAIN.INTERVAL".into())?;
+            for (t, dt) in t.iter().zip(&dt) {
+                time_lo = time_lo.min(t - 0.5 * dt);
+                time_hi = time_hi.max(t + 0.5 * dt);
+            }
+        }
+        Ok(MsWriter {
+            path: path.to_path_buf(),
+            main,
+            layout,
+            nant: spec.antennas.len(),
+            nspw: spec.spws.len(),
+            nfield: spec.fields.len(),
+            n_rows: rows_done,
+            time_lo,
+            time_hi,
+            fixed_time_range: spec.observation.time_range_mjd_s,
+            field_times: spec.fields.iter().map(|f| f.time_mjd_s).collect(),
+            zeros_i32: Vec::new(),
+            minus1_i32: Vec::new(),
+            zeros_vis: Vec::new(),
+            poisoned: None,
+        })
+    }
+
+    /// Writes everything so far to disk (table description, storage-manager headers and
+    /// data), so that a reopened MS holds exactly the rows written until now.
+    pub fn flush(&mut self) -> Result<(), MsError> {
+        if let Some(p) = &self.poisoned {
+            return Err(MsError::Poisoned(p.clone()));
+        }
+        self.main.t.flush().op(|| format!("flush {}", self.path.display()))
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -277,7 +339,11 @@ impl MsWriter {
         }
 
         let m = &mut self.main;
-        m.add_rows(n)?;
+        // A resumed writer may find rows already allocated past its checkpoint.
+        let have = m.n_rows()?;
+        if r0 + n > have {
+            m.add_rows(r0 + n - have)?;
+        }
         m.put("TIME", r0, b.time_mjd_s)?;
         m.put("TIME_CENTROID", r0, b.time_centroid_mjd_s)?;
         m.put("INTERVAL", r0, b.interval_s)?;

@@ -7,6 +7,7 @@ mod error;
 mod inspect;
 mod job;
 mod simulate;
+mod convert;
 
 use napi_derive::napi;
 

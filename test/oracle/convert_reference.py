@@ -1,0 +1,112 @@
+"""Compares a Measurement Set written by contimg with pyuvdata's conversion of the same input.
+
+Usage: convert_reference.py MS --files F [F ...] [--input-phase stored-uvw|zero]
+                            [--spw-per-subband] [--missing sbNN ...]
+
+The reference is pyuvdata's own chain: read every file, (for --input-phase stored-uvw) take out
+the phase the stored uvw_array w describes — `_apply_w_proj(new_w=0, old_w=uvw_w)`, which turns
+fringe-stopped "drift" data into what pyuvdata calls unprojected — then `phase()` to the MS's
+FIELD centre (ICRS), order channels by frequency and polarisations in CASA order, and apply
+`write_ms`'s conventions (DATA = conj(data), UVW = −uvw, WEIGHT = median of nsamples over
+frequency). Prints JSON with the largest differences per column.
+"""
+import argparse
+import json
+import warnings
+
+import numpy as np
+from astropy.utils import iers
+
+iers.conf.auto_download = False
+import casacore.tables as pt  # noqa: E402
+from pyuvdata import UVData  # noqa: E402
+
+warnings.simplefilter("ignore")
+ap = argparse.ArgumentParser()
+ap.add_argument("ms")
+ap.add_argument("--files", nargs="+", required=True)
+ap.add_argument("--input-phase", default="stored-uvw", choices=["stored-uvw", "zero"])
+ap.add_argument("--spw-per-subband", action="store_true")
+ap.add_argument("--flip", action="store_true", help="input uvw are ant1-ant2 with conjugated data")
+a = ap.parse_args()
+
+
+def load(f):
+    uv = UVData()
+    uv.read(f, file_type="uvh5", run_check=False, fix_old_proj=False)
+    uv.uvw_array = uv.uvw_array.astype(np.float64)
+    uv.data_array = uv.data_array.astype(np.complex128)
+    if a.flip:
+        uv.data_array = np.conj(uv.data_array)
+        uv.uvw_array = -uv.uvw_array
+    return uv
+
+
+uvs = [load(f) for f in a.files]
+field = pt.table(a.ms + "/FIELD", ack=False)
+ra, dec = field.getcol("PHASE_DIR")[0, 0]
+field.close()
+
+refs = []
+for uv in uvs:
+    if a.input_phase == "stored-uvw" and uv._check_for_cat_type("unprojected").any():
+        uv._apply_w_proj(new_w_vals=0.0, old_w_vals=uv.uvw_array[:, 2])
+    uv.phase(ra=ra, dec=dec, epoch="J2000", phase_frame="icrs", cat_name="field")
+    refs.append(uv)
+
+if a.spw_per_subband:
+    refs.sort(key=lambda u: u.freq_array.min())
+    parts = refs
+else:
+    ref = refs[0]
+    if len(refs) > 1:
+        ref = ref.fast_concat(refs[1:], axis="freq", inplace=False, run_check=False)
+    parts = [ref]
+
+ms = pt.table(a.ms, ack=False)
+nrow_per_part = parts[0].Nblts
+report = {"rows": int(ms.nrows()), "expected_rows": int(nrow_per_part * len(parts))}
+casa_order = [1, 2, 3, 4, -1, -3, -4, -2, -5, -7, -8, -6]
+worst = {"data_rel": 0.0, "data_abs": 0.0, "uvw_m": 0.0, "time_s": 0.0}
+equal = {"flag": True, "weight_spectrum": True, "weight": True, "antennas": True, "time": True}
+for i, uv in enumerate(parts):
+    order = np.argsort(uv.freq_array)
+    pol_order = np.argsort([casa_order.index(p) for p in uv.polarization_array])
+    data = uv.data_array[:, order][:, :, pol_order]
+    nsamp = uv.nsample_array[:, order][:, :, pol_order]
+    flags = uv.flag_array[:, order][:, :, pol_order] | (nsamp == 0)
+    expect_data = np.conj(data)
+    autos = uv.ant_1_array == uv.ant_2_array
+    expect_data[autos] = expect_data[autos].real
+    rows = slice(i * nrow_per_part, (i + 1) * nrow_per_part)
+    got = ms.getcol("DATA", startrow=rows.start, nrow=nrow_per_part)
+    uvw = ms.getcol("UVW", startrow=rows.start, nrow=nrow_per_part)
+    tm = ms.getcol("TIME", startrow=rows.start, nrow=nrow_per_part)
+    fl = ms.getcol("FLAG", startrow=rows.start, nrow=nrow_per_part)
+    ws = ms.getcol("WEIGHT_SPECTRUM", startrow=rows.start, nrow=nrow_per_part)
+    w = ms.getcol("WEIGHT", startrow=rows.start, nrow=nrow_per_part)
+    a1 = ms.getcol("ANTENNA1", startrow=rows.start, nrow=nrow_per_part)
+    a2 = ms.getcol("ANTENNA2", startrow=rows.start, nrow=nrow_per_part)
+    diff = np.abs(got - expect_data)
+    mag = np.abs(expect_data)
+    ok = ~flags
+    worst["data_abs"] = max(worst["data_abs"], float(diff[ok].max()) if ok.any() else 0.0)
+    rel = diff[ok] / np.maximum(mag[ok], 1e-3 * float(mag[ok].max()))
+    worst["data_rel"] = max(worst["data_rel"], float(rel.max()) if rel.size else 0.0)
+    worst["uvw_m"] = max(worst["uvw_m"], float(np.abs(uvw + uv.uvw_array).max()))
+    expect_time = (uv.time_array - 2400000.5) * 86400.0
+    worst["time_s"] = max(worst["time_s"], float(np.abs(tm - expect_time).max()))
+    equal["time"] &= bool(np.array_equal(tm, expect_time))
+    equal["flag"] &= bool(np.array_equal(fl, flags))
+    equal["weight_spectrum"] &= bool(np.array_equal(ws, nsamp))
+    equal["weight"] &= bool(np.array_equal(w, np.median(nsamp, axis=1).astype(np.float32)))
+    equal["antennas"] &= bool(np.array_equal(a1, uv.ant_1_array) and np.array_equal(a2, uv.ant_2_array))
+report.update(worst)
+report["equal"] = equal
+spw = pt.table(a.ms + "/SPECTRAL_WINDOW", ack=False)
+report["spw_freqs_ascending"] = bool(all(np.all(np.diff(f) > 0) for f in spw.getcol("CHAN_FREQ")))
+report["spw_freq_match"] = bool(
+    all(np.allclose(np.sort(p.freq_array), f) for p, f in zip(parts, spw.getcol("CHAN_FREQ")))
+)
+report["field_deg"] = [float(np.degrees(ra)), float(np.degrees(dec))]
+print(json.dumps(report))

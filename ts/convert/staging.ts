@@ -1,0 +1,232 @@
+/**
+ * Where a MeasurementSet is built, and how it reaches the output directory without ever being
+ * seen half-written.
+ *
+ * Seed 000: build in tmpfs when it has at least twice the estimated MS size free (unless
+ * `--no-tmpfs`), else in `--scratch-dir`, else in a hidden temporary directory inside the
+ * output directory. Then move into place: a rename on the same file system; across file
+ * systems, a copy with fsync into a temporary name in the output directory, then a rename.
+ */
+import { randomBytes } from 'node:crypto';
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+  statfsSync,
+  writeFileSync,
+  readFileSync,
+  copyFileSync,
+  lstatSync,
+} from 'node:fs';
+import path from 'node:path';
+import type { StagingLocation, StagingOptions } from './types.js';
+
+export interface StagingDecision {
+  location: StagingLocation;
+  /** The directory the MS is built in (created by `prepare`). */
+  dir: string;
+  reason: string;
+}
+
+export interface StagingProbe {
+  /** Free bytes on the file system holding `p`, or undefined if it cannot be used. */
+  freeBytes(p: string): number | undefined;
+}
+
+export const realProbe: StagingProbe = {
+  freeBytes(p) {
+    try {
+      if (!statSync(p).isDirectory()) return undefined;
+      const s = statfsSync(p);
+      return Number(s.bavail) * Number(s.bsize);
+    } catch {
+      return undefined;
+    }
+  },
+};
+
+/** Bytes a MeasurementSet of this shape takes on disk (casacore tiled storage). */
+export function estimateMsBytes(rows: number, nchan: number, ncorr: number, imagingColumns: boolean): number {
+  const cell = nchan * ncorr;
+  // DATA (8), WEIGHT_SPECTRUM (4), FLAG (1 bit); UVW, WEIGHT, SIGMA and the scalar columns.
+  const perRow = cell * 8 + cell * 4 + cell / 8 + 24 + ncorr * 8 + 64 + (imagingColumns ? cell * 16 : 0);
+  return Math.ceil(rows * perRow);
+}
+
+/** Name of the staging directory: deterministic when a checkpoint must find it again. */
+function stagingName(groupId: string, resumable: boolean): string {
+  const safe = groupId.replace(/[^A-Za-z0-9_.:-]/g, '_');
+  return resumable ? `contimg-staging-${safe}` : `contimg-staging-${safe}-${process.pid}-${randomBytes(3).toString('hex')}`;
+}
+
+export function decideStaging(
+  groupId: string,
+  outputDir: string,
+  estimateBytes: number,
+  opts: StagingOptions,
+  resumable: boolean,
+  probe: StagingProbe = realProbe,
+): StagingDecision {
+  const name = stagingName(groupId, resumable);
+  const need = 2 * estimateBytes;
+  const gb = (n: number) => (n >= 1e8 ? `${(n / 1e9).toFixed(2)} GB` : `${(n / 1e6).toFixed(1)} MB`);
+  const notes: string[] = [];
+  if (opts.noTmpfs) {
+    notes.push('tmpfs disabled (--no-tmpfs)');
+  } else {
+    const free = probe.freeBytes(opts.tmpfsPath);
+    if (free === undefined) notes.push(`tmpfs ${opts.tmpfsPath} is not a usable directory`);
+    else if (free >= need) {
+      return {
+        location: 'tmpfs',
+        dir: path.join(opts.tmpfsPath, name),
+        reason: `tmpfs ${opts.tmpfsPath} has ${gb(free)} free, at least twice the estimated ${gb(estimateBytes)}`,
+      };
+    } else notes.push(`tmpfs ${opts.tmpfsPath} has only ${gb(free)} free, less than twice the estimated ${gb(estimateBytes)}`);
+  }
+  if (opts.scratchDir) {
+    const free = probe.freeBytes(opts.scratchDir);
+    if (free !== undefined && free >= estimateBytes) {
+      return { location: 'scratch', dir: path.join(opts.scratchDir, name), reason: `${notes.join('; ')}; building in scratch ${opts.scratchDir} (${gb(free)} free)` };
+    }
+    notes.push(free === undefined ? `scratch ${opts.scratchDir} is not a usable directory` : `scratch ${opts.scratchDir} has only ${gb(free)} free`);
+  }
+  return {
+    location: 'output',
+    dir: path.join(outputDir, `.${name}`),
+    reason: `${notes.join('; ')}; building in a hidden directory inside the output directory`,
+  };
+}
+
+function sameFileSystem(a: string, b: string): boolean {
+  return statSync(a).dev === statSync(b).dev;
+}
+
+function fsyncPath(p: string): void {
+  const fd = openSync(p, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Copies a directory tree, fsyncing every file and directory. */
+function copyTreeDurable(src: string, dst: string): void {
+  mkdirSync(dst, { recursive: true });
+  for (const entry of readdirSync(src)) {
+    const s = path.join(src, entry);
+    const d = path.join(dst, entry);
+    const st = lstatSync(s);
+    if (st.isDirectory()) copyTreeDurable(s, d);
+    else if (st.isSymbolicLink()) throw new Error(`${s}: unexpected symbolic link inside a MeasurementSet`);
+    else {
+      copyFileSync(s, d);
+      fsyncPath(d);
+    }
+  }
+  fsyncPath(dst);
+}
+
+export interface MoveResult {
+  method: 'rename' | 'copy';
+  replaced: boolean;
+}
+
+/**
+ * Moves the finished MS `built` to `target` so that `target` either does not exist or is
+ * complete at every instant. An existing target (with `overwrite`) is swapped out by rename
+ * and removed afterwards.
+ */
+export function moveIntoPlace(built: string, target: string, overwrite: boolean): MoveResult {
+  const outDir = path.dirname(target);
+  mkdirSync(outDir, { recursive: true });
+  const tag = `${process.pid}-${randomBytes(3).toString('hex')}`;
+  let source = built;
+  let method: MoveResult['method'] = 'rename';
+  if (!sameFileSystem(path.dirname(built), outDir)) {
+    // Copy next to the target under a hidden name, durable, then rename.
+    const partial = path.join(outDir, `.${path.basename(target)}.partial-${tag}`);
+    copyTreeDurable(built, partial);
+    source = partial;
+    method = 'copy';
+  }
+  let replaced = false;
+  let old: string | undefined;
+  if (existsSync(target)) {
+    if (!overwrite) throw new Error(`${target} already exists`);
+    old = path.join(outDir, `.${path.basename(target)}.old-${tag}`);
+    renameSync(target, old);
+    replaced = true;
+  }
+  renameSync(source, target);
+  fsyncPath(outDir);
+  if (old) rmSync(old, { recursive: true, force: true });
+  if (method === 'copy') rmSync(built, { recursive: true, force: true });
+  return { method, replaced };
+}
+
+/** Owner record of a staging directory, so a later run can tell abandoned ones apart. */
+export function markOwner(dir: string): void {
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(path.join(dir, '.owner'), JSON.stringify({ pid: process.pid, startedAt: Date.now() }));
+}
+
+function pidAlive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    // EPERM: the process exists but belongs to someone else.
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function ownerAlive(dir: string): boolean {
+  try {
+    const { pid } = JSON.parse(readFileSync(path.join(dir, '.owner'), 'utf8')) as { pid: number };
+    return pidAlive(pid);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Removes staging directories left in `base` by conversions whose process is gone, except
+ * resumable ones (their checkpoint still needs them). Returns what was removed.
+ */
+export function cleanAbandoned(base: string): string[] {
+  if (!existsSync(base)) return [];
+  const removed: string[] = [];
+  for (const entry of readdirSync(base)) {
+    const m = /^\.?contimg-staging-(.+)-(\d+)-[0-9a-f]{6}$/.exec(entry);
+    if (!m) continue;
+    const dir = path.join(base, entry);
+    if (!ownerAlive(dir)) {
+      rmSync(dir, { recursive: true, force: true });
+      removed.push(dir);
+    }
+  }
+  for (const entry of readdirSync(base)) {
+    // Partial copies and swapped-out old outputs of an interrupted move.
+    const m = /^\.(.+\.ms)\.(partial|old)-(\d+)-[0-9a-f]{6}$/.exec(entry);
+    if (!m || pidAlive(Number(m[3]))) continue;
+    const dir = path.join(base, entry);
+    const target = path.join(base, m[1]!);
+    if (m[2] === 'old' && !existsSync(target)) {
+      // The move stopped between its two renames: the previous output is the only one.
+      renameSync(dir, target);
+    } else {
+      rmSync(dir, { recursive: true, force: true });
+      removed.push(dir);
+    }
+  }
+  return removed;
+}
