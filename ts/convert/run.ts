@@ -89,6 +89,7 @@ export const convertJob: Converter = async (job: ConvertJob, opts: ConvertOption
   markOwner(decision.dir);
   const built = path.join(decision.dir, path.basename(job.outputMs));
   const checkpointPath = job.checkpointDir ? path.join(job.checkpointDir, `${job.groupId}.checkpoint.json`) : undefined;
+  if (job.checkpointDir) mkdirSync(job.checkpointDir, { recursive: true });
 
   const token = new (native().CancelToken)();
   const onAbort = () => token.cancel();

@@ -205,7 +205,7 @@ fn convert_inner(
     let fingerprint = checkpoint::fingerprint(&plan::input_paths(inputs), cfg, block_rows);
     let resume = cfg.checkpoint.as_deref().and_then(|c| checkpoint::load(c, &fingerprint, ms_path));
     let (mut writer, first_block) = match resume {
-        Some(cp) => match MsWriter::resume(ms_path, &plan.spec, cp.rows_done) {
+        Some(cp) => match checkpoint::restore(&cp).and_then(|()| MsWriter::resume(ms_path, &plan.spec, cp.rows_done).map_err(|e| ConvertError::ms(ms_path, e))) {
             Ok(w) => (w, cp.blocks_done),
             Err(_) => (fresh_writer(ms_path, &plan)?, 0),
         },

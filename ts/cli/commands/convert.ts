@@ -41,7 +41,7 @@ export function convertOptions<T>(y: Argv<T>) {
     .option('chunk-integrations', { type: 'number', describe: 'Integrations per streamed block (default: from a memory budget)' })
     .option('group-tolerance', { type: 'number', default: DEFAULT_GROUP_TOLERANCE_S, describe: 'Subbands within this many seconds form one group' })
     .option('tmpfs-path', { type: 'string', default: '/dev/shm', describe: 'tmpfs to build in when it has room' })
-    .option('no-tmpfs', { type: 'boolean', default: false, describe: 'Never build in tmpfs' })
+    .option('tmpfs', { type: 'boolean', default: true, describe: 'Build in tmpfs when it has room (--no-tmpfs: never)' })
     .option('scratch-dir', { type: 'string', describe: 'Fast local storage to build in when tmpfs lacks room' })
     .option('keep-temp', { type: 'boolean', default: false, describe: 'Keep temporary directories (debugging)' });
 }
@@ -59,7 +59,7 @@ export interface ConvertArgs {
   'chunk-integrations'?: number;
   'group-tolerance': number;
   'tmpfs-path': string;
-  'no-tmpfs': boolean;
+  tmpfs: boolean;
   'scratch-dir'?: string;
   'keep-temp': boolean;
 }
@@ -88,7 +88,7 @@ export function toConvertOptions(a: ConvertArgs): ConvertOptions {
 }
 
 export function toStagingOptions(a: ConvertArgs): StagingOptions {
-  return { tmpfsPath: a['tmpfs-path'], noTmpfs: a['no-tmpfs'], scratchDir: a['scratch-dir'], keepTemp: a['keep-temp'] };
+  return { tmpfsPath: a['tmpfs-path'], noTmpfs: !a.tmpfs, scratchDir: a['scratch-dir'], keepTemp: a['keep-temp'] };
 }
 
 /** A group of inputs to convert, with what a dry run reports about it. */
@@ -152,6 +152,7 @@ export const convertCommand = defineCommand({
         .option('end', { type: 'string', describe: 'Only groups starting at or before this UTC time' })
         .option('dry-run', { type: 'boolean', default: false, describe: 'List the groups and what would happen' })
         .option('overwrite', { type: 'boolean', default: false, describe: 'Replace existing outputs (default: skip them)' })
+        .option('checkpoint-dir', { type: 'string', describe: 'Record progress here so an interrupted conversion resumes where it stopped' })
         .option('log-level', { type: 'string', default: 'info', describe: 'Log level (debug, info, warn, error)' })
         .option('json', { type: 'boolean', default: false, describe: 'Print a JSON summary' }),
     ).check((a) => {
@@ -159,7 +160,7 @@ export const convertCommand = defineCommand({
       return true;
     }),
   async run(a, { io, commandLine }) {
-    const log = createLogger({ level: a['log-level'], json: !io.isTTY });
+    const log = createLogger({ level: a['log-level'], json: !io.isTTY, destination: io.isTTY ? undefined : { write: (s: string) => io.stderr(s) } });
     const opts = toConvertOptions(a);
     const staging = toStagingOptions(a);
     const outputDir = path.resolve(a['output-dir']);
@@ -181,6 +182,7 @@ export const convertCommand = defineCommand({
       inputs: g.inputs,
       outputMs: path.join(outputDir, `${g.groupId}.ms`),
       staging,
+      checkpointDir: a['checkpoint-dir'] ? path.resolve(a['checkpoint-dir']) : undefined,
       overwrite: a.overwrite,
       commandLine,
     }));
