@@ -81,6 +81,9 @@ describe('contimg convert, DSA-110 groups', () => {
 
     // HISTORY records the version and the command line; inspect summarises the MS.
     const ms = await cliJson('inspect', g.outputMs);
+    const { version } = await import('../../ts/version.js');
+    expect(ms.history[0].message).toContain(`contimg ${version}`);
+    expect(ms.history[0].message).toContain('convert --input-dir');
     expect(ms.nRows).toBe(ref.rows);
     expect(ms.fields[0].name).toBe(f.name);
     const text = (await cli('inspect', g.outputMs)).stdout;
@@ -192,6 +195,32 @@ describe('contimg convert, UVH5 files from anywhere', () => {
     const ms = await cliJson('inspect', r.groups[0].outputMs);
     expect(ms.polarizations[0].corrTypes).toEqual([9]);
     expectMatches(await oracle<Reference>('convert_reference.py', r.groups[0].outputMs, '--files', gen.singlepol!), 'single pol');
+  });
+});
+
+describe('contimg convert, conventions and options', () => {
+  it('derives INTERVAL from the time steps when a legacy file records the sample time', async () => {
+    const dir = tmpDir();
+    await cliJson('simulate', '--output-dir', dir, '--antennas', '6', '--channels', '8', '--integrations', '3', '--subbands', '1', '--legacy-integration-time');
+    const out = tmpDir();
+    const r = await cliJson('convert', '--input-dir', dir, '--output-dir', out, '--expected-subbands', '1', '--imaging-columns');
+    const g = r.groups[0];
+    expect(g.warnings.join(' ')).toMatch(/integration_time says 0\.134.*12\.88/);
+    const ms = await cliJson('inspect', g.outputMs);
+    expect(Math.abs(ms.integrationTimeS - 12.884901888)).toBeLessThan(2e-5);
+    // --imaging-columns: MODEL_DATA zero, CORRECTED_DATA a copy of DATA.
+    expect(ms.columns).toEqual(expect.arrayContaining(['MODEL_DATA', 'CORRECTED_DATA']));
+    const d = native().msDigest(g.outputMs);
+    expect(native().msDigest(g.outputMs, 'CORRECTED_DATA').data).toBe(d.data);
+    expect(native().msDigest(g.outputMs, 'MODEL_DATA').data).not.toBe(d.data);
+  });
+
+  it('warns when Earth orientation must be predicted or extrapolated', async () => {
+    const dir = tmpDir();
+    await cliJson('simulate', '--output-dir', dir, '--antennas', '6', '--channels', '8', '--integrations', '2', '--subbands', '1', '--start', '2031-06-01T00:00:00');
+    const out = tmpDir();
+    const r = await cliJson('convert', '--input-dir', dir, '--output-dir', out, '--expected-subbands', '1');
+    expect(r.groups[0].warnings.join(' ')).toMatch(/outside the IERS table.*update data\/iers\/eop\.csv/);
   });
 });
 

@@ -9,6 +9,10 @@ export interface MsSummary {
   msVersion: number | null;
   columns: string[];
   timeRangeMjdS: [number, number] | null;
+  scans: { scan: number; fieldId: number; startMjdS: number; endMjdS: number; nRows: number; nIntegrations: number; spwIds: number[] }[];
+  nBaselines: number;
+  nAutocorrelations: number;
+  integrationTimeS: number | null;
   telescope: string | null;
   antennas: { name: string; station: string; positionItrfM: number[]; dishDiameterM: number; flagged: boolean }[];
   spectralWindows: { name: string; nChan: number; freqMinHz: number; freqMaxHz: number; chanWidthHz: number; refFrequencyHz: number; totalBandwidthHz: number; measFreqRef: number }[];
@@ -50,6 +54,14 @@ export function formatMsSummary(s: MsSummary): string {
   if (s.timeRangeMjdS) {
     const [t0, t1] = s.timeRangeMjdS;
     out.push(`  Observed from ${mjdSecondsToIso(t0)} to ${mjdSecondsToIso(t1)} UTC (${(t1 - t0).toFixed(1)} s between first and last integration)`);
+  }
+  out.push(`  ${s.nBaselines} baselines (${s.nAutocorrelations} autocorrelations), integration ${s.integrationTimeS?.toFixed(3) ?? '?'} s`);
+  out.push(`  Scans: ${s.scans.length}`);
+  out.push('    Scan  FldId  Start (UTC)               End (UTC)                 nInt  nRows     SpwIds');
+  for (const sc of s.scans) {
+    out.push(
+      `    ${String(sc.scan).padStart(4)}  ${String(sc.fieldId).padStart(5)}  ${mjdSecondsToIso(sc.startMjdS).padEnd(24)}  ${mjdSecondsToIso(sc.endMjdS).padEnd(24)}  ${String(sc.nIntegrations).padStart(4)}  ${String(sc.nRows).padStart(8)}  [${sc.spwIds.join(',')}]`,
+    );
   }
   out.push(`  Fields: ${s.fields.length}`);
   out.push('    ID  Name                          RA               Decl             Frame');

@@ -16,7 +16,7 @@ pub struct EopValues {
 }
 
 /// How much to trust the values: measured, predicted, or outside the table entirely.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EopStatus {
     Measured,

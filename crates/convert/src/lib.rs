@@ -28,7 +28,6 @@ use serde::Serialize;
 
 use ms::{HistoryEntry, MsWriter, RowBlock};
 use phasing::{InputPhase, Phasor, UvwConvention};
-use uvh5::VisBlock;
 
 pub use error::ConvertError;
 pub use plan::{FieldInfo, Plan};
@@ -224,14 +223,13 @@ fn convert_inner(
         // Producer: read, assemble and rotate blocks, one ahead of the writer.
         let (plan, phasors, blocks, bytes_read, stop) = (&plan, &phasors, &blocks, &bytes_read, &stop);
         let producer = scope.spawn(move || {
-            let mut inputs: Vec<VisBlock> = (0..plan.files.len()).map(|_| VisBlock::default()).collect();
             let mut times = StageTimes::default();
             for (i, (spw, rows)) in blocks.iter().enumerate().skip(first_block) {
                 if cancel.load(Ordering::Relaxed) || stop.load(Ordering::Relaxed) {
                     break;
                 }
                 let mut out = recycle_rx.try_recv().unwrap_or_default();
-                let r = produce(&plan, &phasors[*spw], *spw, rows.clone(), &mut inputs, &mut out, &mut times, &bytes_read)
+                let r = produce(plan, &phasors[*spw], *spw, rows.clone(), &mut out, &mut times, &bytes_read)
                     .map(|()| {
                         out.block = i;
                         out
@@ -319,6 +317,8 @@ fn convert_inner(
     progress(Progress { stage: Stage::Finalize, rows_done: written, rows_total, bytes_read: bytes_read.load(Ordering::Relaxed) });
     let t = Instant::now();
     let summary = writer.finish().map_err(|e| ConvertError::ms(ms_path, e))?;
+    // Durable before anyone is told it exists: a finished MS must survive a power cut.
+    sync_tree(ms_path).map_err(|e| ConvertError::io(ms_path, "fsync the MeasurementSet", e))?;
     timings.finish_s = t.elapsed().as_secs_f64();
     if let Some(cp) = &cfg.checkpoint {
         checkpoint::remove(cp);
@@ -348,6 +348,19 @@ fn convert_inner(
         warnings: plan.warnings.clone(),
         timings,
     })
+}
+
+/// fsyncs every file and directory of a tree.
+fn sync_tree(dir: &Path) -> std::io::Result<()> {
+    for e in std::fs::read_dir(dir)? {
+        let e = e?;
+        if e.file_type()?.is_dir() {
+            sync_tree(&e.path())?;
+        } else {
+            std::fs::File::open(e.path())?.sync_all()?;
+        }
+    }
+    std::fs::File::open(dir)?.sync_all()
 }
 
 fn fresh_writer(ms_path: &Path, plan: &Plan) -> Result<MsWriter, ConvertError> {
@@ -384,7 +397,6 @@ fn produce(
     phasor: &Phasor,
     spw: usize,
     rows: std::ops::Range<usize>,
-    inputs: &mut [VisBlock],
     out: &mut Assembled,
     times: &mut StageTimes,
     bytes_read: &std::sync::atomic::AtomicU64,
@@ -395,36 +407,49 @@ fn produce(
     let ncorr = plan.pol_perm.len();
     let cell = nchan * ncorr;
 
-    // Read the files this spectral window needs, in parallel.
-    let t = Instant::now();
-    let mut needed = vec![false; plan.files.len()];
-    for (f, _) in spw_plan.sources.iter().flatten() {
-        needed[*f] = true;
+    // Where each file's channels and polarisations go in the output rows (MS polarisation
+    // order, ascending channels); files this window does not use are skipped.
+    let inv_perm: Vec<usize> = {
+        let mut v = vec![0; ncorr];
+        for (k, &p) in plan.pol_perm.iter().enumerate() {
+            v[p] = k;
+        }
+        v
+    };
+    let mut chan_offsets: Vec<Option<Vec<usize>>> = plan.files.iter().map(|_| None).collect();
+    for (j, src) in spw_plan.sources.iter().enumerate() {
+        if let Some((f, c)) = src {
+            let offs = chan_offsets[*f].get_or_insert_with(|| vec![uvh5::SKIP; plan.files[*f].header().n_freqs]);
+            offs[*c] = j * ncorr;
+        }
     }
-    inputs
-        .par_iter_mut()
-        .enumerate()
-        .filter(|(f, _)| needed[*f])
-        .try_for_each(|(f, block)| {
-            let file = &plan.files[f];
-            file.read_block(rows.clone(), 0..file.header().n_freqs, block)?;
-            bytes_read.fetch_add((block.vis.len() * 13) as u64, Ordering::Relaxed);
-            Ok::<(), ConvertError>(())
-        })?;
-    times.read += t.elapsed().as_secs_f64();
 
-    // Assemble, rotate and conjugate, row by row in parallel.
-    let t = Instant::now();
     out.data.resize(n * cell, Complex32::default());
     out.flag.resize(n * cell, false);
     out.weight_spectrum.resize(n * cell, 0.0);
     out.weight.resize(n * ncorr, 0.0);
     out.sigma.resize(n * ncorr, 0.0);
     out.flag_row.resize(n, false);
-    let inputs: &[VisBlock] = inputs;
+
+    // Read every file this window needs, in parallel, straight into the output rows.
+    let t = Instant::now();
+    {
+        let (vis, flags, ns) = (uvh5::Sink::new(&mut out.data), uvh5::Sink::new(&mut out.flag), uvh5::Sink::new(&mut out.weight_spectrum));
+        chan_offsets.par_iter().enumerate().filter_map(|(f, o)| o.as_ref().map(|o| (f, o))).try_for_each(|(f, offs)| {
+            let place = uvh5::Placement { row_stride: cell, chan_offset: offs, pol_offset: &inv_perm };
+            plan.files[f].read_block_placed(rows.clone(), &place, &vis, &flags, &ns)?;
+            bytes_read.fetch_add((n * offs.len() * ncorr * 13) as u64, Ordering::Relaxed);
+            Ok::<(), ConvertError>(())
+        })?;
+    }
+    times.read += t.elapsed().as_secs_f64();
+
+    let t = Instant::now();
     let rows_meta = &plan.rows;
     let conj_in = plan.conj_in;
-    let perm = &plan.pol_perm;
+    let missing: Vec<(usize, usize)> =
+        spw_plan.segments().iter().filter(|s| s.source.is_none()).map(|s| (s.out_start * ncorr, s.len * ncorr)).collect();
+    // One pass per row: rotate, conjugate as write_ms does, flag, weigh.
     out.data
         .par_chunks_mut(cell)
         .zip(out.flag.par_chunks_mut(cell))
@@ -433,48 +458,58 @@ fn produce(
         .zip(out.sigma.par_chunks_mut(ncorr))
         .zip(out.flag_row.par_iter_mut())
         .enumerate()
-        .for_each(|(i, (((((data, flag), wspec), weight), sigma), flag_row))| {
-            let r = rows.start + i;
-            for (j, src) in spw_plan.sources.iter().enumerate() {
-                match src {
-                    Some((f, c)) => {
-                        let b = &inputs[*f];
-                        let base = (i * b.n_chans + c) * b.n_pols;
-                        for (k, &p) in perm.iter().enumerate() {
-                            let v = b.vis[base + p];
-                            let ns = b.nsamples[base + p];
-                            data[j * ncorr + k] = if conj_in { v.conj() } else { v };
-                            // nsamples = 0 means no data: flagged whatever the flag says.
-                            flag[j * ncorr + k] = b.flags[base + p] || ns == 0.0;
-                            wspec[j * ncorr + k] = ns;
-                        }
-                    }
-                    None => {
-                        for k in 0..ncorr {
-                            data[j * ncorr + k] = Complex32::default();
-                            flag[j * ncorr + k] = true;
-                            wspec[j * ncorr + k] = 0.0;
-                        }
+        .for_each_init(
+            || (Vec::with_capacity(nchan), Vec::with_capacity(nchan)),
+            |(phases, scratch), (i, (((((data, flag), wspec), weight), sigma), flag_row))| {
+                let r = rows.start + i;
+                for &(start, len) in &missing {
+                    data[start..start + len].fill(Complex32::default());
+                    flag[start..start + len].fill(true);
+                    wspec[start..start + len].fill(0.0);
+                }
+                let dw = rows_meta.dw_m[r];
+                let rotate = dw != 0.0;
+                if rotate {
+                    phasor.fill(dw, phases);
+                }
+                let auto = rows_meta.is_auto[r];
+                // Conjugation before (input convention) and after (write_ms) collapse into a
+                // sign on the input and one on the output; autocorrelations are real.
+                let sign_in = if conj_in { -1.0f32 } else { 1.0 };
+                let sign_out = if auto { 0.0f32 } else if rows_meta.conj_out[r] { -1.0 } else { 1.0 };
+                let mut all_flagged = true;
+                let mut lo = [f32::INFINITY; 4];
+                let mut hi = [f32::NEG_INFINITY; 4];
+                for (j, ((d, fl), ws)) in data.chunks_exact_mut(ncorr).zip(flag.chunks_exact_mut(ncorr)).zip(wspec.chunks_exact(ncorr)).enumerate() {
+                    let p = if rotate { phases[j] } else { Complex32::new(1.0, 0.0) };
+                    for k in 0..ncorr {
+                        let v = Complex32::new(d[k].re, sign_in * d[k].im);
+                        let z = if rotate { v * p } else { v };
+                        d[k] = Complex32::new(z.re, sign_out * z.im);
+                        // nsamples = 0 means no data: flagged whatever the flag says.
+                        let n = ws[k];
+                        let f = fl[k] || n == 0.0;
+                        fl[k] = f;
+                        all_flagged &= f;
+                        lo[k] = lo[k].min(n);
+                        hi[k] = hi[k].max(n);
                     }
                 }
-            }
-            phasing::rotate_row(data, ncorr, rows_meta.dw_m[r], phasor);
-            let auto = rows_meta.is_auto[r];
-            let conj = rows_meta.conj_out[r];
-            for v in data.iter_mut() {
-                if auto {
-                    v.im = 0.0;
-                } else if conj {
-                    v.im = -v.im;
+                for k in 0..ncorr {
+                    // numpy's median; constant spectra (the usual case) need no sort.
+                    let w = if lo[k] == hi[k] {
+                        lo[k]
+                    } else {
+                        scratch.clear();
+                        scratch.extend((0..nchan).map(|j| wspec[j * ncorr + k]));
+                        median(scratch)
+                    };
+                    weight[k] = w;
+                    sigma[k] = if w > 0.0 { 1.0 / w.sqrt() } else { 0.0 };
                 }
-            }
-            for k in 0..ncorr {
-                let w = median((0..nchan).map(|j| wspec[j * ncorr + k]));
-                weight[k] = w;
-                sigma[k] = if w > 0.0 { 1.0 / w.sqrt() } else { 0.0 };
-            }
-            *flag_row = flag.iter().all(|&f| f);
-        });
+                *flag_row = all_flagged;
+            },
+        );
     let elapsed = t.elapsed().as_secs_f64();
     // Assembly and rotation share one pass; attribute by their measured cost ratio (~1:2).
     times.assemble += elapsed / 3.0;
@@ -482,15 +517,10 @@ fn produce(
     Ok(())
 }
 
-/// numpy's median: the mean of the two middle values for an even count.
-fn median(values: impl Iterator<Item = f32>) -> f32 {
-    let mut v: Vec<f32> = values.collect();
+/// numpy's median: the mean of the two middle values for an even count (reorders `v`).
+fn median(v: &mut [f32]) -> f32 {
     if v.is_empty() {
         return 0.0;
-    }
-    let (lo, hi) = v.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &x| (a.min(x), b.max(x)));
-    if lo == hi {
-        return lo;
     }
     let n = v.len();
     let mid = n / 2;
@@ -534,9 +564,9 @@ mod tests {
 
     #[test]
     fn median_matches_numpy() {
-        assert_eq!(median([3.0, 1.0, 2.0].into_iter()), 2.0);
-        assert_eq!(median([4.0, 1.0, 3.0, 2.0].into_iter()), 2.5);
-        assert_eq!(median([96.0; 10].into_iter()), 96.0);
-        assert_eq!(median([0.0, 96.0, 96.0, 0.0].into_iter()), 48.0);
+        assert_eq!(median(&mut [3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(&mut [4.0, 1.0, 3.0, 2.0]), 2.5);
+        assert_eq!(median(&mut [96.0; 10]), 96.0);
+        assert_eq!(median(&mut [0.0, 96.0, 96.0, 0.0]), 48.0);
     }
 }

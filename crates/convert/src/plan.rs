@@ -27,6 +27,45 @@ pub struct SpwPlan {
     pub sources: Vec<Option<(usize, usize)>>,
 }
 
+/// A run of output channels fed by consecutive channels of one file (or by a missing
+/// subband): the unit the converter's inner loop works on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Segment {
+    pub out_start: usize,
+    pub len: usize,
+    /// (file, first input channel, +1 or −1 per output channel); `None` = missing.
+    pub source: Option<(usize, usize, isize)>,
+}
+
+impl SpwPlan {
+    pub fn segments(&self) -> Vec<Segment> {
+        let mut out: Vec<Segment> = Vec::new();
+        for (j, src) in self.sources.iter().enumerate() {
+            if let Some(last) = out.last_mut() {
+                let extends = match (last.source, src) {
+                    (None, None) => true,
+                    (Some((f, c0, step)), Some((f2, c))) if f == *f2 => {
+                        let expect = c0 as isize + step * last.len as isize;
+                        (last.len == 1 && (*c as isize - c0 as isize).abs() == 1) || (*c as isize == expect && last.len > 1)
+                    }
+                    _ => false,
+                };
+                if extends {
+                    if let (Some((f, c0, _)), Some((_, c))) = (last.source, src) {
+                        if last.len == 1 {
+                            last.source = Some((f, c0, *c as isize - c0 as isize));
+                        }
+                    }
+                    last.len += 1;
+                    continue;
+                }
+            }
+            out.push(Segment { out_start: j, len: 1, source: src.map(|(f, c)| (f, c, 1)) });
+        }
+        out
+    }
+}
+
 /// Per baseline-time metadata, in file order.
 #[derive(Debug, Default)]
 pub struct Rows {
@@ -93,7 +132,20 @@ pub fn plan(inputs: &[Input], cfg: &ConvertConfig) -> Result<Plan, ConvertError>
             w[1].path.display()
         )));
     }
-    let files: Vec<Uvh5File> = sorted.par_iter().map(|i| Uvh5File::open(&i.path)).collect::<Result<_, _>>()?;
+    // The first file is the reference; each other file is checked against it as it is opened
+    // and then drops its own copy of the per-row header arrays, so that memory does not grow
+    // with the number of integrations.
+    let reference = Uvh5File::open(&sorted[0].path)?;
+    let others: Vec<Uvh5File> = sorted[1..]
+        .par_iter()
+        .map(|i| {
+            let mut f = Uvh5File::open(&i.path)?;
+            check_consistent(&reference, &f)?;
+            f.release_blt_arrays();
+            Ok(f)
+        })
+        .collect::<Result<_, ConvertError>>()?;
+    let files: Vec<Uvh5File> = std::iter::once(reference).chain(others).collect();
     let subbands: Vec<usize> = sorted.iter().map(|i| i.subband).collect();
     let bytes_in = sorted.iter().map(|i| std::fs::metadata(&i.path).map(|m| m.len()).unwrap_or(0)).sum();
     let group = cfg.group_name.clone().unwrap_or_else(|| group_name(&sorted[0].path));
@@ -115,14 +167,10 @@ pub fn plan(inputs: &[Input], cfg: &ConvertConfig) -> Result<Plan, ConvertError>
         });
     }
 
-    let reference = &files[0];
-    for f in &files[1..] {
-        check_consistent(reference, f)?;
-    }
-    let h = reference.header();
+    let h = files[0].header();
     let mut warnings = Vec::new();
 
-    let (pol_perm, corr_types) = polarizations(reference.path(), &h.polarization)?;
+    let (pol_perm, corr_types) = polarizations(files[0].path(), &h.polarization)?;
     let spws = spectral_windows(&files, &subbands, &missing, cfg)?;
 
     let site = Site::from_geodetic_deg(h.telescope.latitude_deg, h.telescope.longitude_deg, h.telescope.altitude_m);
@@ -158,7 +206,9 @@ pub fn plan(inputs: &[Input], cfg: &ConvertConfig) -> Result<Plan, ConvertError>
     let mut times: Vec<f64> = h.time_jd.clone();
     times.sort_by(f64::total_cmp);
     times.dedup();
-    let spacing_s = times.windows(2).map(|w| (w[1] - w[0]) * astro::SECONDS_PER_DAY).fold(f64::INFINITY, f64::min);
+    // Mean spacing over the whole span: a JD in float64 resolves only ~40 µs, so one difference
+    // would be that coarse.
+    let spacing_s = if times.len() > 1 { (times[times.len() - 1] - times[0]) * astro::SECONDS_PER_DAY / (times.len() - 1) as f64 } else { f64::INFINITY };
     let header_int = h.integration_time_s[0];
     let interval_s = if times.len() > 1 && ((header_int - spacing_s) / spacing_s).abs() > 0.01 {
         warnings.push(format!(
@@ -207,6 +257,18 @@ pub fn plan(inputs: &[Input], cfg: &ConvertConfig) -> Result<Plan, ConvertError>
             phasing::epoch(t, lst_of(t), f.ra_deg.to_radians(), f.dec_deg.to_radians(), &site, table)
         })
         .collect();
+    match epochs.iter().map(|e| e.eop).max_by_key(|s| *s as u8) {
+        Some(astro::EopStatus::Predicted) => warnings.push(format!(
+            "Earth orientation for these times comes from IERS predictions (measured values end before MJD {:.0}): positions are good to a few mas; update data/iers/eop.csv with scripts/update-iers.py",
+            table.first_predicted_mjd()
+        )),
+        Some(astro::EopStatus::OutOfRange) => warnings.push(format!(
+            "these times lie outside the IERS table ({} .. MJD {:.0}): UT1−UTC and polar motion are extrapolated from its end, which degrades uvw and phases; update data/iers/eop.csv with scripts/update-iers.py",
+            table.source,
+            table.last_mjd()
+        )),
+        _ => {}
+    }
     let time_index: BTreeMap<u64, usize> = times.iter().enumerate().map(|(i, t)| (t.to_bits(), i)).collect();
 
     let unprojected_rows = unprojected_mask(h);
@@ -617,4 +679,26 @@ pub fn input_paths(inputs: &[Input]) -> Vec<PathBuf> {
     let mut v: Vec<&Input> = inputs.iter().collect();
     v.sort_by_key(|i| i.subband);
     v.into_iter().map(|i| i.path.clone()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn segments_follow_descending_files_and_gaps() {
+        // Two files of 3 descending channels and a missing subband between them.
+        let sources = vec![Some((1, 2)), Some((1, 1)), Some((1, 0)), None, None, None, Some((0, 2)), Some((0, 1)), Some((0, 0))];
+        let spw = SpwPlan { name: String::new(), freqs_hz: vec![0.0; 9], widths_hz: vec![1.0; 9], sources };
+        assert_eq!(
+            spw.segments(),
+            vec![
+                Segment { out_start: 0, len: 3, source: Some((1, 2, -1)) },
+                Segment { out_start: 3, len: 3, source: None },
+                Segment { out_start: 6, len: 3, source: Some((0, 2, -1)) },
+            ]
+        );
+        let spw = SpwPlan { name: String::new(), freqs_hz: vec![0.0; 3], widths_hz: vec![1.0; 3], sources: vec![Some((0, 0)), Some((0, 1)), Some((0, 5))] };
+        assert_eq!(spw.segments(), vec![Segment { out_start: 0, len: 2, source: Some((0, 0, 1)) }, Segment { out_start: 2, len: 1, source: Some((0, 5, 1)) }]);
+    }
 }

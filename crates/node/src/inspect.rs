@@ -80,12 +80,41 @@ fn inspect_ms_inner(path: String) -> Result<Value> {
     let ants = r.antennas().map_err(to_js)?;
     let obs = r.observations().map_err(to_js)?;
     let range = r.time_range().map_err(to_js)?;
+    let history = r.history().map_err(to_js)?;
+    // Scans, as listobs lists them, from the scalar columns alone.
+    let n = r.n_rows();
+    let t = r.main_table();
+    let get_f = |c: &str| t.get_scalars::<f64>(c, 0, n).map_err(|e| crate::error::js_error("MS_CASACORE", format!("{path}: reading {c}: {e}")));
+    let get_i = |c: &str| t.get_scalars::<i32>(c, 0, n).map_err(|e| crate::error::js_error("MS_CASACORE", format!("{path}: reading {c}: {e}")));
+    let (time, interval, scan, field, ddid, a1, a2) =
+        (get_f("TIME")?, get_f("INTERVAL")?, get_i("SCAN_NUMBER")?, get_i("FIELD_ID")?, get_i("DATA_DESC_ID")?, get_i("ANTENNA1")?, get_i("ANTENNA2")?);
+    let mut scans: Vec<serde_json::Value> = Vec::new();
+    let mut by_scan: std::collections::BTreeMap<(i32, i32), (f64, f64, usize, std::collections::BTreeSet<u64>, std::collections::BTreeSet<i32>)> = Default::default();
+    for i in 0..n {
+        let e = by_scan.entry((scan[i], field[i])).or_insert((f64::INFINITY, f64::NEG_INFINITY, 0, Default::default(), Default::default()));
+        e.0 = e.0.min(time[i] - 0.5 * interval[i]);
+        e.1 = e.1.max(time[i] + 0.5 * interval[i]);
+        e.2 += 1;
+        e.3.insert(time[i].to_bits());
+        e.4.insert(ddid[i]);
+    }
+    for ((s, f), (t0, t1, rows, times, spws)) in by_scan {
+        scans.push(json!({ "scan": s, "fieldId": f, "startMjdS": t0, "endMjdS": t1, "nRows": rows, "nIntegrations": times.len(), "spwIds": spws }));
+    }
+    let mut baselines: Vec<(i32, i32)> = a1.iter().zip(&a2).map(|(x, y)| (*x.min(y), *x.max(y))).collect();
+    baselines.sort_unstable();
+    baselines.dedup();
+    let n_autos = baselines.iter().filter(|(x, y)| x == y).count();
     Ok(json!({
         "path": path,
         "nRows": r.n_rows(),
         "msVersion": r.ms_version().map_err(to_js)?,
         "columns": r.columns(),
         "timeRangeMjdS": range,
+        "scans": scans,
+        "nBaselines": baselines.len(),
+        "nAutocorrelations": n_autos,
+        "integrationTimeS": interval.first(),
         "telescope": obs.first().map(|o| o.telescope_name.clone()),
         "antennas": ants.iter().map(|a| json!({ "name": a.name, "station": a.station, "positionItrfM": a.position_itrf_m, "dishDiameterM": a.dish_diameter_m, "flagged": a.flagged })).collect::<Vec<_>>(),
         "spectralWindows": spws.iter().map(|s| json!({
@@ -96,6 +125,7 @@ fn inspect_ms_inner(path: String) -> Result<Value> {
             "totalBandwidthHz": s.total_bandwidth_hz, "measFreqRef": s.meas_freq_ref })).collect::<Vec<_>>(),
         "polarizations": pols.iter().map(|p| json!({ "corrTypes": p.corr_types, "corrProducts": p.corr_products })).collect::<Vec<_>>(),
         "fields": fields.iter().map(|f| json!({ "name": f.name, "raDeg": f.phase_dir[0].to_degrees(), "decDeg": f.phase_dir[1].to_degrees(), "frame": f.frame, "timeMjdS": f.time_mjd_s })).collect::<Vec<_>>(),
+        "history": history.iter().map(|h| json!({ "timeMjdS": h.time_mjd_s, "message": h.message, "origin": h.origin, "application": h.application, "cliCommand": h.cli_command })).collect::<Vec<_>>(),
     }))
 }
 

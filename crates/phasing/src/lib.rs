@@ -34,6 +34,8 @@ pub struct Epoch {
     /// The field centre's apparent position at this instant.
     pub app: Apparent,
     pub frame_pa_rad: f64,
+    /// Whether the Earth orientation values were measured, predicted or extrapolated.
+    pub eop: astro::EopStatus,
 }
 
 /// Computes an integration's geometry for a field at ICRS (ra, dec), as pyuvdata's
@@ -45,7 +47,7 @@ pub fn epoch(jd: f64, lst_rad: Option<f64>, field_ra_rad: f64, field_dec_rad: f6
     let lst = lst_rad.unwrap_or_else(|| astro::sky::lst_rad_with(utc, site, &eop));
     let app = astro::sky::icrs_to_app_with(field_ra_rad, field_dec_rad, utc, site, &eop);
     let frame_pa_rad = astro::frame_pos_angle(app, jd, site, table);
-    Epoch { jd, lst_rad: lst, app, frame_pa_rad }
+    Epoch { jd, lst_rad: lst, app, frame_pa_rad, eop: eop.status }
 }
 
 /// uvw of the baseline `b = x_ant2 − x_ant1` (ECEF offsets, m) toward the epoch's field.

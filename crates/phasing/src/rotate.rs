@@ -45,6 +45,35 @@ impl Phasor {
     }
 }
 
+impl Phasor {
+    /// Writes `exp(−2πi dw ν / c)` for every channel into `out` (single precision: the
+    /// phases are computed in double precision, the products are taken in single, which keeps
+    /// the result within a few float32 ulps of pyuvdata's complex128 product).
+    pub fn fill(&self, dw: f64, out: &mut Vec<Complex32>) {
+        let n = self.n_chan();
+        out.clear();
+        match self.step_hz {
+            Some(step) => {
+                let delta = self.exact(dw, step);
+                let mut k = 0;
+                while k < n {
+                    let mut ph = self.exact(dw, self.freqs_hz[k]);
+                    let end = (k + ANCHOR).min(n);
+                    for _ in k..end {
+                        out.push(Complex32::new(ph.re as f32, ph.im as f32));
+                        ph *= delta;
+                    }
+                    k = end;
+                }
+            }
+            None => out.extend(self.freqs_hz.iter().map(|&nu| {
+                let p = self.exact(dw, nu);
+                Complex32::new(p.re as f32, p.im as f32)
+            })),
+        }
+    }
+}
+
 /// Multiplies one row (`[chan][pol]`, `n_pol` per channel) by `exp(−2πi dw ν / c)`.
 pub fn rotate_row(row: &mut [Complex32], n_pol: usize, dw: f64, p: &Phasor) {
     if dw == 0.0 {

@@ -13,13 +13,14 @@ mod h5util;
 pub mod header;
 mod probe;
 mod read;
-mod storage;
+pub mod storage;
 pub mod write;
 
 pub use error::{Result, Uvh5Error};
 pub use header::{ExtraValue, Header, PhaseCenter, Phasing, Telescope, Uvh5Version};
 pub use probe::{probe, Superblock};
 pub use read::{DataLayout, OpenOptions, Uvh5File, VisBlock};
+pub use storage::{Placement, Sink, SKIP};
 pub use write::{Dsa110Header, Dsa110Writer};
 
 pub use num_complex::Complex32;

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Runs every benchmark and prints their JSON reports. Timings belong here, never in tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/oracle-venv.sh
+npm run build >/dev/null
+echo "== benches/convert"; node benches/convert/run.mjs "$@"
+for b in benches/*/run.sh; do [ -x "$b" ] && { echo "== $b"; bash "$b"; }; done
