@@ -15,5 +15,7 @@ if ! command -v cargo >/dev/null; then
   exit 1
 fi
 
-npm ci --no-audit --no-fund
+# npm install, not npm ci: some optional per-platform packages of @napi-rs/cli's dependencies
+# are not served by every registry mirror, and npm ci refuses a lock file without them.
+npm install --no-audit --no-fund
 npm run build
