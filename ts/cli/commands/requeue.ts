@@ -1,0 +1,46 @@
+/**
+ * `contimg requeue GROUP`: the safe form of the seed's manual requeue `UPDATE`. The group goes
+ * back to `pending` with a fresh retry budget, and the service converts it again (resuming from a
+ * checkpoint if one exists). A group in progress under a process that may still be converting it
+ * is refused unless `--force`.
+ */
+import path from 'node:path';
+import { existsSync } from 'node:fs';
+import { ContimgError } from '../../native.js';
+import { ownerLiveness } from '../../stream/owner.js';
+import { StreamQueue } from '../../stream/queue.js';
+import { defineCommand } from '../command.js';
+import { report } from '../io.js';
+import { DEFAULT_QUEUE_DB } from './stream.js';
+
+export const requeueCommand = defineCommand({
+  command: 'requeue <group>',
+  describe: 'Put a streaming-queue group back to pending (safe manual requeue)',
+  builder: (y) =>
+    y
+      .positional('group', { type: 'string', demandOption: true, describe: 'Group id, YYYY-MM-DDTHH:MM:SS' })
+      .option('queue-db', { type: 'string', default: DEFAULT_QUEUE_DB, describe: 'SQLite queue database path' })
+      .option('force', { type: 'boolean', default: false, describe: 'Requeue even a group that a live process may be converting' })
+      .option('json', { type: 'boolean', default: false, describe: 'Print JSON' }),
+  async run(a, { io }) {
+    const file = path.resolve(a['queue-db']);
+    if (!existsSync(file)) throw new ContimgError('NOT_FOUND', `${file}: no queue database`);
+    const queue = await StreamQueue.open(file);
+    try {
+      const group = String(a.group);
+      const r = await queue.requeue(group, { force: a.force, liveness: ownerLiveness }, Date.now() / 1000);
+      if (r.kind === 'not-found') throw new ContimgError('NOT_FOUND', `${file}: no group ${group}`);
+      if (r.kind === 'refused') throw new ContimgError('STREAM_REQUEUE_REFUSED', r.reason);
+      const note =
+        r.previous === 'completed'
+          ? ' An existing output MS is kept (the converter skips it); delete it first to convert the group again.'
+          : r.previous === 'collecting'
+            ? ' It is incomplete: the service converts it only with --allow-missing.'
+            : '';
+      report(io, a.json, { groupId: group, previous: r.previous, state: 'pending' }, () => `Requeued ${group} (was ${r.previous}).${note}\n`);
+      return 0;
+    } finally {
+      await queue.close();
+    }
+  },
+});

@@ -1,0 +1,97 @@
+/**
+ * `contimg status`: the streaming queue at a glance — counts by state, the most recent groups,
+ * the latest conversion timings, and the warnings the service's monitor would raise now. Reads
+ * the same database the service writes (opening it applies any pending migration, as the
+ * service itself would on its next start).
+ */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { ContimgError } from '../../native.js';
+import { queueWarnings } from '../../stream/monitor.js';
+import { StreamQueue, type GroupRecord } from '../../stream/queue.js';
+import { LATEST_MIGRATION } from '../../stream/schema.js';
+import { slowGroupThresholdS } from '../../stream/service.js';
+import { defineCommand } from '../command.js';
+import { report } from '../io.js';
+import { queueHealthOptions } from './stream.js';
+
+const iso = (s: number | null) => (s === null ? null : new Date(s * 1000).toISOString().replace(/\.\d+Z$/, 'Z'));
+
+function claimer(g: GroupRecord): string | null {
+  const who = g.state === 'in_progress' ? g.claimedBy : g.lastClaimedBy;
+  return who ? `${who.host}:${who.pid}` : null;
+}
+
+export const statusCommand = defineCommand({
+  command: 'status',
+  describe: 'Show the streaming queue: counts by state, recent groups, metrics and warnings',
+  builder: (y) =>
+    queueHealthOptions(y)
+      .option('limit', { type: 'number', default: 10, describe: 'How many recent groups and metrics to list' })
+      .option('json', { type: 'boolean', default: false, describe: 'Print JSON' }),
+  async run(a, { io }) {
+    const file = path.resolve(a['queue-db']);
+    if (!existsSync(file)) throw new ContimgError('NOT_FOUND', `${file}: no queue database (give --queue-db, or start \`contimg stream\` first)`);
+    const queue = await StreamQueue.open(file);
+    try {
+      const nowS = Date.now() / 1000;
+      const counts = await queue.counts();
+      const groups = await queue.recentGroups(a.limit);
+      const metrics = await queue.metrics({ limit: a.limit });
+      const warnings = await queueWarnings(
+        queue,
+        {
+          queueDepthWarn: a['queue-depth-warn'],
+          slowGroupS: slowGroupThresholdS(a['chunk-duration']),
+          inProgressTimeoutS: a['in-progress-timeout'],
+          collectingTimeoutS: a['collecting-timeout'],
+        },
+        nowS,
+        a.limit,
+      );
+      const value = {
+        queueDb: file,
+        schema: LATEST_MIGRATION,
+        counts,
+        total: Object.values(counts).reduce((x, y) => x + y, 0),
+        groups: groups.map((g) => ({
+          groupId: g.groupId,
+          state: g.state,
+          processingStage: g.stage,
+          subbands: g.subbands,
+          expectedSubbands: g.expectedSubbands,
+          retryCount: g.retryCount,
+          error: g.error,
+          receivedAt: iso(g.receivedAtS),
+          lastUpdate: iso(g.lastUpdateS),
+          claimedBy: claimer(g),
+          nextAttemptAt: iso(g.nextAttemptAtS),
+        })),
+        metrics: metrics.map((m) => ({ groupId: m.groupId, totalS: m.totalS, loadS: m.loadS, phaseS: m.phaseS, writeS: m.writeS, recordedAt: iso(m.recordedAtS), detail: m.detail })),
+        warnings,
+      };
+      report(io, a.json, value, () => {
+        const lines: string[] = [];
+        lines.push(`Queue ${file}: ${value.total} group(s) — ${Object.entries(counts).map(([s, n]) => `${s} ${n}`).join(', ')}`);
+        lines.push('', 'Recent groups:');
+        if (groups.length === 0) lines.push('  (none)');
+        for (const g of value.groups) {
+          lines.push(
+            `  ${g.groupId}  ${g.state.padEnd(11)} ${String(g.processingStage ?? '').padEnd(16)} ${String(g.subbands).padStart(2)}/${g.expectedSubbands}` +
+              `  retries ${g.retryCount}${g.claimedBy && g.state === 'in_progress' ? `  by ${g.claimedBy}` : ''}${g.error ? `\n      error: ${g.error}` : ''}`,
+          );
+        }
+        lines.push('', 'Recent conversions (s):');
+        if (metrics.length === 0) lines.push('  (none)');
+        const f = (x: number | null) => (x === null ? '   -  ' : x.toFixed(1).padStart(6));
+        for (const m of metrics) lines.push(`  ${m.groupId}  total ${f(m.totalS)}  load ${f(m.loadS)}  phase ${f(m.phaseS)}  write ${f(m.writeS)}`);
+        lines.push('', warnings.length ? 'Warnings:' : 'No warnings.');
+        for (const w of warnings) lines.push(`  WARNING: ${w}`);
+        return lines.join('\n') + '\n';
+      });
+      return 0;
+    } finally {
+      await queue.close();
+    }
+  },
+});

@@ -1,0 +1,741 @@
+/**
+ * The streaming queue: registering subband files into groups, and the group state machine
+ * (collecting → pending → in_progress → completed | failed) with atomic claims.
+ *
+ * Every operation that reads and then writes runs in one `BEGIN IMMEDIATE` transaction, which
+ * takes SQLite's write lock before the first read: two services (or a service and an operator's
+ * `contimg requeue`) sharing one database each see the other's work whole, never half of it, and
+ * never decide from a snapshot another writer has already changed. The lock is held for
+ * milliseconds; a second writer waits for it (the connection's busy timeout), it does not fail.
+ *
+ * Time is passed in (`nowS`, Unix seconds) rather than read here, so tests can drive the clock.
+ */
+import { sql, type ExpressionBuilder, type Kysely } from 'kysely';
+import { openSqlite } from '../db/sqlite.js';
+import { formatTimestamp, parseSubbandName, parseUtc, type SubbandFile } from '../groups.js';
+import type { Liveness, ProcessIdentity } from './owner.js';
+import {
+  GROUP_STATES,
+  STREAM_MIGRATIONS,
+  type ClaimStage,
+  type GroupState,
+  type LegacyProcessingStage,
+  type ProcessingStage,
+  type StreamDb,
+  type UnixSeconds,
+} from './schema.js';
+
+/** A complete subband file the watcher found, ready to be registered. */
+export interface Arrival extends SubbandFile {
+  sizeBytes: number;
+}
+
+export interface GroupingRules {
+  /** Subbands whose name timestamps lie within this many seconds form one group. */
+  toleranceS: number;
+  expectedSubbands: number;
+  /** `--chunk-duration`, recorded with each new group. */
+  chunkMinutes: number;
+}
+
+/** What registering one file did. */
+export type Registration =
+  /** Already registered (a re-delivery or a rescan): nothing changed. */
+  | { kind: 'known'; path: string; groupId: string }
+  /** Joined an existing group or started a new one. */
+  | {
+      kind: 'joined' | 'created';
+      path: string;
+      groupId: string;
+      /** The group's previous name, when this file's earlier timestamp renamed it. */
+      renamedFrom?: string;
+      subbands: number;
+      expected: number;
+      /** The group's state after the file joined it. */
+      state: GroupState;
+      /** This file completed the group. */
+      becamePending: boolean;
+    }
+  /** A second file for a subband that a group within the tolerance already has: ignored. */
+  | { kind: 'duplicate'; path: string; groupId: string; existingPath: string };
+
+export interface RegisteredFile extends SubbandFile {
+  sizeBytes: number | null;
+}
+
+interface GroupCommon {
+  groupId: string;
+  stage: ProcessingStage | LegacyProcessingStage | null;
+  receivedAtS: UnixSeconds;
+  lastUpdateS: UnixSeconds;
+  retryCount: number;
+  error: string | null;
+  checkpointPath: string | null;
+  expectedSubbands: number;
+  nextAttemptAtS: UnixSeconds | null;
+  /** Subband files registered for the group. */
+  subbands: number;
+}
+
+/** A row of `ingest_queue`; only an in-progress group has a claimer. */
+export type GroupRecord =
+  | (GroupCommon & { state: Exclude<GroupState, 'in_progress'>; lastClaimedBy: ProcessIdentity | null })
+  | (GroupCommon & {
+      state: 'in_progress';
+      /** Null only for claims written by the Python service, which did not record one. */
+      claimedBy: ProcessIdentity | null;
+      claimedAtS: UnixSeconds | null;
+    });
+
+/** A group this process holds: everything the worker needs to convert it. */
+export interface Claim {
+  groupId: string;
+  stage: ClaimStage;
+  owner: ProcessIdentity;
+  claimedAtS: UnixSeconds;
+  /** Failed attempts before this one. */
+  retryCount: number;
+  expectedSubbands: number;
+  files: RegisteredFile[];
+}
+
+/** A claim taken back from a worker that died or stopped making progress. */
+export interface Recovered {
+  groupId: string;
+  state: 'pending' | 'failed';
+  reason: string;
+}
+
+export type RetryOutcome = { state: 'pending'; retryCount: number; nextAttemptAtS: UnixSeconds } | { state: 'failed'; retryCount: number } | { state: 'lost' };
+
+export type RequeueOutcome =
+  | { kind: 'requeued'; previous: GroupState }
+  | { kind: 'not-found' }
+  | { kind: 'refused'; reason: string };
+
+export interface MetricRow {
+  groupId: string;
+  totalS: number | null;
+  loadS: number | null;
+  phaseS: number | null;
+  writeS: number | null;
+  recordedAtS: UnixSeconds;
+  detail?: Record<string, number>;
+}
+
+export type StateCounts = Record<GroupState, number>;
+
+function isState(s: string): s is GroupState {
+  return (GROUP_STATES as readonly string[]).includes(s);
+}
+
+/** Seconds since the epoch of a `YYYY-MM-DDTHH:MM:SS` group id (NaN for anything else). */
+function groupTimeS(groupId: string): number {
+  try {
+    return parseUtc(groupId) / 1000;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** Retry delay after the n-th failure: base · 2^(n−1), at most 16 × base. */
+export function backoffS(baseS: number, failures: number): number {
+  return baseS * 2 ** Math.min(4, Math.max(0, failures - 1));
+}
+
+type Row = {
+  group_id: string;
+  state: string;
+  processing_stage: string | null;
+  received_at: number;
+  last_update: number;
+  retry_count: number;
+  error: string | null;
+  checkpoint_path: string | null;
+  expected_subbands: number;
+  next_attempt_at: number | null;
+  claimed_by_host: string | null;
+  claimed_by_pid: number | null;
+  claimed_by_start: string | null;
+  claimed_at: number | null;
+  subbands: number | null;
+};
+
+function toRecord(r: Row): GroupRecord {
+  if (!isState(r.state)) throw new Error(`ingest_queue: group ${r.group_id} has an unknown state '${r.state}'`);
+  const owner: ProcessIdentity | null =
+    r.claimed_by_host !== null && r.claimed_by_pid !== null ? { host: r.claimed_by_host, pid: r.claimed_by_pid, start: r.claimed_by_start ?? '' } : null;
+  const common: GroupCommon = {
+    groupId: r.group_id,
+    stage: r.processing_stage as GroupCommon['stage'],
+    receivedAtS: r.received_at,
+    lastUpdateS: r.last_update,
+    retryCount: r.retry_count,
+    error: r.error,
+    checkpointPath: r.checkpoint_path,
+    expectedSubbands: r.expected_subbands,
+    nextAttemptAtS: r.next_attempt_at,
+    subbands: r.subbands ?? 0,
+  };
+  return r.state === 'in_progress'
+    ? { ...common, state: 'in_progress', claimedBy: owner, claimedAtS: r.claimed_at }
+    : { ...common, state: r.state, lastClaimedBy: owner };
+}
+
+/** The row condition "this process still holds this claim". */
+function heldBy(eb: ExpressionBuilder<StreamDb, 'ingest_queue'>, c: Claim) {
+  return eb.and([
+    eb('group_id', '=', c.groupId),
+    eb('state', '=', 'in_progress'),
+    eb('claimed_by_host', '=', c.owner.host),
+    eb('claimed_by_pid', '=', c.owner.pid),
+    eb('claimed_by_start', '=', c.owner.start),
+    eb('claimed_at', '=', c.claimedAtS),
+  ]);
+}
+
+function fileFromRow(r: { subband_idx: number; path: string; size_bytes: number | null; stamped_at: number | null }, groupId: string): RegisteredFile {
+  const parsed = parseSubbandName(r.path);
+  if (parsed.ok) return { ...parsed.name, path: r.path, subband: r.subband_idx, sizeBytes: r.size_bytes };
+  const timeMs = r.stamped_at !== null ? r.stamped_at * 1000 : groupTimeS(groupId) * 1000;
+  return { path: r.path, subband: r.subband_idx, timestamp: Number.isFinite(timeMs) ? formatTimestamp(timeMs) : groupId, timeMs, sizeBytes: r.size_bytes };
+}
+
+export class StreamQueue {
+  private constructor(
+    readonly db: Kysely<StreamDb>,
+    /** The database file, for messages. */
+    readonly file: string,
+  ) {}
+
+  /**
+   * Opens (creating if needed) and migrates the queue database; WAL mode, 10 s busy timeout.
+   * Kysely records each migration after running it, outside any lock, so two processes opening
+   * a new database at once can both run one (harmlessly: each is idempotent under its own write
+   * lock) and the second then fails to record it. That failure is retried: the next attempt
+   * finds the migration recorded.
+   */
+  static async open(file: string): Promise<StreamQueue> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const db = await openSqlite<StreamDb>(file, STREAM_MIGRATIONS);
+        return new StreamQueue(db, file);
+      } catch (err) {
+        const racing = /UNIQUE constraint failed: kysely_migration|database is locked|already exists/.test((err as Error).message);
+        if (!racing || attempt >= 5) throw err;
+        await new Promise((r) => setTimeout(r, 50 * attempt + Math.random() * 50));
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.db.destroy();
+  }
+
+  /** Runs `fn` in one `BEGIN IMMEDIATE` transaction on the single connection. */
+  private async immediate<T>(fn: (q: Kysely<StreamDb>) => Promise<T>): Promise<T> {
+    return this.db.connection().execute(async (q) => {
+      await sql`BEGIN IMMEDIATE`.execute(q);
+      try {
+        const result = await fn(q);
+        await sql`COMMIT`.execute(q);
+        return result;
+      } catch (err) {
+        await sql`ROLLBACK`.execute(q).catch(() => undefined);
+        throw err;
+      }
+    });
+  }
+
+  /** Every registered path: the watcher skips these on its startup scan. */
+  async knownPaths(): Promise<Set<string>> {
+    const rows = await this.db.selectFrom('subband_files').select('path').execute();
+    return new Set(rows.map((r) => r.path));
+  }
+
+  /**
+   * Registers complete subband files, in time order, in one transaction. A file joins the group
+   * within the tolerance that lacks its subband and stays within the tolerance with it (the
+   * newest such group, as `formGroups` chooses), else it starts a group. A group is named by its
+   * earliest timestamp, so while it is still collecting, a file stamped earlier renames it; the
+   * result is the grouping `contimg convert` forms from the same files, whatever order they
+   * arrived in. A group becomes `pending` when its last expected subband arrives.
+   */
+  async register(files: Arrival[], rules: GroupingRules, nowS: UnixSeconds): Promise<Registration[]> {
+    if (files.length === 0) return [];
+    const sorted = [...files].sort((a, b) => a.timeMs - b.timeMs || a.subband - b.subband || a.path.localeCompare(b.path));
+    return this.immediate(async (q) => {
+      const out: Registration[] = [];
+      for (const f of sorted) out.push(await this.registerOne(q, f, rules, nowS));
+      return out;
+    });
+  }
+
+  private async registerOne(q: Kysely<StreamDb>, f: Arrival, rules: GroupingRules, nowS: UnixSeconds): Promise<Registration> {
+    const known = await q.selectFrom('subband_files').select('group_id').where('path', '=', f.path).executeTakeFirst();
+    if (known) return { kind: 'known', path: f.path, groupId: known.group_id };
+
+    const tolMs = rules.toleranceS * 1000;
+    const tS = f.timeMs / 1000;
+    // A group's id is its earliest time and its files span at most the tolerance, so any group
+    // this file could join has an id within ±tolerance of the file's time. Group ids sort as text.
+    const candidates = await q
+      .selectFrom('ingest_queue')
+      .select(['group_id', 'state', 'expected_subbands'])
+      .where('group_id', '>=', formatTimestamp(f.timeMs - tolMs))
+      .where('group_id', '<=', formatTimestamp(f.timeMs + tolMs))
+      .orderBy('group_id', 'desc')
+      .execute();
+    const members = candidates.length
+      ? await q
+          .selectFrom('subband_files')
+          .select(['group_id', 'subband_idx', 'path', 'stamped_at'])
+          .where('group_id', 'in', candidates.map((c) => c.group_id))
+          .execute()
+      : [];
+    let home: (typeof candidates)[number] | undefined;
+    for (const c of candidates) {
+      const mine = members.filter((m) => m.group_id === c.group_id);
+      const same = mine.find((m) => m.subband_idx === f.subband);
+      if (same) {
+        if ((same.stamped_at ?? groupTimeS(c.group_id)) === tS) return { kind: 'duplicate', path: f.path, groupId: c.group_id, existingPath: same.path };
+        continue;
+      }
+      const times = [...mine.map((m) => m.stamped_at ?? groupTimeS(c.group_id)), tS];
+      if (Math.max(...times) - Math.min(...times) <= rules.toleranceS) {
+        home = c;
+        break;
+      }
+    }
+
+    if (!home) {
+      const clash = await q.selectFrom('subband_files').select(['path']).where('group_id', '=', f.timestamp).where('subband_idx', '=', f.subband).executeTakeFirst();
+      if (clash) return { kind: 'duplicate', path: f.path, groupId: f.timestamp, existingPath: clash.path };
+      const exists = await q.selectFrom('ingest_queue').select('group_id').where('group_id', '=', f.timestamp).executeTakeFirst();
+      if (!exists) {
+        await q
+          .insertInto('ingest_queue')
+          .values({
+            group_id: f.timestamp,
+            state: 'collecting',
+            processing_stage: 'collecting',
+            received_at: nowS,
+            last_update: nowS,
+            retry_count: 0,
+            expected_subbands: rules.expectedSubbands,
+            chunk_minutes: rules.chunkMinutes,
+          })
+          .execute();
+      }
+      home = { group_id: f.timestamp, state: 'collecting', expected_subbands: rules.expectedSubbands };
+    }
+
+    let groupId = home.group_id;
+    let renamedFrom: string | undefined;
+    if (home.state === 'collecting' && f.timestamp < groupId) {
+      const taken = await q.selectFrom('ingest_queue').select('group_id').where('group_id', '=', f.timestamp).executeTakeFirst();
+      if (!taken) {
+        await q.updateTable('ingest_queue').set({ group_id: f.timestamp }).where('group_id', '=', groupId).execute();
+        await q.updateTable('subband_files').set({ group_id: f.timestamp }).where('group_id', '=', groupId).execute();
+        renamedFrom = groupId;
+        groupId = f.timestamp;
+      }
+    }
+    await q
+      .insertInto('subband_files')
+      .values({ group_id: groupId, subband_idx: f.subband, path: f.path, size_bytes: f.sizeBytes, arrived_at: nowS, stamped_at: tS })
+      .execute();
+    const { n } = await q
+      .selectFrom('subband_files')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('group_id', '=', groupId)
+      .executeTakeFirstOrThrow();
+    const becamePending = home.state === 'collecting' && n >= home.expected_subbands;
+    await q
+      .updateTable('ingest_queue')
+      .set(becamePending ? { state: 'pending', last_update: nowS } : { last_update: nowS })
+      .where('group_id', '=', groupId)
+      .execute();
+    return {
+      kind: renamedFrom === undefined && home.group_id === f.timestamp && n === 1 ? 'created' : 'joined',
+      path: f.path,
+      groupId,
+      renamedFrom,
+      subbands: n,
+      expected: home.expected_subbands,
+      state: becamePending ? 'pending' : (home.state as GroupState),
+      becamePending,
+    };
+  }
+
+  /**
+   * Claims the oldest pending group (by arrival) whose retry backoff has passed: one statement
+   * that selects and marks it, so no two claimers can both get it. A group re-queued after a
+   * stopped or stale claim stays `resuming`; any other starts as `processing_fresh` (the worker
+   * switches it to `resuming` if it finds a checkpoint).
+   */
+  async claimNext(owner: ProcessIdentity, nowS: UnixSeconds): Promise<Claim | undefined> {
+    return this.immediate(async (q) => {
+      const row = await q
+        .updateTable('ingest_queue')
+        .set({
+          state: 'in_progress',
+          processing_stage: sql<ProcessingStage>`CASE WHEN processing_stage = 'resuming' THEN 'resuming' ELSE 'processing_fresh' END`,
+          claimed_by_host: owner.host,
+          claimed_by_pid: owner.pid,
+          claimed_by_start: owner.start,
+          claimed_at: nowS,
+          last_update: nowS,
+        })
+        .where('state', '=', 'pending')
+        .where('group_id', '=', (eb) =>
+          eb
+            .selectFrom('ingest_queue')
+            .select('group_id')
+            .where('state', '=', 'pending')
+            .where((w) => w.or([w('next_attempt_at', 'is', null), w('next_attempt_at', '<=', nowS)]))
+            .orderBy('received_at')
+            .orderBy('group_id')
+            .limit(1),
+        )
+        .returning(['group_id', 'processing_stage', 'retry_count', 'expected_subbands'])
+        .executeTakeFirst();
+      if (!row) return undefined;
+      const files = await q
+        .selectFrom('subband_files')
+        .select(['subband_idx', 'path', 'size_bytes', 'stamped_at'])
+        .where('group_id', '=', row.group_id)
+        .orderBy('subband_idx')
+        .execute();
+      return {
+        groupId: row.group_id,
+        stage: row.processing_stage === 'resuming' ? 'resuming' : 'processing_fresh',
+        owner,
+        claimedAtS: nowS,
+        retryCount: row.retry_count,
+        expectedSubbands: row.expected_subbands,
+        files: files.map((f) => fileFromRow(f, row.group_id)),
+      };
+    });
+  }
+
+  /** Records the stage and checkpoint of a held claim; false if the claim was lost. */
+  async setStage(c: Claim, stage: ClaimStage, checkpointPath: string | null, nowS: UnixSeconds): Promise<boolean> {
+    const r = await this.db
+      .updateTable('ingest_queue')
+      .set({ processing_stage: stage, checkpoint_path: checkpointPath, last_update: nowS })
+      .where((eb) => heldBy(eb, c))
+      .executeTakeFirst();
+    return r.numUpdatedRows > 0n;
+  }
+
+  /** Progress on a held claim: refreshes `last_update`, the clock stale-claim recovery reads. */
+  async heartbeat(c: Claim, nowS: UnixSeconds): Promise<boolean> {
+    const r = await this.db.updateTable('ingest_queue').set({ last_update: nowS }).where((eb) => heldBy(eb, c)).executeTakeFirst();
+    return r.numUpdatedRows > 0n;
+  }
+
+  /** Marks a held claim completed and records its metrics, together; false if the claim was lost. */
+  async complete(c: Claim, m: Omit<MetricRow, 'groupId' | 'recordedAtS'>, nowS: UnixSeconds): Promise<boolean> {
+    return this.immediate(async (q) => {
+      const r = await q
+        .updateTable('ingest_queue')
+        .set({ state: 'completed', error: null, next_attempt_at: null, last_update: nowS })
+        .where((eb) => heldBy(eb, c))
+        .executeTakeFirst();
+      if (r.numUpdatedRows === 0n) return false;
+      const values = {
+        load_time: m.loadS,
+        phase_time: m.phaseS,
+        write_time: m.writeS,
+        total_time: m.totalS,
+        recorded_at: nowS,
+        detail_json: m.detail ? JSON.stringify(m.detail) : null,
+      };
+      await q
+        .insertInto('performance_metrics')
+        .values({ group_id: c.groupId, ...values })
+        .onConflict((oc) => oc.column('group_id').doUpdateSet(values))
+        .execute();
+      return true;
+    });
+  }
+
+  /**
+   * A failed attempt: counted, and the group goes back to `pending` after a backoff, or to
+   * `failed` once `maxRetries` attempts have failed (the Python service's rule).
+   */
+  async retryOrFail(c: Claim, error: string, policy: { maxRetries: number; backoffBaseS: number }, nowS: UnixSeconds): Promise<RetryOutcome> {
+    return this.immediate(async (q) => {
+      const row = await q.selectFrom('ingest_queue').select('retry_count').where((eb) => heldBy(eb, c)).executeTakeFirst();
+      if (!row) return { state: 'lost' } as const;
+      const retryCount = row.retry_count + 1;
+      if (retryCount >= policy.maxRetries) {
+        await q
+          .updateTable('ingest_queue')
+          .set({ state: 'failed', retry_count: retryCount, error, next_attempt_at: null, last_update: nowS })
+          .where('group_id', '=', c.groupId)
+          .execute();
+        return { state: 'failed', retryCount } as const;
+      }
+      const nextAttemptAtS = nowS + backoffS(policy.backoffBaseS, retryCount);
+      await q
+        .updateTable('ingest_queue')
+        .set({
+          state: 'pending',
+          retry_count: retryCount,
+          error,
+          next_attempt_at: nextAttemptAtS,
+          last_update: nowS,
+          claimed_by_host: null,
+          claimed_by_pid: null,
+          claimed_by_start: null,
+          claimed_at: null,
+        })
+        .where('group_id', '=', c.groupId)
+        .execute();
+      return { state: 'pending', retryCount, nextAttemptAtS } as const;
+    });
+  }
+
+  /** Gives a held claim back without counting an attempt (shutdown): it resumes next time. */
+  async release(c: Claim, nowS: UnixSeconds): Promise<boolean> {
+    const r = await this.db
+      .updateTable('ingest_queue')
+      .set({
+        state: 'pending',
+        processing_stage: 'resuming',
+        next_attempt_at: null,
+        last_update: nowS,
+        claimed_by_host: null,
+        claimed_by_pid: null,
+        claimed_by_start: null,
+        claimed_at: null,
+      })
+      .where((eb) => heldBy(eb, c))
+      .executeTakeFirst();
+    return r.numUpdatedRows > 0n;
+  }
+
+  /** Takes back in-progress claims; each counts as a failed attempt (a group that kills its worker must not loop). */
+  private async takeBack(
+    q: Kysely<StreamDb>,
+    rows: { group_id: string; retry_count: number }[],
+    reason: (groupId: string) => string,
+    maxRetries: number,
+    nowS: UnixSeconds,
+  ): Promise<Recovered[]> {
+    const out: Recovered[] = [];
+    for (const r of rows) {
+      const retryCount = r.retry_count + 1;
+      const state = retryCount >= maxRetries ? 'failed' : 'pending';
+      const why = reason(r.group_id);
+      await q
+        .updateTable('ingest_queue')
+        .set({
+          state,
+          processing_stage: 'resuming',
+          retry_count: retryCount,
+          error: why,
+          next_attempt_at: null,
+          last_update: nowS,
+          claimed_by_host: null,
+          claimed_by_pid: null,
+          claimed_by_start: null,
+          claimed_at: null,
+        })
+        .where('group_id', '=', r.group_id)
+        .where('state', '=', 'in_progress')
+        .execute();
+      out.push({ groupId: r.group_id, state, reason: why });
+    }
+    return out;
+  }
+
+  /** Re-queues (as `resuming`) claims with no progress for `timeoutS`, wherever their worker is. */
+  async recoverStale(timeoutS: number, maxRetries: number, nowS: UnixSeconds): Promise<Recovered[]> {
+    if (!(timeoutS > 0)) return [];
+    return this.immediate(async (q) => {
+      const rows = await q
+        .selectFrom('ingest_queue')
+        .select(['group_id', 'retry_count', 'claimed_by_host', 'claimed_by_pid'])
+        .where('state', '=', 'in_progress')
+        .where('last_update', '<', nowS - timeoutS)
+        .execute();
+      const by = new Map(rows.map((r) => [r.group_id, r]));
+      return this.takeBack(
+        q,
+        rows,
+        (g) => {
+          const r = by.get(g)!;
+          const who = r.claimed_by_pid !== null ? ` (claimed by pid ${r.claimed_by_pid} on ${r.claimed_by_host})` : '';
+          return `Recovered from stale in_progress state: no progress for more than ${timeoutS} s${who}`;
+        },
+        maxRetries,
+        nowS,
+      );
+    });
+  }
+
+  /** Re-queues claims held by processes on this host that no longer exist. */
+  async recoverDeadOwners(host: string, liveness: (o: ProcessIdentity) => Liveness, maxRetries: number, nowS: UnixSeconds): Promise<Recovered[]> {
+    return this.immediate(async (q) => {
+      const rows = await q
+        .selectFrom('ingest_queue')
+        .select(['group_id', 'retry_count', 'claimed_by_host', 'claimed_by_pid', 'claimed_by_start'])
+        .where('state', '=', 'in_progress')
+        .where('claimed_by_host', '=', host)
+        .execute();
+      const dead = rows.filter((r) => r.claimed_by_pid !== null && liveness({ host, pid: r.claimed_by_pid, start: r.claimed_by_start ?? '' }) === 'gone');
+      const by = new Map(dead.map((r) => [r.group_id, r]));
+      return this.takeBack(q, dead, (g) => `Recovered from in_progress state: the claiming process (pid ${by.get(g)!.claimed_by_pid} on ${host}) is gone`, maxRetries, nowS);
+    });
+  }
+
+  /** `--allow-missing`: groups collecting longer than `timeoutS` become pending as they are. */
+  async promoteStaleCollecting(timeoutS: number, nowS: UnixSeconds): Promise<string[]> {
+    const rows = await this.db
+      .updateTable('ingest_queue')
+      .set({ state: 'pending', last_update: nowS })
+      .where('state', '=', 'collecting')
+      .where('received_at', '<', nowS - timeoutS)
+      .returning('group_id')
+      .execute();
+    return rows.map((r) => r.group_id);
+  }
+
+  /** Groups still collecting `timeoutS` after their first file arrived, oldest first. */
+  async staleCollecting(timeoutS: number, nowS: UnixSeconds): Promise<{ groupId: string; receivedAtS: number; subbands: number; expected: number }[]> {
+    const rows = await this.db
+      .selectFrom('ingest_queue as q')
+      .leftJoin('subband_files as f', 'f.group_id', 'q.group_id')
+      .select((eb) => ['q.group_id', 'q.received_at', 'q.expected_subbands', eb.fn.count<number>('f.subband_idx').as('subbands')])
+      .where('q.state', '=', 'collecting')
+      .where('q.received_at', '<', nowS - timeoutS)
+      .groupBy('q.group_id')
+      .orderBy('q.received_at')
+      .execute();
+    return rows.map((r) => ({ groupId: r.group_id, receivedAtS: r.received_at, subbands: Number(r.subbands), expected: r.expected_subbands }));
+  }
+
+  async staleInProgressCount(timeoutS: number, nowS: UnixSeconds): Promise<number> {
+    const r = await this.db
+      .selectFrom('ingest_queue')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('state', '=', 'in_progress')
+      .where('last_update', '<', nowS - timeoutS)
+      .executeTakeFirstOrThrow();
+    return Number(r.n);
+  }
+
+  async counts(): Promise<StateCounts> {
+    const rows = await this.db.selectFrom('ingest_queue').select((eb) => ['state', eb.fn.countAll<number>().as('n')]).groupBy('state').execute();
+    const out: StateCounts = { collecting: 0, pending: 0, in_progress: 0, completed: 0, failed: 0 };
+    for (const r of rows) if (isState(r.state)) out[r.state] = Number(r.n);
+    return out;
+  }
+
+  private groupsQuery() {
+    return this.db
+      .selectFrom('ingest_queue as q')
+      .leftJoin('subband_files as f', 'f.group_id', 'q.group_id')
+      .select((eb) => [
+        'q.group_id',
+        'q.state',
+        'q.processing_stage',
+        'q.received_at',
+        'q.last_update',
+        'q.retry_count',
+        'q.error',
+        'q.checkpoint_path',
+        'q.expected_subbands',
+        'q.next_attempt_at',
+        'q.claimed_by_host',
+        'q.claimed_by_pid',
+        'q.claimed_by_start',
+        'q.claimed_at',
+        eb.fn.count<number>('f.subband_idx').as('subbands'),
+      ])
+      .groupBy('q.group_id');
+  }
+
+  async group(groupId: string): Promise<GroupRecord | undefined> {
+    const r = await this.groupsQuery().where('q.group_id', '=', groupId).executeTakeFirst();
+    return r ? toRecord(r as Row) : undefined;
+  }
+
+  /** The most recently received groups (the seed's first operator query, with more columns). */
+  async recentGroups(limit: number): Promise<GroupRecord[]> {
+    const rows = await this.groupsQuery().orderBy('q.received_at', 'desc').orderBy('q.group_id', 'desc').limit(limit).execute();
+    return rows.map((r) => toRecord(r as Row));
+  }
+
+  async files(groupId: string): Promise<RegisteredFile[]> {
+    const rows = await this.db
+      .selectFrom('subband_files')
+      .select(['subband_idx', 'path', 'size_bytes', 'stamped_at'])
+      .where('group_id', '=', groupId)
+      .orderBy('subband_idx')
+      .execute();
+    return rows.map((r) => fileFromRow(r, groupId));
+  }
+
+  /** Metrics, newest first; with `sinceS`, only those recorded after it. */
+  async metrics(opts: { limit?: number; sinceS?: UnixSeconds } = {}): Promise<MetricRow[]> {
+    let qb = this.db.selectFrom('performance_metrics').selectAll().orderBy('recorded_at', 'desc');
+    if (opts.sinceS !== undefined) qb = qb.where('recorded_at', '>', opts.sinceS);
+    if (opts.limit !== undefined) qb = qb.limit(opts.limit);
+    const rows = await qb.execute();
+    return rows.map((r) => ({
+      groupId: r.group_id,
+      totalS: r.total_time,
+      loadS: r.load_time,
+      phaseS: r.phase_time,
+      writeS: r.write_time,
+      recordedAtS: r.recorded_at,
+      detail: r.detail_json ? (JSON.parse(r.detail_json) as Record<string, number>) : undefined,
+    }));
+  }
+
+  /**
+   * `contimg requeue`: back to `pending` with a fresh retry budget. An in-progress group whose
+   * claimer may still be working on it (alive on this host, or on another host where that
+   * cannot be checked) is refused unless `force`.
+   */
+  async requeue(groupId: string, opts: { force: boolean; liveness: (o: ProcessIdentity) => Liveness }, nowS: UnixSeconds): Promise<RequeueOutcome> {
+    return this.immediate(async (q) => {
+      const r = await q.selectFrom('ingest_queue').selectAll().where('group_id', '=', groupId).executeTakeFirst();
+      if (!r) return { kind: 'not-found' } as const;
+      if (!isState(r.state)) throw new Error(`ingest_queue: group ${groupId} has an unknown state '${r.state}'`);
+      if (r.state === 'in_progress' && !opts.force) {
+        if (r.claimed_by_pid === null || r.claimed_by_host === null) {
+          return { kind: 'refused', reason: `${groupId} is in progress, claimed by a process that did not record itself; use --force if no service is converting it` } as const;
+        }
+        const owner = { host: r.claimed_by_host, pid: r.claimed_by_pid, start: r.claimed_by_start ?? '' };
+        const live = opts.liveness(owner);
+        if (live !== 'gone') {
+          const where = live === 'alive' ? 'which is still running' : 'on another host, which this command cannot check';
+          return { kind: 'refused', reason: `${groupId} is in progress, claimed by pid ${owner.pid} on ${owner.host} ${where}; use --force to requeue it anyway` } as const;
+        }
+      }
+      await q
+        .updateTable('ingest_queue')
+        .set({
+          state: 'pending',
+          // An interrupted conversion restarts as `resuming`; anything else as the seed's manual
+          // requeue does, and the worker resumes from a checkpoint if it finds one.
+          processing_stage: r.state === 'in_progress' ? 'resuming' : 'collecting',
+          retry_count: 0,
+          next_attempt_at: null,
+          last_update: nowS,
+          claimed_by_host: null,
+          claimed_by_pid: null,
+          claimed_by_start: null,
+          claimed_at: null,
+        })
+        .where('group_id', '=', groupId)
+        .execute();
+      return { kind: 'requeued', previous: r.state } as const;
+    });
+  }
+}

@@ -1,0 +1,238 @@
+/**
+ * The streaming converter service of seed 000, assembled: the queue database, the
+ * DirectoryWatcher feeding it, the StreamingWorker draining it, and the MonitoringThread
+ * watching both. `contimg stream` builds a `StreamConfig` from its options and runs this; tests
+ * run it in-process with their own converter, clock-free.
+ */
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import type { Converter, ConvertOptions, StagingOptions } from '../convert/types.js';
+import { silentLogger, type Logger } from '../log.js';
+import { subbandLabel } from '../groups.js';
+import { flatOutput, layoutOutput, type GroupOutput } from '../convert/output.js';
+import { loadCalibrators, type Calibrator, type Layout } from '../layout/index.js';
+import { ContimgError } from '../native.js';
+import { defaultConverter, loadConverterModule } from './converter.js';
+import { Monitor, SpaceGuard, realDiskProbe, type DiskProbe, type SpaceRule } from './monitor.js';
+import { currentProcess } from './owner.js';
+import { StreamQueue, type Arrival, type GroupingRules, type Registration } from './queue.js';
+import { childConverter } from './subprocess.js';
+import { DirectoryWatcher, type WatchFactory, type WatchMode } from './watcher.js';
+import { StreamingWorker } from './worker.js';
+
+/** Everything the service needs, in explicit units; `contimg stream` fills it from its options. */
+export interface StreamConfig {
+  inputDir: string;
+  /** The flat output `<output-dir>/<group>.ms` (seed 000); ignored when `layout` is set. */
+  outputDir?: string;
+  /** The pipeline layout (seed 004) to write, registering each MS, or null for `outputDir`. */
+  layout: Layout | null;
+  /** The calibrator list that sorts groups into science and calibrators (default: the shipped one). */
+  calibrators?: readonly Calibrator[];
+  queueDb: string;
+  scratchDir?: string;
+  checkpointDir?: string;
+  /** `--chunk-duration`: minutes of data per group; the slow-group threshold is 90 % of it. */
+  chunkDurationMin: number;
+  /** `--omp-threads`: caps the converter's threads (also OMP/MKL in a child process). */
+  ompThreads: number;
+  useSubprocess: boolean;
+  /** A module exporting `converter` to use instead of the built-in one. */
+  converterModule?: string;
+  stageInputs: boolean;
+  stageWorkers: number;
+  cleanupTemp: boolean;
+  monitoring: boolean;
+  monitorIntervalS: number;
+  profile: boolean;
+  expectedSubbands: number;
+  maxRetries: number;
+  retryBackoffS: number;
+  inProgressTimeoutS: number;
+  collectingTimeoutS: number;
+  pollIntervalS: number;
+  workerPollIntervalS: number;
+  watchMode: WatchMode;
+  /** A file written in place is taken once unchanged this long (seconds). */
+  settleS: number;
+  groupToleranceS: number;
+  queueDepthWarn: number;
+  /** Claims pause while the output / scratch file system has less free than this. */
+  minFreeOutputBytes: number;
+  minFreeScratchBytes: number;
+  /** Conversion options (`threads` is set from `ompThreads` unless given). */
+  convert: ConvertOptions;
+  staging: StagingOptions;
+  commandLine: string;
+}
+
+export interface StreamDeps {
+  /** The converter (in-process mode); default: `converterModule`, else the built-in one. */
+  converter?: Converter;
+  log?: Logger;
+  probe?: DiskProbe;
+  watch?: WatchFactory;
+}
+
+/** Seconds after which a running conversion counts as slow: 90 % of the chunk duration (270 s for 5 min). */
+export function slowGroupThresholdS(chunkDurationMin: number): number {
+  return 0.9 * chunkDurationMin * 60;
+}
+
+export class StreamService {
+  private readonly log: Logger;
+  private stopping = false;
+  private queue: StreamQueue | undefined;
+  private worker: StreamingWorker | undefined;
+  private watcher: DirectoryWatcher | undefined;
+  private monitor: Monitor | undefined;
+  private resolveReady!: () => void;
+  /** Resolves once the startup scan is registered and the watcher is live. */
+  readonly ready = new Promise<void>((r) => (this.resolveReady = r));
+
+  constructor(
+    readonly cfg: StreamConfig,
+    private readonly deps: StreamDeps = {},
+  ) {
+    this.log = deps.log ?? silentLogger;
+  }
+
+  /** The open queue (after `ready`). */
+  get queueDb(): StreamQueue | undefined {
+    return this.queue;
+  }
+
+  /** Stops claiming, asks a running conversion to checkpoint and stop; `run()` then returns. */
+  stop(): void {
+    this.stopping = true;
+    this.worker?.stop();
+  }
+
+  private async converter(): Promise<Converter> {
+    const c = this.cfg;
+    if (c.useSubprocess) {
+      const threads = String(c.convert.threads ?? c.ompThreads);
+      return childConverter({ converterModule: c.converterModule, env: { OMP_NUM_THREADS: threads, MKL_NUM_THREADS: threads } });
+    }
+    if (this.deps.converter) return this.deps.converter;
+    return c.converterModule ? loadConverterModule(c.converterModule) : defaultConverter;
+  }
+
+  private describe(r: Registration): void {
+    const log = this.log;
+    const name = path.basename(r.path);
+    if (r.kind === 'known') return;
+    if (r.kind === 'duplicate') {
+      log.warn({ group: r.groupId, path: r.path }, `Ignoring ${r.path}: group ${r.groupId} already has this subband (${r.existingPath})`);
+      return;
+    }
+    if (r.renamedFrom) log.info({ group: r.groupId }, `Group ${r.renamedFrom} renamed ${r.groupId} (an earlier-stamped subband arrived)`);
+    log.info({ group: r.groupId, path: r.path }, `Detected new subband ${name} → group ${r.groupId} (${r.subbands}/${r.expected})`);
+    if (r.becamePending) log.info({ group: r.groupId }, `Group ${r.groupId} complete (${r.subbands}/${r.expected} subbands): pending`);
+    if (r.state === 'in_progress' || r.state === 'completed' || r.state === 'failed') {
+      const sb = /_sb(\d\d)\.hdf5$/.exec(name);
+      log.warn(
+        { group: r.groupId, path: r.path },
+        `${sb ? subbandLabel(Number(sb[1])) : name} of group ${r.groupId} arrived after the group was ${r.state.replace('_', ' ')}; it is not part of that conversion (\`contimg requeue ${r.groupId}\` converts the group again)`,
+      );
+    }
+  }
+
+  /** Runs until `stop()`; resolves after everything is stopped and the database closed. */
+  private output(): GroupOutput {
+    const c = this.cfg;
+    if (c.layout) return layoutOutput(c.layout, c.calibrators ?? loadCalibrators());
+    if (!c.outputDir) throw new ContimgError('STREAM_CONFIG', 'the stream service needs an output directory or the pipeline layout');
+    return flatOutput(c.outputDir);
+  }
+
+  async run(): Promise<void> {
+    const c = this.cfg;
+    const output = this.output();
+    const outputDirs = output.dirs;
+    const outputRoot = outputDirs.find((d) => d.name === 'output')!.path;
+    for (const d of [c.inputDir, ...outputDirs.map((o) => o.path), c.scratchDir, c.checkpointDir]) if (d) mkdirSync(d, { recursive: true });
+    // Thread caps for libraries that read them when they load (the native core loads lazily).
+    process.env.OMP_NUM_THREADS ??= String(c.ompThreads);
+    const convert: ConvertOptions = { ...c.convert, threads: c.convert.threads ?? c.ompThreads, expectedSubbands: c.expectedSubbands };
+    const converter = await this.converter();
+    // The output opens its registries at the first registration, inside the try below.
+    const queue = (this.queue = await StreamQueue.open(c.queueDb));
+    const probe = this.deps.probe ?? realDiskProbe;
+    try {
+      const rules: SpaceRule[] = [{ name: 'output', path: outputRoot, minFreeBytes: c.minFreeOutputBytes }];
+      if (c.scratchDir) rules.push({ name: 'scratch', path: c.scratchDir, minFreeBytes: c.minFreeScratchBytes });
+      const guard = new SpaceGuard(rules, probe, this.log);
+      const monitor = (this.monitor = new Monitor(
+        queue,
+        {
+          intervalS: c.monitorIntervalS,
+          queueDepthWarn: c.queueDepthWarn,
+          slowGroupS: slowGroupThresholdS(c.chunkDurationMin),
+          inProgressTimeoutS: c.inProgressTimeoutS,
+          collectingTimeoutS: c.collectingTimeoutS,
+          dirs: [
+            { name: 'input', path: c.inputDir },
+            ...outputDirs,
+            ...(c.scratchDir ? [{ name: 'scratch', path: c.scratchDir }] : []),
+            ...(c.staging.noTmpfs ? [] : [{ name: 'tmpfs', path: c.staging.tmpfsPath }]),
+          ],
+        },
+        this.log,
+        probe,
+        guard,
+      ));
+      const worker = (this.worker = new StreamingWorker(
+        queue,
+        {
+          output,
+          checkpointDir: c.checkpointDir,
+          convert,
+          staging: output.staging(c.staging),
+          inputs: { copy: c.stageInputs, workers: c.stageWorkers, baseDir: c.scratchDir },
+          cleanupTemp: c.cleanupTemp,
+          maxRetries: c.maxRetries,
+          retryBackoffS: c.retryBackoffS,
+          inProgressTimeoutS: c.inProgressTimeoutS,
+          collectingTimeoutS: c.collectingTimeoutS,
+          workerPollIntervalS: c.workerPollIntervalS,
+          profile: c.profile,
+          commandLine: c.commandLine,
+        },
+        { converter, log: this.log, mayClaim: () => guard.check(), onLoop: (now) => monitor.checkEvents(now) },
+      ));
+      if (this.stopping) worker.stop();
+      const me = currentProcess();
+      this.log.info(
+        { pid: me.pid, host: me.host, queueDb: path.resolve(c.queueDb) },
+        `Streaming converter starting: ${c.inputDir} → ${output.description} (queue ${c.queueDb}; converter ${c.useSubprocess ? 'in a subprocess' : 'in-process'}, ${convert.threads} threads; chunk duration ${c.chunkDurationMin} min)`,
+      );
+      await worker.recover();
+
+      const grouping: GroupingRules = { toleranceS: c.groupToleranceS, expectedSubbands: c.expectedSubbands, chunkMinutes: c.chunkDurationMin };
+      const sink = async (files: Arrival[]) => {
+        const regs = await queue.register(files, grouping, Date.now() / 1000);
+        for (const r of regs) this.describe(r);
+        if (regs.some((r) => r.kind !== 'known' && r.kind !== 'duplicate' && r.becamePending)) worker.wake();
+      };
+      const watcher = (this.watcher = new DirectoryWatcher(
+        { inputDir: c.inputDir, mode: c.watchMode, pollIntervalS: c.pollIntervalS, settleS: c.settleS, rescanIntervalS: Math.max(60, c.pollIntervalS * 12), known: await queue.knownPaths() },
+        sink,
+        this.log,
+        this.deps.watch,
+      ));
+      await watcher.start();
+      if (c.monitoring) monitor.start();
+      this.resolveReady();
+      this.log.info('Streaming converter running');
+      await worker.run();
+    } finally {
+      this.resolveReady();
+      await this.watcher?.stop().catch((err) => this.log.error({ err }, `stopping the watcher: ${(err as Error).message}`));
+      await this.monitor?.stop();
+      await queue.close();
+      await output.close();
+      this.log.info('Streaming converter stopped');
+    }
+  }
+}
