@@ -82,7 +82,7 @@ export const convertJob: Converter = async (job: ConvertJob, opts: ConvertOption
   const outputDir = path.dirname(job.outputMs);
   mkdirSync(outputDir, { recursive: true });
   // Staging directories of conversions whose process died, wherever they were built.
-  for (const base of [outputDir, job.staging.tmpfsPath, job.staging.scratchDir]) if (base) cleanAbandoned(base);
+  for (const base of [outputDir, job.staging.tmpfsPath, job.staging.scratchDir, job.staging.workspaceDir]) if (base) cleanAbandoned(base);
   const resumable = job.checkpointDir !== undefined;
   const estimateBytes = estimate(job, opts);
   const decision = decideStaging(job.groupId, outputDir, estimateBytes, job.staging, resumable);

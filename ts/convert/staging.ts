@@ -4,8 +4,9 @@
  *
  * Seed 000: build in tmpfs when it has at least twice the estimated MS size free (unless
  * `--no-tmpfs`), else in `--scratch-dir`, else in a hidden temporary directory inside the
- * output directory. Then move into place: a rename on the same file system; across file
- * systems, a copy with fsync into a temporary name in the output directory, then a rename.
+ * output directory (in the pipeline layout: in `workspace/active/conversion/`). Then move into
+ * place: a rename on the same file system; across file systems, a copy with fsync into a
+ * temporary name in the output directory, then a rename.
  */
 import { randomBytes } from 'node:crypto';
 import {
@@ -96,6 +97,10 @@ export function decideStaging(
       return { location: 'scratch', dir: path.join(opts.scratchDir, name), reason: `${notes.join('; ')}; building in scratch ${opts.scratchDir} (${gb(free)} free)` };
     }
     notes.push(free === undefined ? `scratch ${opts.scratchDir} is not a usable directory` : `scratch ${opts.scratchDir} has only ${gb(free)} free`);
+  }
+  if (opts.workspaceDir) {
+    // Not hidden: the workspace exists so that operators see what is being converted.
+    return { location: 'workspace', dir: path.join(opts.workspaceDir, name), reason: `${notes.join('; ')}; building in the workspace ${opts.workspaceDir}` };
   }
   return {
     location: 'output',

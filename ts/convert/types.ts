@@ -48,6 +48,12 @@ export interface StagingOptions {
   scratchDir?: string;
   /** Keep temporary directories (debugging). */
   keepTemp: boolean;
+  /**
+   * Where to build when neither tmpfs nor scratch has room, instead of a hidden directory beside
+   * the output: the pipeline layout's `workspace/active/conversion/`, so that work in flight is
+   * visible there and never inside `raw/ms/`.
+   */
+  workspaceDir?: string;
 }
 
 export interface ConvertJob {
@@ -76,7 +82,7 @@ export interface StageTimings {
   detail: Record<string, number>;
 }
 
-export type StagingLocation = 'tmpfs' | 'scratch' | 'output';
+export type StagingLocation = 'tmpfs' | 'scratch' | 'workspace' | 'output';
 
 export interface ConvertResult {
   groupId: string;

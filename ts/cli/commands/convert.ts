@@ -17,10 +17,12 @@ import {
   subbandLabel,
   type SubbandFile,
 } from '../../groups.js';
+import { checkOutputArgs, outputFromArgs, type Completion, type GroupOutput, type GroupPlacement } from '../../convert/output.js';
 import { convertJob, type ConvertRunResult } from '../../convert/run.js';
 import { decideStaging, estimateMsBytes } from '../../convert/staging.js';
+import { layoutWriterOptions } from '../../layout/index.js';
 import type { ConvertJob, ConvertOptions, ConvertProgress, StagingOptions } from '../../convert/types.js';
-import { createLogger } from '../../log.js';
+import { createLogger, type Logger } from '../../log.js';
 import { defineCommand } from '../command.js';
 import type { Io } from '../io.js';
 import { bar, formatBytes } from '../progress.js';
@@ -91,6 +93,28 @@ export function toStagingOptions(a: ConvertArgs): StagingOptions {
   return { tmpfsPath: a['tmpfs-path'], noTmpfs: !a.tmpfs, scratchDir: a['scratch-dir'], keepTemp: a['keep-temp'] };
 }
 
+/** What the pipeline layout adds to a group's result: its kind, and what happened around it. */
+export interface LayoutFacts {
+  kind?: GroupPlacement['kind'];
+  calibrator?: string;
+  registered?: boolean;
+  legacyLink?: string | null;
+}
+
+export interface FailedGroup {
+  groupId: string;
+  error: { code: string; message: string };
+  /** `workspace/failed/YYYY-MM-DD/conversion-<group>_error.log` (pipeline layout). */
+  errorLog?: string;
+}
+
+export type GroupResult = (ConvertRunResult & LayoutFacts) | FailedGroup;
+
+function layoutFacts(p: GroupPlacement, done: Completion): LayoutFacts {
+  if (!p.kind) return {};
+  return { kind: p.kind, calibrator: p.calibrator?.name, registered: done.registered || !!done.alreadyRegistered, legacyLink: done.legacyLink };
+}
+
 /** A group of inputs to convert, with what a dry run reports about it. */
 export interface PlannedGroup {
   groupId: string;
@@ -143,11 +167,11 @@ export const convertCommand = defineCommand({
   command: 'convert [files..]',
   describe: 'Convert UVH5 subband groups (or single UVH5 files) to Measurement Sets',
   builder: (y) =>
-    convertOptions(
+    layoutWriterOptions(convertOptions(
       y
         .positional('files', { type: 'string', array: true, describe: 'UVH5 files (subband files are grouped)' })
         .option('input-dir', { type: 'string', describe: 'Convert every group found in this directory' })
-        .option('output-dir', { type: 'string', demandOption: true, describe: 'Where the Measurement Sets go' })
+        .option('output-dir', { type: 'string', describe: 'Where the Measurement Sets go (<output-dir>/<group>.ms), unless the pipeline layout is written (--layout)' })
         .option('start', { type: 'string', describe: 'Only groups starting at or after this UTC time' })
         .option('end', { type: 'string', describe: 'Only groups starting at or before this UTC time' })
         .option('dry-run', { type: 'boolean', default: false, describe: 'List the groups and what would happen' })
@@ -155,15 +179,14 @@ export const convertCommand = defineCommand({
         .option('checkpoint-dir', { type: 'string', describe: 'Record progress here so an interrupted conversion resumes where it stopped' })
         .option('log-level', { type: 'string', default: 'info', describe: 'Log level (debug, info, warn, error)' })
         .option('json', { type: 'boolean', default: false, describe: 'Print a JSON summary' }),
-    ).check((a) => {
+    )).check((a) => {
       if (!(a.files?.length) && !a['input-dir']) throw new Error('give UVH5 files or --input-dir');
+      checkOutputArgs(a);
       return true;
     }),
   async run(a, { io, commandLine }) {
     const log = createLogger({ level: a['log-level'], json: !io.isTTY, destination: io.isTTY ? undefined : { write: (s: string) => io.stderr(s) } });
     const opts = toConvertOptions(a);
-    const staging = toStagingOptions(a);
-    const outputDir = path.resolve(a['output-dir']);
     const { groups, notes } = collectGroups(
       (a.files ?? []).map(String),
       a['input-dir'],
@@ -177,71 +200,124 @@ export const convertCommand = defineCommand({
       io.stderr('contimg: no groups to convert\n');
       return 1;
     }
-    const jobs: ConvertJob[] = groups.map((g) => ({
-      groupId: g.groupId,
-      inputs: g.inputs,
-      outputMs: path.join(outputDir, `${g.groupId}.ms`),
-      staging,
-      checkpointDir: a['checkpoint-dir'] ? path.resolve(a['checkpoint-dir']) : undefined,
-      overwrite: a.overwrite,
-      commandLine,
-    }));
-    const optsFor = (g: PlannedGroup): ConvertOptions => ({ ...opts, expectedSubbands: g.expected });
-
-    if (a['dry-run']) {
-      const plan = groups.map((g, i) => dryRun(g, jobs[i]!, optsFor(g)));
-      if (a.json) io.stdout(JSON.stringify({ dryRun: true, groups: plan }, null, 2) + '\n');
-      else io.stdout(plan.map((p) => `${p.groupId}: ${p.action} (${p.detail})\n`).join(''));
-      return 0;
+    const output = outputFromArgs(a);
+    try {
+      log.info({ output: output.description }, `writing to ${output.description}`);
+      return await convertGroups(a, groups, opts, output, log, io, commandLine);
+    } finally {
+      await output.close();
     }
-
-    const results: (ConvertRunResult | { groupId: string; error: { code: string; message: string } })[] = [];
-    const tasks = new Listr(
-      jobs.map((job, i) => ({
-        title: `${job.groupId}`,
-        task: async (_ctx: unknown, task: { title: string; output: string }) => {
-          const g = groups[i]!;
-          const started = Date.now();
-          try {
-            const r = (await convertJob(job, optsFor(g), {
-              onProgress: (p: ConvertProgress) => {
-                const s = (Date.now() - started) / 1000;
-                task.output = `${p.stage.padEnd(8)} ${bar(p.done / Math.max(1, p.total))} ${formatBytes(p.bytes)} read, ${formatBytes(p.bytes / Math.max(s, 1e-3))}/s`;
-              },
-            })) as ConvertRunResult;
-            results.push(r);
-            log.info({ group: job.groupId, staging: r.staging }, `staging: ${r.staging.reason}`);
-            for (const w of r.warnings) log.warn({ group: job.groupId }, w);
-            task.title = r.skipped
-              ? `${job.groupId}: skipped, ${path.basename(job.outputMs)} exists`
-              : `${job.groupId}: ${r.rows} rows in ${r.timings.totalS.toFixed(1)} s (read ${r.timings.loadS.toFixed(1)} s, phase ${r.timings.phaseS.toFixed(1)} s, write ${r.timings.writeS.toFixed(1)} s) → ${job.outputMs}`;
-          } catch (err) {
-            const e = asContimgError(err);
-            results.push({ groupId: job.groupId, error: { code: e.code, message: e.message } });
-            log.error({ group: job.groupId, code: e.code }, e.message);
-            throw new Error(`${job.groupId}: [${e.code}] ${e.message}`);
-          }
-        },
-        rendererOptions: { persistentOutput: false },
-      })),
-      {
-        concurrent: false,
-        exitOnError: false,
-        renderer: io.isTTY && !a.json ? 'default' : 'silent',
-        rendererOptions: { collapseErrors: false },
-      },
-    );
-    await tasks.run().catch(() => undefined);
-
-    const failed = results.filter((r) => 'error' in r);
-    const converted = results.filter((r) => !('error' in r) && !r.skipped);
-    const skipped = results.filter((r) => !('error' in r) && r.skipped);
-    const summary = { converted: converted.length, skipped: skipped.length, failed: failed.length, groups: results };
-    if (a.json) io.stdout(JSON.stringify(summary, null, 2) + '\n');
-    else printSummary(io, results);
-    return failed.length > 0 ? 1 : 0;
   },
 });
+
+/** What the conversion loop reads from the command's arguments. */
+interface LoopArgs extends ConvertArgs {
+  'checkpoint-dir'?: string;
+  overwrite: boolean;
+  'dry-run': boolean;
+  json: boolean;
+}
+
+async function convertGroups(
+  a: LoopArgs,
+  groups: PlannedGroup[],
+  opts: ConvertOptions,
+  output: GroupOutput,
+  log: Logger,
+  io: Io,
+  commandLine: string,
+): Promise<number> {
+  const staging = output.staging(toStagingOptions(a));
+  const jobFor = (g: PlannedGroup, outputMs: string): ConvertJob => ({
+    groupId: g.groupId,
+    inputs: g.inputs,
+    outputMs,
+    staging,
+    checkpointDir: a['checkpoint-dir'] ? path.resolve(a['checkpoint-dir']) : undefined,
+    overwrite: a.overwrite,
+    commandLine,
+  });
+  const optsFor = (g: PlannedGroup): ConvertOptions => ({ ...opts, expectedSubbands: g.expected });
+
+  if (a['dry-run']) {
+    const plan = groups.map((g) => {
+      let placement: GroupPlacement;
+      try {
+        placement = output.place(g.groupId, g.inputs);
+      } catch (err) {
+        const e = asContimgError(err);
+        return { groupId: g.groupId, action: 'fail', detail: `[${e.code}] ${e.message}`, inputs: g.inputs.map((f) => f.path), missing: g.missing, output: null };
+      }
+      return { ...dryRun(g, jobFor(g, placement.outputMs), optsFor(g)), ...(placement.kind ? { kind: placement.kind, calibrator: placement.calibrator?.name, reason: placement.reason } : {}) };
+    });
+    if (a.json) io.stdout(JSON.stringify({ dryRun: true, groups: plan }, null, 2) + '\n');
+    else io.stdout(plan.map((p) => `${p.groupId}: ${p.action} (${p.detail})\n`).join(''));
+    return 0;
+  }
+
+  const results: GroupResult[] = [];
+  const tasks = new Listr(
+    groups.map((g) => ({
+      title: `${g.groupId}`,
+      task: async (_ctx: unknown, task: { title: string; output: string }) => {
+        const started = Date.now();
+        let placement: GroupPlacement | undefined;
+        try {
+          placement = output.place(g.groupId, g.inputs);
+          if (placement.reason) log.info({ group: g.groupId, kind: placement.kind, calibrator: placement.calibrator }, `${g.groupId}: ${placement.reason}`);
+          const job = jobFor(g, placement.outputMs);
+          const r = (await convertJob(job, optsFor(g), {
+            onProgress: (p: ConvertProgress) => {
+              const s = (Date.now() - started) / 1000;
+              task.output = `${p.stage.padEnd(8)} ${bar(p.done / Math.max(1, p.total))} ${formatBytes(p.bytes)} read, ${formatBytes(p.bytes / Math.max(s, 1e-3))}/s`;
+            },
+          })) as ConvertRunResult;
+          const done = await output.completed(placement, r);
+          if (done.registered) log.info({ group: job.groupId }, `registered ${job.outputMs}`);
+          if (done.legacyLink) log.info({ group: job.groupId }, `dual-write: ${done.legacyLink} → ${job.outputMs}`);
+          results.push({ ...r, ...layoutFacts(placement, done) });
+          log.info({ group: job.groupId, staging: r.staging }, `staging: ${r.staging.reason}`);
+          for (const w of r.warnings) log.warn({ group: job.groupId }, w);
+          task.title = r.skipped
+            ? `${job.groupId}: skipped, ${path.basename(job.outputMs)} exists`
+            : `${job.groupId}: ${r.rows} rows in ${r.timings.totalS.toFixed(1)} s (read ${r.timings.loadS.toFixed(1)} s, phase ${r.timings.phaseS.toFixed(1)} s, write ${r.timings.writeS.toFixed(1)} s) → ${job.outputMs}`;
+        } catch (err) {
+          const e = asContimgError(err);
+          const failure: FailedGroup = { groupId: g.groupId, error: { code: e.code, message: e.message } };
+          log.error({ group: g.groupId, code: e.code }, e.message);
+          try {
+            const errorLog = output.failed({ groupId: g.groupId, inputs: g.inputs, placement }, failure.error, { commandLine });
+            if (errorLog) {
+              failure.errorLog = errorLog;
+              log.error({ group: g.groupId }, `error log: ${errorLog}`);
+            }
+          } catch (logErr) {
+            // The group's own error is what matters; not being able to file it is secondary.
+            log.error({ group: g.groupId }, `cannot write the error log: ${(logErr as Error).message}`);
+          }
+          results.push(failure);
+          throw new Error(`${g.groupId}: [${e.code}] ${e.message}`);
+        }
+      },
+      rendererOptions: { persistentOutput: false },
+    })),
+    {
+      concurrent: false,
+      exitOnError: false,
+      renderer: io.isTTY && !a.json ? 'default' : 'silent',
+      rendererOptions: { collapseErrors: false },
+    },
+  );
+  await tasks.run().catch(() => undefined);
+
+  const failed = results.filter((r) => 'error' in r);
+  const converted = results.filter((r) => !('error' in r) && !r.skipped);
+  const skipped = results.filter((r) => !('error' in r) && r.skipped);
+  const summary = { converted: converted.length, skipped: skipped.length, failed: failed.length, groups: results };
+  if (a.json) io.stdout(JSON.stringify(summary, null, 2) + '\n');
+  else printSummary(io, results);
+  return failed.length > 0 ? 1 : 0;
+}
 
 function dryRun(g: PlannedGroup, job: ConvertJob, opts: ConvertOptions) {
   const exists = existsSync(job.outputMs);
@@ -271,13 +347,14 @@ function dryRun(g: PlannedGroup, job: ConvertJob, opts: ConvertOptions) {
   return { groupId: g.groupId, action, detail, inputs: g.inputs.map((f) => f.path), missing: g.missing, output: job.outputMs };
 }
 
-function printSummary(io: Io, results: (ConvertRunResult | { groupId: string; error: { code: string; message: string } })[]): void {
+function printSummary(io: Io, results: GroupResult[]): void {
   for (const r of results) {
-    if ('error' in r) io.stderr(`${r.groupId}: FAILED [${r.error.code}] ${r.error.message}\n`);
+    if ('error' in r) io.stderr(`${r.groupId}: FAILED [${r.error.code}] ${r.error.message}${r.errorLog ? ` (error log: ${r.errorLog})` : ''}\n`);
     else if (r.skipped) io.stdout(`${r.groupId}: skipped (${r.outputMs} exists; --overwrite replaces it)\n`);
     else
       io.stdout(
-        `${r.groupId}: ${r.outputMs} (${r.rows} rows, ${r.timings.totalS.toFixed(1)} s; built in ${r.staging.location})` +
+        `${r.groupId}: ${r.outputMs} (${r.rows} rows, ${r.timings.totalS.toFixed(1)} s; built in ${r.staging.location}` +
+          `${r.kind ? `; ${r.kind}${r.calibrator ? ` ${r.calibrator}` : ''}${r.registered ? ', registered' : ''}` : ''})` +
           `${r.missingSubbands.length ? `, missing ${r.missingSubbands.map(subbandLabel).join(' ')} flagged` : ''}\n`,
       );
   }
