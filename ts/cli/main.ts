@@ -14,6 +14,14 @@ export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
 export const EXIT_USAGE = 2;
 
+/** Collapses a repeated scalar option to its last value; declared arrays stay arrays. */
+function lastValueWins(argv: Record<string, unknown>, y: { getOptions(): { array: string[] } }): void {
+  const arrays = new Set(y.getOptions().array);
+  for (const [k, v] of Object.entries(argv)) {
+    if (k !== '_' && Array.isArray(v) && !arrays.has(k)) argv[k] = v[v.length - 1];
+  }
+}
+
 export async function run(argv: string[], io: Io = processIo): Promise<number> {
   let exitCode = EXIT_OK;
   // Errors from a command's own work, kept apart from yargs' parse and validation failures.
@@ -21,8 +29,11 @@ export async function run(argv: string[], io: Io = processIo): Promise<number> {
   const ctx: Context = { io, commandLine: ['contimg', ...argv].join(' ') };
   const parser = yargs(argv)
     .scriptName('contimg')
-    // A repeated option means "the last one wins", as in most CLIs.
-    .parserConfiguration({ 'duplicate-arguments-array': false })
+    // A repeated option means "the last one wins", as in most CLIs. (yargs' own
+    // `duplicate-arguments-array: false` would also collapse variadic positionals such as
+    // `convert FILE…` to their last value, so scalars are collapsed here instead.)
+    // yargs passes itself as the middleware's second argument; its typings omit it.
+    .middleware(lastValueWins as unknown as (argv: object) => void, true)
     .usage('$0 <command> [options]\n\nDSA-110 continuum imaging: UVH5 subband groups → Measurement Sets → images.')
     .strict()
     .demandCommand(1, 'Name a command; see `contimg --help`.')

@@ -15,9 +15,13 @@
 //! `benches/grid/run.sh` runs it with the defaults.
 
 use grid::{Complex, GridParams, GridPlan};
+
+#[path = "../tests/common/npy.rs"]
+#[allow(dead_code)]
+mod npy;
+use npy::{as_bytes, write_npy};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -108,32 +112,11 @@ fn dsa110_like_uvw(rng: &mut ChaCha8Rng) -> Vec<[f64; 3]> {
     out
 }
 
-fn write_npy(path: &Path, descr: &str, shape: &[usize], bytes: &[u8]) {
-    let shape_s = match shape.len() {
-        1 => format!("({},)", shape[0]),
-        _ => format!("({})", shape.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(", ")),
-    };
-    let mut header = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape_s}, }}");
-    let total = 10 + header.len() + 1;
-    header.push_str(&" ".repeat((64 - total % 64) % 64));
-    header.push('\n');
-    let mut f = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
-    f.write_all(b"\x93NUMPY\x01\x00").unwrap();
-    f.write_all(&(header.len() as u16).to_le_bytes()).unwrap();
-    f.write_all(header.as_bytes()).unwrap();
-    f.write_all(bytes).unwrap();
-}
-
 fn read_npy_f32(path: &Path) -> Vec<f32> {
     let b = std::fs::read(path).unwrap();
     let hl = u16::from_le_bytes([b[8], b[9]]) as usize;
     assert!(String::from_utf8_lossy(&b[10..10 + hl]).contains("<f4"), "expected float32 {path:?}");
     b[10 + hl..].chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
-}
-
-fn as_bytes<T>(v: &[T]) -> &[u8] {
-    // SAFETY: plain numeric data.
-    unsafe { std::slice::from_raw_parts(v.as_ptr() as *const u8, std::mem::size_of_val(v)) }
 }
 
 fn stats(t: &[f64]) -> (f64, f64) {

@@ -7,8 +7,8 @@
 
 mod common;
 use common::*;
+use common::npy::{self, as_bytes};
 use grid::{Complex, GridParams, GridPlan};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 fn repo_root() -> PathBuf {
@@ -28,42 +28,6 @@ fn python() -> Option<PathBuf> {
          or set CONTIMG_SKIP_ORACLE=1 to skip the ducc0 comparison"
     );
     Some(p)
-}
-
-fn write_npy(path: &Path, descr: &str, shape: &[usize], bytes: &[u8]) {
-    let shape_s = match shape.len() {
-        1 => format!("({},)", shape[0]),
-        _ => format!("({})", shape.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(", ")),
-    };
-    let mut header = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape_s}, }}");
-    let total = 10 + header.len() + 1;
-    header.push_str(&" ".repeat((64 - total % 64) % 64));
-    header.push('\n');
-    let mut f = std::fs::File::create(path).unwrap();
-    f.write_all(b"\x93NUMPY\x01\x00").unwrap();
-    f.write_all(&(header.len() as u16).to_le_bytes()).unwrap();
-    f.write_all(header.as_bytes()).unwrap();
-    f.write_all(bytes).unwrap();
-}
-
-fn bytes<T>(v: &[T]) -> &[u8] {
-    unsafe { std::slice::from_raw_parts(v.as_ptr() as *const u8, std::mem::size_of_val(v)) }
-}
-
-/// Reads a little-endian float32/float64/complex64/complex128 .npy as f64 values
-/// (complex: interleaved).
-fn read_npy(path: &Path) -> Vec<f64> {
-    let b = std::fs::read(path).unwrap_or_else(|e| panic!("{path:?}: {e}"));
-    let hl = u16::from_le_bytes([b[8], b[9]]) as usize;
-    let h = String::from_utf8_lossy(&b[10..10 + hl]).to_string();
-    let data = &b[10 + hl..];
-    if h.contains("<f8") || h.contains("<c16") {
-        data.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().unwrap())).collect()
-    } else if h.contains("<f4") || h.contains("<c8") {
-        data.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap()) as f64).collect()
-    } else {
-        panic!("unexpected dtype in {path:?}: {h}")
-    }
 }
 
 struct Case {
@@ -105,18 +69,18 @@ fn matches_ducc0() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let (nrow, nchan) = (p.uvw.len(), p.freq.len());
-    write_npy(&d.join("uvw.npy"), "<f8", &[nrow, 3], bytes(&p.uvw));
-    write_npy(&d.join("freq.npy"), "<f8", &[nchan], bytes(&p.freq));
-    write_npy(&d.join("vis64.npy"), "<c16", &[nrow, nchan], bytes(&p.vis));
-    write_npy(&d.join("vis32.npy"), "<c8", &[nrow, nchan], bytes(&to_f32(&p.vis)));
-    write_npy(&d.join("wgt64.npy"), "<f8", &[nrow, nchan], bytes(&p.weight));
+    npy::write_npy(&d.join("uvw.npy"), "<f8", &[nrow, 3], as_bytes(&p.uvw));
+    npy::write_npy(&d.join("freq.npy"), "<f8", &[nchan], as_bytes(&p.freq));
+    npy::write_npy(&d.join("vis64.npy"), "<c16", &[nrow, nchan], as_bytes(&p.vis));
+    npy::write_npy(&d.join("vis32.npy"), "<c8", &[nrow, nchan], as_bytes(&to_f32(&p.vis)));
+    npy::write_npy(&d.join("wgt64.npy"), "<f8", &[nrow, nchan], as_bytes(&p.weight));
     let w32: Vec<f32> = p.weight.iter().map(|&x| x as f32).collect();
-    write_npy(&d.join("wgt32.npy"), "<f4", &[nrow, nchan], bytes(&w32));
-    write_npy(&d.join("mask.npy"), "|u1", &[nrow, nchan], &p.mask);
+    npy::write_npy(&d.join("wgt32.npy"), "<f4", &[nrow, nchan], as_bytes(&w32));
+    npy::write_npy(&d.join("mask.npy"), "|u1", &[nrow, nchan], &p.mask);
     let img = image(78, 256 * 192);
     let img32: Vec<f32> = img.iter().map(|&x| x as f32).collect();
-    write_npy(&d.join("dirty64.npy"), "<f8", &[256, 192], bytes(&img));
-    write_npy(&d.join("dirty32.npy"), "<f4", &[256, 192], bytes(&img32));
+    npy::write_npy(&d.join("dirty64.npy"), "<f8", &[256, 192], as_bytes(&img));
+    npy::write_npy(&d.join("dirty32.npy"), "<f4", &[256, 192], as_bytes(&img32));
 
     let base = p.params.clone();
     let with = |f: &dyn Fn(&mut GridParams)| {
@@ -162,7 +126,7 @@ fn matches_ducc0() {
     eprint!("{}", String::from_utf8_lossy(&out.stdout));
 
     for c in &cases {
-        let theirs = read_npy(&d.join(format!("{}.out.npy", c.name)));
+        let theirs = npy::read_npy(&d.join(format!("{}.out.npy", c.name)));
         let mask = c.mask.then_some(&p.mask[..]);
         let (ours, err): (Vec<f64>, f64) = if c.func == "dirty2vis" {
             let v: Vec<Complex<f64>> = if c.f32_ {

@@ -8,6 +8,7 @@ mod inspect;
 mod job;
 mod simulate;
 mod convert;
+mod image;
 
 use napi_derive::napi;
 

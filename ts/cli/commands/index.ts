@@ -1,7 +1,13 @@
 /** The command table: every `contimg` subcommand, in the order `--help` lists them. */
 import type { AnyCommand } from '../command.js';
 import { convertCommand } from './convert.js';
+import { imageCommand } from './image.js';
 import { inspectCommand } from './inspect.js';
 import { simulateCommand } from './simulate.js';
+import { migrateCommand } from './migrate.js';
+import { publishCommand } from './publish.js';
+import { requeueCommand } from './requeue.js';
+import { statusCommand } from './status.js';
+import { streamCommand } from './stream.js';
 
-export const commands: AnyCommand[] = [simulateCommand, convertCommand, inspectCommand];
+export const commands: AnyCommand[] = [simulateCommand, convertCommand, inspectCommand, streamCommand, statusCommand, requeueCommand, imageCommand, migrateCommand, publishCommand];

@@ -5,6 +5,8 @@ use grid::{Complex, GridParams, SPEED_OF_LIGHT_M_S};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+pub mod npy;
+
 pub struct Problem {
     pub uvw: Vec<[f64; 3]>,
     pub freq: Vec<f64>,
