@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { cli } from '../helpers.js';
+import { readdirSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll } from 'vitest';
+import { cleanupTmpDirs, cli, cliJson, tmpDir } from '../helpers.js';
 import { commands } from '../../ts/cli/commands/index.js';
 import { version } from '../../ts/version.js';
 
@@ -35,4 +38,17 @@ describe('the CLI as a function', () => {
     expect(r.stderr).toContain('[NOT_FOUND]');
     expect(r.stderr).toContain('/nonexistent/path.hdf5');
   });
+
+  it('keeps every file of a variadic positional, while a repeated option takes its last value', async () => {
+    const dir = tmpDir();
+    await cliJson('simulate', '--output-dir', dir, '--groups', '2', '--subbands', '1', '--antennas', '4', '--antennas', '5', '--channels', '8', '--integrations', '2');
+    const files = readdirSync(dir).filter((f) => f.endsWith('.hdf5')).sort().map((f) => path.join(dir, f));
+    expect(files).toHaveLength(2);
+    const plan = await cliJson('convert', ...files, '--output-dir', path.join(dir, 'o'), '--expected-subbands', '1', '--dry-run');
+    expect(plan.groups.map((g: { inputs: string[] }) => g.inputs[0])).toEqual(files);
+    const info = await cliJson('inspect', files[0]!);
+    expect(info.antennas).toHaveLength(5);
+  });
 });
+
+afterAll(cleanupTmpDirs);
