@@ -20,6 +20,7 @@ import {
   realpathOfExisting,
   resolves,
   timestampInName,
+  apparentPlace,
   obsDateOfGroup,
   utcDateOfMjd,
   type CalTableType,
@@ -88,7 +89,12 @@ export function readMsFacts(msPath: string, summary: MsSummary = describeMs(msPa
   const endMjd = end / 86400;
   const stem = path.basename(msPath).replace(/(_cal)?\.ms$/, '');
   const fromName = GROUP_ID_RE.test(stem) ? stem : timestampInName(stem);
-  const decs = summary.fields.map((f) => f.decDeg).filter(Number.isFinite);
+  // ms_index.pointing_dec_deg means the pointing declination of date (what the converter
+  // registers, from the header): the FIELD is ICRS, so take its apparent place at mid-time.
+  const midMjd = (startMjd + endMjd) / 2;
+  const decs = summary.fields
+    .filter((f) => Number.isFinite(f.raDeg) && Number.isFinite(f.decDeg))
+    .map((f) => apparentPlace(f.raDeg, f.decDeg, midMjd).decDeg);
   return {
     groupId: fromName ?? new Date(Math.round((startMjd - 40587) * 86400) * 1000).toISOString().slice(0, 19),
     startMjd,
