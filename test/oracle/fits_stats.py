@@ -1,5 +1,7 @@
 """Reads a contimg image set with astropy: PREFIX.{psf,model,residual}.fits. Prints JSON with
-the PSF's centre value and maximum, the model's total flux, the units and the HISTORY."""
+the PSF's centre value and maximum, the model's total flux, the units and the HISTORY.
+With a second prefix, also the largest difference between the two restored images relative to
+the first one's peak (`image_max_rel_diff`)."""
 import json
 import sys
 
@@ -18,5 +20,11 @@ with fits.open(prefix + ".model.fits") as h:
 with fits.open(prefix + ".residual.fits") as h:
     residual_bunit = h[0].header["BUNIT"]
     history = [str(x) for x in h[0].header.get("HISTORY", [])]
-json.dump({"psf_centre": psf_centre, "psf_max": psf_max, "model_sum": model_sum, "model_bunit": model_bunit,
-           "residual_bunit": residual_bunit, "history": history}, sys.stdout)
+out = {"psf_centre": psf_centre, "psf_max": psf_max, "model_sum": model_sum, "model_bunit": model_bunit,
+       "residual_bunit": residual_bunit, "history": history}
+if len(sys.argv) > 2:
+    with fits.open(prefix + ".image.fits") as a, fits.open(sys.argv[2] + ".image.fits") as b:
+        x = np.asarray(a[0].data, dtype=np.float64)
+        y = np.asarray(b[0].data, dtype=np.float64)
+        out["image_max_rel_diff"] = float(np.max(np.abs(x - y)) / np.max(np.abs(x)))
+json.dump(out, sys.stdout)
