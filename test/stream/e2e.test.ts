@@ -97,17 +97,21 @@ describe.skipIf(!realConverterAvailable())('streaming with the real converter', 
     const db = path.join(root, 'streaming_queue.sqlite3');
     let svc = spawnCli(args);
     let kills = 0;
+    let killedInConversion = 0;
     let delivered = 0;
-    while (delivered < files.length || kills < 4) {
+    // Four kills while files arrive; then, until one has landed inside a conversion, up to four
+    // more aimed at one (a conversion of these small groups takes about a second).
+    while (delivered < files.length || kills < 4 || (killedInConversion === 0 && kills < 8)) {
       // Deliver a few files, then kill the service (at a random moment, or while it converts) and start it again.
       const n = Math.min(files.length - delivered, 1 + Math.floor(rand() * 8));
       for (const f of files.slice(delivered, delivered + n)) deliverFile(f, input);
       delivered += n;
-      if (kills < 4 && (rand() < 0.6 || delivered === files.length)) {
-        if (kills % 2 === 1) {
-          await waitFor(async () => (await queueState(db))?.counts.in_progress === 1, 'a conversion to kill', 30_000, 10).catch(() => undefined);
-        }
-        await new Promise((r) => setTimeout(r, Math.floor(rand() * 300)));
+      if (kills >= 4 || rand() < 0.6 || delivered === files.length) {
+        const aimed = kills % 2 === 1 || kills >= 4;
+        const converting =
+          aimed && (await waitFor(async () => (await queueState(db))?.counts.in_progress === 1, 'a conversion to kill', 30_000, 10).then(() => true, () => false));
+        if (converting) killedInConversion++;
+        else await new Promise((r) => setTimeout(r, Math.floor(rand() * 300)));
         svc.child.kill('SIGKILL');
         await svc.exit;
         kills++;
@@ -121,6 +125,7 @@ describe.skipIf(!realConverterAvailable())('streaming with the real converter', 
         await new Promise((r) => setTimeout(r, Math.floor(rand() * 400)));
       }
     }
+    expect(killedInConversion, 'no kill landed inside a conversion').toBeGreaterThan(0);
     await waitFor(async () => (await queueState(db))?.counts.completed === sim.groups.length, 'all groups completed', 120_000, 200);
     svc.child.kill('SIGTERM');
     expect((await svc.exit).code).toBe(0);

@@ -27,7 +27,7 @@ import {
 import { open, lstat, readdir, readlink, mkdir, symlink } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { ContimgError } from '../native.js';
+import { ContimgError, asContimgError, native } from '../native.js';
 
 export type PathKind = 'missing' | 'file' | 'dir' | 'symlink' | 'other';
 
@@ -126,6 +126,18 @@ export function atomicWriteFile(file: string, data: string | Uint8Array): void {
  * existing symlink is replaced; a real file or directory at `link` is never replaced (that would
  * destroy data), and is an error naming it.
  */
+/**
+ * Swaps `a` and `b` in one step (renameat2 RENAME_EXCHANGE; both must exist on one file
+ * system). Returns false where the kernel or file system cannot, so the caller can fall back.
+ */
+export function exchangePaths(a: string, b: string): boolean {
+  try {
+    return native().exchangePaths(a, b);
+  } catch (e) {
+    throw asContimgError(e);
+  }
+}
+
 export function atomicSymlink(link: string, target: string): void {
   const kind = pathKind(link);
   if (kind === 'symlink' && linkTarget(link) === target) return;

@@ -9,17 +9,20 @@
  * only then delete the source: nothing is deleted unless a verified copy exists elsewhere.
  *
  * The registry is updated while the path it names exists. Across file systems both copies exist
- * at that moment. Within one, the source path disappears with the rename, so a symlink from the
- * source path to the target, made beforehand under a temporary name, is renamed into place
- * immediately after it (and removed at the end when the caller does not want it kept): the
- * registry's old reference resolves again, and stays resolvable until it is rewritten. Only the
- * instant between those two renames is uncovered; a rerun repairs it (case "already moved" below),
- * and a temporary left by a kill is removed by the next run (`cleanStaleTemps`).
+ * at that moment. Within one, the data and a link must trade places in one step, or the
+ * registry's old path would name nothing for an instant: a symlink to itself is put at the target
+ * (it resolves to nothing, and nothing refers to it), then `renameat2(RENAME_EXCHANGE)` swaps it
+ * with the source, so the data is at the target and the source path holds a link to it — whose
+ * text, the target's path, now resolves. The link is removed at the end when the caller does not
+ * want it kept. Where the file system cannot exchange, the data is renamed and a link made
+ * beforehand is renamed in right after; a rerun repairs the instant between those two renames
+ * (case "already moved" below). Temporaries left by a kill are removed by the next run
+ * (`cleanStaleTemps`).
  *
  * Every step is idempotent and the state is read back from the file system (plus the journal's
  * `verified` mark for copies), so a process killed at any point and run again finishes the move.
  */
-import { mkdirSync, renameSync } from 'node:fs';
+import { mkdirSync, renameSync, unlinkSync } from 'node:fs';
 import path from 'node:path';
 import { ContimgError } from '../native.js';
 import { faultPoint } from './fault.js';
@@ -27,6 +30,7 @@ import {
   atomicSymlink,
   cleanStaleTemps,
   copyTreeHashing,
+  exchangePaths,
   fsyncDir,
   linkTarget,
   pathKind,
@@ -88,9 +92,14 @@ export async function relocate(op: RelocateOp, hooks: RelocateHooks): Promise<Re
   cleanStaleTemps(from);
   cleanStaleTemps(to);
   const tmp = relocateTempPath(to);
-  const fk0 = kindOf(from, to);
+  // A symlink to itself at the source is a self-link an opposite move left before its exchange:
+  // the data never left `to`, so this is "already moved" (the link is replaced below).
+  const fromSelf = pathKind(from) === 'symlink' && linkTarget(from) === from;
+  const fk0 = fromSelf ? 'missing' : kindOf(from, to);
   let fk: FromKind = fk0 === 'link-to-other' ? 'link-to-target' : fk0;
-  const tk0 = kindOf(to, from);
+  // A symlink to itself at the target is this move's own, ready for the exchange (see header).
+  const selfLink = pathKind(to) === 'symlink' && linkTarget(to) === to;
+  const tk0 = selfLink ? 'missing' : kindOf(to, from);
   let tk: ToKind = tk0 === 'link-to-other' ? 'link-to-source' : tk0;
 
   if (fk === 'link-elsewhere') {
@@ -108,6 +117,7 @@ export async function relocate(op: RelocateOp, hooks: RelocateHooks): Promise<Re
   }
 
   let method: RelocateMethod = hooks.sameFs(from, to) ? 'rename' : 'copy';
+  if (selfLink && method !== 'rename') unlinkSync(to);
   let checksum: TreeDigest | undefined;
 
   if (tk === 'missing' && op.state === 'verified' && pathKind(tmp) !== 'missing') {
@@ -122,17 +132,27 @@ export async function relocate(op: RelocateOp, hooks: RelocateHooks): Promise<Re
   if (fk === 'real' && tk === 'missing') {
     mkdirSync(path.dirname(to), { recursive: true });
     if (method === 'rename') {
-      // The link that makes the source path resolve again is ready before the data moves, so
-      // that only the instant between two renames is uncovered (see the header).
-      const link = prepareSymlink(from, to);
-      try {
-        renameSync(from, to);
-      } catch (e) {
-        link.discard();
-        throw e;
+      if (!selfLink) {
+        const self = prepareSymlink(to, to);
+        self.commit();
+        faultPoint('relocate:self-link');
       }
-      link.commit();
-      fsyncDir(path.dirname(to));
+      if (exchangePaths(from, to)) {
+        fsyncDir(path.dirname(to));
+        fsyncDir(path.dirname(from));
+      } else {
+        // No exchange here: a link made beforehand follows the rename at once (see header).
+        unlinkSync(to);
+        const link = prepareSymlink(from, to);
+        try {
+          renameSync(from, to);
+        } catch (e) {
+          link.discard();
+          throw e;
+        }
+        link.commit();
+        fsyncDir(path.dirname(to));
+      }
       faultPoint('relocate:renamed');
       await hooks.rewrite(from, to);
       faultPoint('relocate:rewritten');

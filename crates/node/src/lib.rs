@@ -3,12 +3,17 @@
 //! code. Long jobs run on their own threads and settle a promise, so the event loop never
 //! waits on visibility data.
 
+// Under `cargo test` the napi exports are compiled without their registration, so they look
+// unused; they are used, from JavaScript.
+#![cfg_attr(test, allow(dead_code))]
+
 mod error;
 mod inspect;
 mod job;
 mod simulate;
 mod convert;
 mod image;
+mod fs;
 
 use napi_derive::napi;
 
