@@ -211,12 +211,20 @@ struct Planned {
     set: SpwVis,
 }
 
-/// Sum over spectral windows of the weighted dirty image of `vis` (normalised by the caller).
-fn grid_all(planned: &[Planned], vis: impl Fn(usize) -> Vec<Complex32>, n: usize) -> Result<Vec<f32>, ImagingError> {
+/// Sum over spectral windows of the weighted dirty image of their visibilities, or with `ones`
+/// of unit visibilities (the PSF), built in `scratch` rather than a copy of the data.
+fn grid_all(planned: &[Planned], ones: bool, scratch: &mut Vec<Complex32>, n: usize) -> Result<Vec<f32>, ImagingError> {
     let mut acc = vec![0.0f32; n * n];
     let mut img = vec![0.0f32; n * n];
-    for (k, p) in planned.iter().enumerate() {
-        p.plan.ms2dirty_into(&vis(k), Some(&p.set.weight), &mut img)?;
+    for p in planned {
+        let vis: &[Complex32] = if ones {
+            scratch.clear();
+            scratch.resize(p.set.n_vis(), Complex32::new(1.0, 0.0));
+            scratch
+        } else {
+            &p.set.vis
+        };
+        p.plan.ms2dirty_into(vis, Some(&p.set.weight), &mut img)?;
         acc.iter_mut().zip(&img).for_each(|(a, b)| *a += b);
     }
     Ok(acc)
@@ -346,13 +354,16 @@ fn run(cfg: &ImageConfig, progress: &(dyn Fn(ImageProgress) + Sync), cancelled: 
     check()?;
     let t = Instant::now();
     progress(event("psf", 0, 0.0, 0.0, 0));
-    let mut psf = grid_all(&planned, |k| vec![Complex32::new(1.0, 0.0); planned[k].set.n_vis()], n)?;
+    // One scratch buffer serves the PSF's unit visibilities and then each major cycle's model
+    // visibilities: the data are never copied.
+    let mut scratch: Vec<Complex32> = Vec::new();
+    let mut psf = grid_all(&planned, true, &mut scratch, n)?;
     let norm = psf[(n / 2) * n + n / 2];
     if !(norm > 0.0) {
         return Err(ImagingError::NothingToImage { path: cfg.ms.clone(), column: cfg.column.clone() });
     }
     psf.iter_mut().for_each(|v| *v /= norm);
-    let mut residual = grid_all(&planned, |k| planned[k].set.vis.clone(), n)?;
+    let mut residual = grid_all(&planned, false, &mut scratch, n)?;
     residual.iter_mut().for_each(|v| *v /= norm);
     timings.grid += t.elapsed().as_secs_f64();
     let beam = fit_beam(&psf, n, cell_rad);
@@ -363,7 +374,6 @@ fn run(cfg: &ImageConfig, progress: &(dyn Fn(ImageProgress) + Sync), cancelled: 
     // Cotton–Schwab: minor cycles on the image, major cycles through the visibilities.
     let mut clean = Clean::new(n);
     let mut predicted = vec![0.0f32; n * n]; // the model whose visibilities were subtracted
-    let mut scratch: Vec<Complex32> = Vec::new();
     let mut cycles = Vec::new();
     let mut stop = String::from("no-components");
     let mut threshold = cfg.threshold_jy;
@@ -407,7 +417,7 @@ fn run(cfg: &ImageConfig, progress: &(dyn Fn(ImageProgress) + Sync), cancelled: 
         }
         timings.degrid += t.elapsed().as_secs_f64();
         let t = Instant::now();
-        residual = grid_all(&planned, |k| planned[k].set.vis.clone(), n)?;
+        residual = grid_all(&planned, false, &mut scratch, n)?;
         residual.iter_mut().for_each(|v| *v /= norm);
         timings.grid += t.elapsed().as_secs_f64();
         let after = peak_abs(&residual) as f64;
