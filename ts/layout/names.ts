@@ -44,6 +44,16 @@ export type UtcDate = string & { readonly __utcDate: unique symbol };
 const DATE_RE = /^(\d{4})-(\d{2})-(\d{2})$/;
 
 /** Parses `YYYY-MM-DD`, refusing dates that do not exist (2025-02-30). */
+/** Whether a directory name is a `YYYY-MM-DD` date directory of the layout. */
+export function isUtcDateName(name: string): boolean {
+  try {
+    parseUtcDate(name);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export function parseUtcDate(text: string): UtcDate {
   const m = DATE_RE.exec(text);
   if (m) {

@@ -11,11 +11,11 @@ import {
   GROUP_ID_RE,
   MS_KIND_DIRS,
   MS_KINDS,
+  isUtcDateName,
   isWithin,
   legacyDestination,
   linkTarget,
   listDir,
-  parseUtcDate,
   pathKind,
   realpathOfExisting,
   resolves,
@@ -103,15 +103,6 @@ export function readMsFacts(msPath: string, summary: MsSummary = describeMs(msPa
   };
 }
 
-const isDateName = (n: string): boolean => {
-  try {
-    parseUtcDate(n);
-    return true;
-  } catch {
-    return false;
-  }
-};
-
 /** Whether `p` lies in the new layout (where dual-write and compatibility links may point). */
 export function inNewTree(layout: Layout, p: string): boolean {
   const L = layout.legacy;
@@ -123,7 +114,7 @@ export function inNewTree(layout: Layout, p: string): boolean {
   for (const root of [r.images, r.mosaics]) {
     if (!isWithin(root, p)) continue;
     const first = path.relative(root, p).split(path.sep)[0];
-    if (first && isDateName(first)) return true;
+    if (first && isUtcDateName(first)) return true;
   }
   return false;
 }
@@ -220,7 +211,7 @@ export function scanLegacy(layout: Layout, readMs: MsReader = (p) => readMsFacts
           const q = path.join(p, n);
           if (symlink(q)) continue;
           if (n.endsWith('.ms') && pathKind(q) === 'dir') msItem(q, 'raw_ms', kind);
-          else if (isDateName(n) && pathKind(q) === 'dir') {
+          else if (isUtcDateName(n) && pathKind(q) === 'dir') {
             dirs.push(q);
             for (const m of listDir(q)) {
               const r = path.join(q, m);
@@ -278,7 +269,7 @@ export function scanLegacy(layout: Layout, readMs: MsReader = (p) => readMsFacts
     if (dir !== root) dirs.push(dir);
     for (const name of listDir(dir)) {
       const p = path.join(dir, name);
-      if (dir === root && isDateName(name) && pathKind(p) === 'dir') continue;
+      if (dir === root && isUtcDateName(name) && pathKind(p) === 'dir') continue;
       if (symlink(p)) continue;
       const groupId = timestampInName(name);
       if (!groupId) {
@@ -363,7 +354,7 @@ export function newTreeProducts(layout: Layout): NewProduct[] {
   const r = layout.roots;
   const visitDated = (dir: string, category: NewProduct['category']) => {
     for (const date of listDir(dir)) {
-      if (!isDateName(date) || pathKind(path.join(dir, date)) !== 'dir') continue;
+      if (!isUtcDateName(date) || pathKind(path.join(dir, date)) !== 'dir') continue;
       for (const name of listDir(path.join(dir, date))) {
         if (name.startsWith('.')) continue;
         const p = path.join(dir, date, name);

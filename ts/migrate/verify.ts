@@ -5,10 +5,10 @@
 import { lstatSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import {
+  isUtcDateName,
   isWithin,
   linkTarget,
   listDir,
-  parseUtcDate,
   pathKind,
   realpathOfExisting,
   resolves,
@@ -41,15 +41,6 @@ export interface VerifyOptions {
   checksums?: boolean;
 }
 
-const isDate = (n: string) => {
-  try {
-    parseUtcDate(n);
-    return true;
-  } catch {
-    return false;
-  }
-};
-
 /** Whether `p` is in the legacy layout's part of the tree (not the new layout sharing a base). */
 export function inLegacyTree(layout: Layout, p: string): boolean {
   const L = layout.legacy;
@@ -61,7 +52,7 @@ export function inLegacyTree(layout: Layout, p: string): boolean {
     if (!isWithin(dir, p) || p === dir) continue;
     if (dir !== root) return true;
     const first = path.relative(dir, p).split(path.sep)[0]!;
-    if (!isDate(first)) return true;
+    if (!isUtcDateName(first)) return true;
   }
   return false;
 }
