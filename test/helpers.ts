@@ -61,3 +61,15 @@ export async function oracle<T = any>(script: string, ...args: string[]): Promis
 
 /** Small simulated groups, fast enough for unit tests. */
 export const SMALL = ['--antennas', '8', '--channels', '8', '--integrations', '4'] as const;
+
+/** A deterministic random generator (mulberry32): the same seed, the same sequence. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

@@ -359,14 +359,5 @@ export function assertBuildFresh(dirs: string[]): void {
   }
 }
 
-/** A small seeded PRNG (mulberry32), so that "random" kill points are reproducible. */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A small seeded PRNG, so that "random" kill points are reproducible. */
+export { seededRandom as seeded } from '../helpers.js';
