@@ -183,6 +183,9 @@ function toRecord(r: Row): GroupRecord {
 }
 
 /** The row condition "this process still holds this claim". */
+/** The claim columns of a group nobody holds. */
+const NO_CLAIM = { claimed_by_host: null, claimed_by_pid: null, claimed_by_start: null, claimed_at: null } as const;
+
 function heldBy(eb: ExpressionBuilder<StreamDb, 'ingest_queue'>, c: Claim) {
   return eb.and([
     eb('group_id', '=', c.groupId),
@@ -487,10 +490,7 @@ export class StreamQueue {
           error,
           next_attempt_at: nextAttemptAtS,
           last_update: nowS,
-          claimed_by_host: null,
-          claimed_by_pid: null,
-          claimed_by_start: null,
-          claimed_at: null,
+          ...NO_CLAIM,
         })
         .where('group_id', '=', c.groupId)
         .execute();
@@ -507,10 +507,7 @@ export class StreamQueue {
         processing_stage: 'resuming',
         next_attempt_at: null,
         last_update: nowS,
-        claimed_by_host: null,
-        claimed_by_pid: null,
-        claimed_by_start: null,
-        claimed_at: null,
+        ...NO_CLAIM,
       })
       .where((eb) => heldBy(eb, c))
       .executeTakeFirst();
@@ -539,10 +536,7 @@ export class StreamQueue {
           error: why,
           next_attempt_at: null,
           last_update: nowS,
-          claimed_by_host: null,
-          claimed_by_pid: null,
-          claimed_by_start: null,
-          claimed_at: null,
+          ...NO_CLAIM,
         })
         .where('group_id', '=', r.group_id)
         .where('state', '=', 'in_progress')
@@ -728,10 +722,7 @@ export class StreamQueue {
           retry_count: 0,
           next_attempt_at: null,
           last_update: nowS,
-          claimed_by_host: null,
-          claimed_by_pid: null,
-          claimed_by_start: null,
-          claimed_at: null,
+          ...NO_CLAIM,
         })
         .where('group_id', '=', groupId)
         .execute();
