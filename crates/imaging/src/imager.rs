@@ -28,7 +28,7 @@ use crate::beam::{fit_beam, gaussian_kernel};
 use crate::clean::{Clean, MinorLimits, Stop};
 use crate::error::ImagingError;
 use crate::fits::{self, Beam, FitsImage, Wcs};
-use crate::vis::{read_stokes_i, SpwVis, StokesI};
+use crate::vis::{self, read_stokes_i, SpwVis, StokesI};
 use crate::weights::{self, Weighting};
 use crate::{pb, quicklook};
 
@@ -301,13 +301,9 @@ fn run(cfg: &ImageConfig, progress: &(dyn Fn(ImageProgress) + Sync), cancelled: 
     let StokesI { mut spws, phase_center, field_name, times_mjd_s, rows_read, rows_flagged, telescope } =
         read_stokes_i(&cfg.ms, &cfg.column, &read_progress, cancelled)?;
     timings.read = t.elapsed().as_secs_f64();
-    let si_band = {
-        let tmp = StokesI { spws: std::mem::take(&mut spws), phase_center, field_name: String::new(), times_mjd_s: vec![], rows_read, rows_flagged, telescope: String::new() };
-        let r = (tmp.max_uv_lambda(), tmp.band(), tmp.n_vis());
-        spws = tmp.spws;
-        r
-    };
-    let (max_uv, (freq_hz, bandwidth_hz), nvis) = si_band;
+    let max_uv = vis::max_uv_lambda(&spws);
+    let (freq_hz, bandwidth_hz) = vis::band(&spws);
+    let nvis: usize = spws.iter().map(SpwVis::n_vis).sum();
     let cell_rad = match cfg.cell_arcsec {
         Some(c) => (c / 3600.0).to_radians(),
         None => {

@@ -19,5 +19,5 @@ pub use error::ImagingError;
 pub use imager::{image_ms, ImageConfig, ImageProgress, ImageSummary};
 pub use weights::Weighting;
 
-/// Speed of light (m/s).
-pub const C_M_S: f64 = 299_792_458.0;
+/// Speed of light (m/s), the gridder's.
+pub use grid::SPEED_OF_LIGHT_M_S as C_M_S;

@@ -54,42 +54,35 @@ pub struct StokesI {
     pub telescope: String,
 }
 
-impl StokesI {
-    pub fn n_vis(&self) -> usize {
-        self.spws.iter().map(SpwVis::n_vis).sum()
-    }
-    pub fn sum_weight(&self) -> f64 {
-        self.spws.iter().flat_map(|s| s.weight.iter()).map(|&w| w as f64).sum()
-    }
-    /// Longest projected baseline in wavelengths (at each channel's own frequency).
-    pub fn max_uv_lambda(&self) -> f64 {
-        let mut best = 0.0f64;
-        for s in &self.spws {
-            let fmax = s.freq_hz.iter().copied().fold(0.0, f64::max);
-            for uvw in &s.uvw_m {
-                best = best.max((uvw[0] * uvw[0] + uvw[1] * uvw[1]).sqrt() * fmax / crate::C_M_S);
-            }
+/// Longest projected baseline in wavelengths (at each channel's own frequency).
+pub fn max_uv_lambda(spws: &[SpwVis]) -> f64 {
+    let mut best = 0.0f64;
+    for s in spws {
+        let fmax = s.freq_hz.iter().copied().fold(0.0, f64::max);
+        for uvw in &s.uvw_m {
+            best = best.max((uvw[0] * uvw[0] + uvw[1] * uvw[1]).sqrt() * fmax / crate::C_M_S);
         }
-        best
     }
-    /// Weighted mean frequency and the total span of the band (Hz).
-    pub fn band(&self) -> (f64, f64) {
-        let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
-        let (mut swf, mut sw) = (0.0, 0.0);
-        for s in &self.spws {
-            let nchan = s.freq_hz.len();
-            for (k, &w) in s.weight.iter().enumerate() {
-                swf += w as f64 * s.freq_hz[k % nchan];
-                sw += w as f64;
-            }
-            for &f in &s.freq_hz {
-                lo = lo.min(f);
-                hi = hi.max(f);
-            }
+    best
+}
+
+/// Weighted mean frequency and the total span of the band (Hz).
+pub fn band(spws: &[SpwVis]) -> (f64, f64) {
+    let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+    let (mut swf, mut sw) = (0.0, 0.0);
+    for s in spws {
+        let nchan = s.freq_hz.len();
+        for (k, &w) in s.weight.iter().enumerate() {
+            swf += w as f64 * s.freq_hz[k % nchan];
+            sw += w as f64;
         }
-        let mean = if sw > 0.0 { swf / sw } else { 0.5 * (lo + hi) };
-        (mean, (hi - lo).max(0.0))
+        for &f in &s.freq_hz {
+            lo = lo.min(f);
+            hi = hi.max(f);
+        }
     }
+    let mean = if sw > 0.0 { swf / sw } else { 0.5 * (lo + hi) };
+    (mean, (hi - lo).max(0.0))
 }
 
 /// How Stokes I is formed from one data description's correlations.
