@@ -3,6 +3,11 @@
 # integration, end-to-end, oracle comparisons). Builds first, so it always tests this tree.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# In CI (a fresh clone), setup must leave the tree as cloned: a rewritten package-lock.json or an
+# unignored build output would show here.
+if [ "${CI:-}" = "true" ] && [ -d .git ] && [ -n "$(git status --porcelain)" ]; then
+  echo "setup left the clone dirty:" >&2; git status --porcelain >&2; exit 1
+fi
 bash scripts/oracle-venv.sh
 npm run build
 export CONTIMG_ORACLE_PYTHON="$PWD/.venv/bin/python"
