@@ -16,6 +16,7 @@
 mod checkpoint;
 mod error;
 pub mod plan;
+mod writeback;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -252,6 +253,7 @@ fn convert_inner(
         // Consumer (this thread: casacore is not thread-safe): write and checkpoint.
         let mut written = resumed_from_row.unwrap_or(0);
         let mut outcome = Ok(());
+        let mut writeback = writeback::Writeback::new(ms_path);
         for msg in from_reader.iter() {
             let block = match msg {
                 Ok(b) => b,
@@ -269,6 +271,7 @@ fn convert_inner(
                 break;
             }
             written += rows.len();
+            writeback.kick();
             if let Some(cp) = &cfg.checkpoint {
                 let t = Instant::now();
                 let r = writer
