@@ -1,14 +1,17 @@
 #!/usr/bin/env node
 /**
- * benches/convert: contimg against pyuvdata and against the raw I/O floor, on one full-size
- * DSA-110 group (96 antennas, 16 × 48 channels, 24 integrations, 2.3 GB), in one run.
+ * benches/convert: contimg against pyuvdata and against the raw I/O floor, in one run, on a
+ * full-size DSA-110 group (96 antennas, 16 × 48 channels, 24 integrations, 2.3 GB) and on a
+ * quarter group (the same with 6 integrations, 0.6 GB).
  *
- *   node benches/convert/run.mjs [--dir DIR] [--skip-pyuvdata]
+ *   node benches/convert/run.mjs [--dir DIR] [--skip-pyuvdata] [--sizes full,quarter]
  *
+ * contimg runs twice per round: with the options a user gets (`default`: the staging decision
+ * is contimg's own) and with `--no-tmpfs` (built beside the output and renamed into place).
  * Every side reads warm input (each run is preceded by a read of the files), writes to the same
  * file system (the bench directory), and fsyncs what it wrote (contimg always does: a finished
- * MS must survive a power cut). contimg runs with --no-tmpfs so its MS is
- * built beside the output and renamed into place (the default would build in /dev/shm and copy).
+ * MS must survive a power cut). BENCH_RUNS rounds (default 5) interleave the floor and both
+ * contimg variants, so all see the same disk weather; medians and minima are reported.
  * Peak RSS comes from GNU time. Prints JSON.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -21,6 +24,7 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 const args = process.argv.slice(2);
 const dir = path.resolve(args.includes('--dir') ? args[args.indexOf('--dir') + 1] : path.join(root, '.cache', 'bench-convert'));
 const skipPy = args.includes('--skip-pyuvdata');
+const sizes = (args.includes('--sizes') ? args[args.indexOf('--sizes') + 1] : 'full,quarter').split(',');
 const contimg = path.join(root, 'bin', 'contimg');
 const python = path.join(root, '.venv', 'bin', 'python');
 
@@ -86,64 +90,89 @@ function settle() {
   execFileSync('sync');
 }
 
-function convertOnce(input, out) {
+function convertOnce(input, out, extra) {
   rmSync(out, { recursive: true, force: true });
   settle();
   readAll(readdirSync(input).filter((n) => n.endsWith('.hdf5')).map((n) => path.join(input, n)));
-  const r = timed(process.execPath, [contimg, 'convert', '--input-dir', input, '--output-dir', out, '--no-tmpfs', '--json']);
+  const r = timed(process.execPath, [contimg, 'convert', '--input-dir', input, '--output-dir', out, ...extra, '--json']);
   const summary = JSON.parse(r.stdout);
-  return { ...r, summary, ms: summary.groups[0].outputMs };
+  const g = summary.groups[0];
+  return { ...r, summary, ms: g.outputMs, staging: g.staging?.location };
 }
 
-mkdirSync(dir, { recursive: true });
-const input = simulate('group24', 24);
-const files = readdirSync(input).filter((n) => n.endsWith('.hdf5')).sort().map((n) => path.join(input, n));
-const bytesIn = files.reduce((a, f) => a + statSync(f).size, 0);
-
-// Interleaved runs, so that both sides see the same disk and page-cache weather; this
-// machine's I/O varies severalfold from run to run, so minima and medians are both reported.
-const RUNS = Number(process.env.BENCH_RUNS ?? 5);
-const runs = [];
-const floors = [];
-let msBytes = 0;
-for (let i = 0; i < RUNS; i++) {
-  const r = convertOnce(input, path.join(dir, 'out-contimg'));
-  runs.push(r);
-  msBytes = duBytes(r.ms);
-  floors.push(ioFloor(files, msBytes));
-}
-const best = runs.reduce((a, b) => (b.seconds < a.seconds ? b : a));
-const floor = Math.min(...floors);
 const median = (v) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
+const round2 = (x) => +x.toFixed(2);
+const VARIANTS = { default: [], noTmpfs: ['--no-tmpfs'] };
+const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 
-let py = null;
-if (!skipPy) {
-  const field = best.summary.groups[0].fields[0];
+function pyuvdataOnce(files, field) {
   const out = path.join(dir, 'out-pyuvdata.ms');
   settle();
   readAll(files);
   const r = timed(python, [path.join(root, 'benches', 'convert', 'pyuvdata_convert.py'), out, String(field.raDeg), String(field.decDeg), ...files]);
-  py = { seconds: r.seconds, peakRssMb: r.peakRssMb, stages: JSON.parse(r.stdout.trim().split('\n').at(-1)) };
   rmSync(out, { recursive: true, force: true });
+  return { seconds: round2(r.seconds), peakRssMb: Math.round(r.peakRssMb), stages: JSON.parse(r.stdout.trim().split('\n').at(-1)) };
 }
 
+/** One group size: RUNS interleaved rounds of floor, default and --no-tmpfs, then pyuvdata once. */
+function benchSize(name, integrations) {
+  const input = simulate(`group${integrations}`, integrations);
+  const files = readdirSync(input).filter((n) => n.endsWith('.hdf5')).sort().map((n) => path.join(input, n));
+  const bytesIn = files.reduce((a, f) => a + statSync(f).size, 0);
+  const runs = Object.fromEntries(Object.keys(VARIANTS).map((k) => [k, []]));
+  const floors = [];
+  let msBytes = 0;
+  let rows = 0;
+  let field = null;
+  for (let i = 0; i < RUNS; i++) {
+    for (const [k, extra] of Object.entries(VARIANTS)) {
+      const r = convertOnce(input, path.join(dir, `out-${k}`), extra);
+      runs[k].push(r);
+      msBytes = duBytes(r.ms);
+      rows = r.summary.groups[0].rows;
+      field = r.summary.groups[0].fields[0];
+    }
+    floors.push(ioFloor(files, msBytes));
+  }
+  const floorMedian = median(floors);
+  const py = skipPy ? null : pyuvdataOnce(files, field);
+  const contimg = {};
+  for (const [k, rs] of Object.entries(runs)) {
+    const secs = rs.map((r) => r.seconds);
+    const med = median(secs);
+    const bestRun = rs.reduce((a, b) => (b.seconds < a.seconds ? b : a));
+    contimg[k] = {
+      medianS: round2(med),
+      bestS: round2(bestRun.seconds),
+      allRunsS: secs.map(round2),
+      staging: [...new Set(rs.map((r) => r.staging))].join(','),
+      peakRssMb: Math.round(Math.max(...rs.map((r) => r.peakRssMb))),
+      stagesOfBest: bestRun.summary.groups[0].timings,
+      overIoFloorMedians: round2(med / floorMedian),
+      pyuvdataOverContimgMedian: py ? +(py.seconds / med).toFixed(1) : null,
+    };
+  }
+  return {
+    group: { integrations, antennas: 96, baselines: 4656, channels: 768, rows, inputBytes: bytesIn, msBytes },
+    ioFloor: { medianS: round2(floorMedian), bestS: round2(Math.min(...floors)), allRunsS: floors.map(round2) },
+    contimg,
+    pyuvdata: py,
+  };
+}
+
+mkdirSync(dir, { recursive: true });
+const SIZES = { full: 24, quarter: 6 };
+const results = {};
+for (const s of sizes) results[s] = benchSize(s, SIZES[s]);
+
 // Peak RSS must not grow with the number of integrations: the same group with twice as many.
-const input48 = simulate('group48', 48);
-const run48 = convertOnce(input48, path.join(dir, 'out-contimg-48'));
+const run48 = convertOnce(simulate('group48', 48), path.join(dir, 'out-48'), []);
 
 const cpu = os.cpus();
 const report = {
   machine: { cpus: cpu.length, model: cpu[0]?.model, memoryGb: Math.round(os.totalmem() / 2 ** 30), loadavg: os.loadavg(), fs: execFileSync('df', ['-T', dir], { encoding: 'utf8' }).split('\n')[1]?.split(/\s+/)[1] },
-  group: { antennas: 96, baselines: 4656, subbands: 16, channels: 768, integrations: 24, rows: best.summary.groups[0].rows, inputBytes: bytesIn, msBytes },
-  contimg: { seconds: best.seconds, medianS: median(runs.map((r) => r.seconds)), allRunsS: runs.map((r) => +r.seconds.toFixed(2)), peakRssMb: Math.round(Math.max(...runs.map((r) => r.peakRssMb))), stages: best.summary.groups[0].timings },
-  ioFloor: { seconds: floor, medianS: median(floors), allRunsS: floors.map((s) => +s.toFixed(2)) },
-  pyuvdata: py,
-  ratios: {
-    contimgOverIoFloor: +(best.seconds / floor).toFixed(2),
-    contimgOverIoFloorMedians: +(median(runs.map((r) => r.seconds)) / median(floors)).toFixed(2),
-    pyuvdataOverContimg: py ? +(py.seconds / best.seconds).toFixed(1) : null,
-    pyuvdataOverContimgMedian: py ? +(py.seconds / median(runs.map((r) => r.seconds))).toFixed(1) : null,
-  },
-  peakRssByIntegrations: { 24: Math.round(best.peakRssMb), 48: Math.round(run48.peakRssMb) },
+  runs: RUNS,
+  ...results,
+  peakRssMbByIntegrations: { 24: results.full?.contimg.default.peakRssMb, 48: Math.round(run48.peakRssMb) },
 };
 console.log(JSON.stringify(report, null, 2));

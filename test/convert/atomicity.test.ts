@@ -55,7 +55,7 @@ beforeAll(async () => {
 
 describe('SIGKILL during a conversion', () => {
   it('never leaves a partial MS where a user would find it, and a rerun gives identical DATA', async () => {
-    for (const staging of [['--no-tmpfs'], []]) {
+    for (const staging of [['--no-tmpfs'], [], ['--staging', 'tmpfs']]) {
       const out = tmpDir();
       for (const fraction of [0.15, 0.4, 0.65, 0.9]) {
         const r = await runConvert(['--input-dir', input, '--output-dir', out, '--json', '--chunk-integrations', '1', ...staging], fraction * fullMs);

@@ -2,11 +2,19 @@
  * Where a MeasurementSet is built, and how it reaches the output directory without ever being
  * seen half-written.
  *
- * Seed 000: build in tmpfs when it has at least twice the estimated MS size free (unless
- * `--no-tmpfs`), else in `--scratch-dir`, else in a hidden temporary directory inside the
- * output directory (in the pipeline layout: in `workspace/active/conversion/`). Then move into
- * place: a rename on the same file system; across file systems, a copy with fsync into a
- * temporary name in the output directory, then a rename.
+ * Seed 000 builds in tmpfs when it has room and then moves the MS into place. Whether that pays
+ * depends on the output file system, so `--staging auto` (the default) looks at it (statfs):
+ * - on a local file system (ext4, xfs, btrfs, …) the MS is built beside its destination (a hidden
+ *   directory in the output directory, or the layout's workspace) and renamed into place. A build
+ *   in tmpfs would write every byte twice — once into RAM, once more by the copy — and the copy
+ *   can only start when the build ends, while a build in place lets the disk write back during
+ *   the build. Measured on a full group: 9.6 s through tmpfs against 5.0 s in place.
+ * - on a network or FUSE file system (NFS, CIFS, Lustre, GPFS, Ceph, …), where casacore's many
+ *   small writes are slow, it is built in tmpfs when that has at least twice the estimated MS
+ *   size free, else in `--scratch-dir`, else in place, and then copied with fsync to a temporary
+ *   name in the output directory and renamed.
+ * `--staging tmpfs` forces seed 000's order (tmpfs, scratch, output); `--staging in-place` (or
+ * the older `--no-tmpfs`) never uses tmpfs.
  */
 import { randomBytes } from 'node:crypto';
 import {
@@ -38,6 +46,51 @@ export interface StagingDecision {
 export interface StagingProbe {
   /** Free bytes on the file system holding `p`, or undefined if it cannot be used. */
   freeBytes(p: string): number | undefined;
+  /** statfs `f_type` of the file system holding `p` (or its nearest existing ancestor). */
+  fsType(p: string): number | undefined;
+}
+
+/** statfs magic numbers (linux/magic.h) of file systems where each write crosses a network. */
+const NETWORK_FS: Record<number, string> = {
+  0x6969: 'nfs',
+  0x517b: 'smb',
+  0xff534d42: 'cifs',
+  0xfe534d42: 'smb2',
+  0x65735546: 'fuse',
+  0x00c36400: 'ceph',
+  0x5346414f: 'afs',
+  0x01021997: '9p',
+  0x0bd00bd0: 'lustre',
+  0x47504653: 'gpfs',
+  0x19830326: 'beegfs',
+  0x7461636f: 'ocfs2',
+  0x01161970: 'gfs2',
+  0xaad7aaea: 'panfs',
+};
+
+/** Names of local file systems, for the decision's reason (anything not network counts as local). */
+const LOCAL_FS: Record<number, string> = {
+  0xef53: 'ext4',
+  0x58465342: 'xfs',
+  0x9123683e: 'btrfs',
+  0x2fc12fc1: 'zfs',
+  0x01021994: 'tmpfs',
+  0x794c7630: 'overlayfs',
+  0xf2f52010: 'f2fs',
+};
+
+/** What the output file system is, as the staging decision needs it. */
+export function describeFs(type: number | undefined): { network: boolean; name: string } {
+  if (type === undefined) return { network: false, name: 'unknown file system' };
+  const net = NETWORK_FS[type];
+  if (net) return { network: true, name: net };
+  return { network: false, name: LOCAL_FS[type] ?? `file system type 0x${type.toString(16)}` };
+}
+
+function nearestExisting(p: string): string {
+  let q = path.resolve(p);
+  while (!existsSync(q) && path.dirname(q) !== q) q = path.dirname(q);
+  return q;
 }
 
 export const realProbe: StagingProbe = {
@@ -46,6 +99,14 @@ export const realProbe: StagingProbe = {
       if (!statSync(p).isDirectory()) return undefined;
       const s = statfsSync(p);
       return Number(s.bavail) * Number(s.bsize);
+    } catch {
+      return undefined;
+    }
+  },
+  fsType(p) {
+    try {
+      // f_type is unsigned; Node reports it as a signed 32-bit number on some builds.
+      return Number(statfsSync(nearestExisting(p)).type) >>> 0;
     } catch {
       return undefined;
     }
@@ -78,20 +139,29 @@ export function decideStaging(
   const need = 2 * estimateBytes;
   const gb = (n: number) => (n >= 1e8 ? `${(n / 1e9).toFixed(2)} GB` : `${(n / 1e6).toFixed(1)} MB`);
   const notes: string[] = [];
-  if (opts.noTmpfs) {
+  const mode = opts.mode ?? 'auto';
+  const fs = describeFs(probe.fsType(opts.workspaceDir ?? outputDir));
+  // Staging elsewhere pays only on a network file system, or when the user asks for it.
+  const stageAway = mode === 'tmpfs' || (mode === 'auto' && fs.network);
+  if (mode === 'in-place') {
+    notes.push('building in place (--staging in-place)');
+  } else if (!stageAway) {
+    notes.push(`the output is on a local file system (${fs.name}), where building in place writes each byte once and lets the disk work during the build`);
+  } else if (opts.noTmpfs) {
     notes.push('tmpfs disabled (--no-tmpfs)');
   } else {
+    if (mode === 'auto') notes.push(`the output is on a network file system (${fs.name})`);
     const free = probe.freeBytes(opts.tmpfsPath);
     if (free === undefined) notes.push(`tmpfs ${opts.tmpfsPath} is not a usable directory`);
     else if (free >= need) {
       return {
         location: 'tmpfs',
         dir: path.join(opts.tmpfsPath, name),
-        reason: `tmpfs ${opts.tmpfsPath} has ${gb(free)} free, at least twice the estimated ${gb(estimateBytes)}`,
+        reason: [...notes, `tmpfs ${opts.tmpfsPath} has ${gb(free)} free, at least twice the estimated ${gb(estimateBytes)}`].join('; '),
       };
     } else notes.push(`tmpfs ${opts.tmpfsPath} has only ${gb(free)} free, less than twice the estimated ${gb(estimateBytes)}`);
   }
-  if (opts.scratchDir) {
+  if (opts.scratchDir && stageAway) {
     const free = probe.freeBytes(opts.scratchDir);
     if (free !== undefined && free >= estimateBytes) {
       return { location: 'scratch', dir: path.join(opts.scratchDir, name), reason: `${notes.join('; ')}; building in scratch ${opts.scratchDir} (${gb(free)} free)` };

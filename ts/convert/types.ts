@@ -42,7 +42,12 @@ export interface ConvertOptions {
 export interface StagingOptions {
   /** tmpfs mount to try first (default /dev/shm). */
   tmpfsPath: string;
-  /** Never build in tmpfs. */
+  /**
+   * `auto` (default): in place on a local output file system, tmpfs (then scratch) on a network
+   * one; `tmpfs`: seed 000's order whatever the file system; `in-place`: never tmpfs or scratch.
+   */
+  mode?: 'auto' | 'tmpfs' | 'in-place';
+  /** Never build in tmpfs (the older spelling of `mode: 'in-place'`). */
   noTmpfs: boolean;
   /** Fast local scratch, used when tmpfs lacks room. */
   scratchDir?: string;

@@ -43,7 +43,8 @@ export function convertOptions<T>(y: Argv<T>) {
     .option('chunk-integrations', { type: 'number', describe: 'Integrations per streamed block (default: from a memory budget)' })
     .option('group-tolerance', { type: 'number', default: DEFAULT_GROUP_TOLERANCE_S, describe: 'Subbands within this many seconds form one group' })
     .option('tmpfs-path', { type: 'string', default: '/dev/shm', describe: 'tmpfs to build in when it has room' })
-    .option('tmpfs', { type: 'boolean', default: true, describe: 'Build in tmpfs when it has room (--no-tmpfs: never)' })
+    .option('staging', { choices: ['auto', 'tmpfs', 'in-place'] as const, default: 'auto' as const, describe: 'Where to build the MS: auto (in place on a local file system, tmpfs on a network one), tmpfs (when it has room), in-place' })
+    .option('tmpfs', { type: 'boolean', default: true, describe: '--no-tmpfs: never build in tmpfs (same as --staging in-place)' })
     .option('scratch-dir', { type: 'string', describe: 'Fast local storage to build in when tmpfs lacks room' })
     .option('keep-temp', { type: 'boolean', default: false, describe: 'Keep temporary directories (debugging)' });
 }
@@ -61,6 +62,7 @@ export interface ConvertArgs {
   'chunk-integrations'?: number;
   'group-tolerance': number;
   'tmpfs-path': string;
+  staging: 'auto' | 'tmpfs' | 'in-place';
   tmpfs: boolean;
   'scratch-dir'?: string;
   'keep-temp': boolean;
@@ -90,7 +92,7 @@ export function toConvertOptions(a: ConvertArgs): ConvertOptions {
 }
 
 export function toStagingOptions(a: ConvertArgs): StagingOptions {
-  return { tmpfsPath: a['tmpfs-path'], noTmpfs: !a.tmpfs, scratchDir: a['scratch-dir'], keepTemp: a['keep-temp'] };
+  return { tmpfsPath: a['tmpfs-path'], mode: a.staging, noTmpfs: !a.tmpfs, scratchDir: a['scratch-dir'], keepTemp: a['keep-temp'] };
 }
 
 /** What the pipeline layout adds to a group's result: its kind, and what happened around it. */
