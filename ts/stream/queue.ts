@@ -213,10 +213,9 @@ export class StreamQueue {
 
   /**
    * Opens (creating if needed) and migrates the queue database; WAL mode, 10 s busy timeout.
-   * Kysely records each migration after running it, outside any lock, so two processes opening
-   * a new database at once can both run one (harmlessly: each is idempotent under its own write
-   * lock) and the second then fails to record it. That failure is retried: the next attempt
-   * finds the migration recorded.
+   * Migrations run in one transaction under the write lock (ts/db/sqlite.ts), so two processes
+   * opening a new database at once serialise. Switching a brand-new file to WAL can still meet
+   * the other process's lock without waiting; that is retried.
    */
   static async open(file: string): Promise<StreamQueue> {
     for (let attempt = 1; ; attempt++) {
@@ -224,7 +223,7 @@ export class StreamQueue {
         const db = await openSqlite<StreamDb>(file, STREAM_MIGRATIONS);
         return new StreamQueue(db, file);
       } catch (err) {
-        const racing = /UNIQUE constraint failed: kysely_migration|database is locked|already exists/.test((err as Error).message);
+        const racing = /database is locked/.test((err as Error).message);
         if (!racing || attempt >= 5) throw err;
         await new Promise((r) => setTimeout(r, 50 * attempt + Math.random() * 50));
       }
