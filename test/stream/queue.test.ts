@@ -188,7 +188,7 @@ describe('upgrading an older database in place', () => {
     expect(await q.metrics()).toEqual([{ groupId: '2025-10-05T12:25:00', loadS: 1, phaseS: 2, writeS: 3, totalS: 6, recordedAtS: 30.5, detail: undefined }]);
     // The legacy claim (no owner recorded) is recovered by the stale timeout, as resuming.
     const rec = await q.recoverStale(900, 3, 20.5 + 901);
-    expect(rec).toEqual([{ groupId: '2025-10-05T12:30:00', state: 'failed', reason: expect.stringContaining('Recovered from stale in_progress state') }]);
+    expect(rec).toEqual([{ groupId: '2025-10-05T12:30:00', state: 'failed', counted: 'retry', reason: expect.stringContaining('Recovered from stale in_progress state') }]);
     await q.close();
   });
 });
@@ -376,7 +376,7 @@ describe('recovery', () => {
     expect(await q.recoverStale(900, 3, 2399)).toEqual([]);
     expect(await q.staleInProgressCount(900, 2401)).toBe(1);
     const rec = await q.recoverStale(900, 3, 2401);
-    expect(rec).toEqual([{ groupId: g, state: 'pending', reason: 'Recovered from stale in_progress state: no progress for more than 900 s (claimed by pid 4242 on node7)' }]);
+    expect(rec).toEqual([{ groupId: g, state: 'pending', counted: 'retry', reason: 'Recovered from stale in_progress state: no progress for more than 900 s (claimed by pid 4242 on node7)' }]);
     expect(await q.group(g)).toMatchObject({ state: 'pending', stage: 'resuming', retryCount: 1, lastClaimedBy: null });
     expect((await q.claimNext(me, 2402))?.stage).toBe('resuming');
     await q.close();
@@ -406,6 +406,36 @@ describe('recovery', () => {
     expect(rec[0]!.reason).toMatch(/the claiming process \(pid \d+ on .+\) is gone/);
     expect((await q.group(ids[2]!))?.state).toBe('in_progress');
     expect((await q.group(ids[3]!))?.state).toBe('in_progress');
+    // A death is not the group's fault: counted apart, the retry budget untouched.
+    expect(await q.group(ids[0]!)).toMatchObject({ state: 'pending', stage: 'resuming', retryCount: 0, crashRecoveries: 1 });
+    await q.close();
+  });
+
+  it('counts deaths of the claimer apart from retries: they never spend --max-retries, and a group that kills its worker every time still fails', async () => {
+    const dir = tmpDir();
+    const q = await StreamQueue.open(path.join(dir, 'q.sqlite3'));
+    const g = await pendingGroup(q, dir, T0, 1000);
+    const dead: ProcessIdentity = { host: me.host, pid: 1, start: 'gone' };
+    const gone = () => 'gone' as const;
+    // One real conversion error first: with --max-retries 2, one more would fail the group.
+    const c0 = (await q.claimNext(me, 1000))!;
+    expect(await q.retryOrFail(c0, '[X] transient', { maxRetries: 2, backoffBaseS: 0 }, 1001)).toMatchObject({ state: 'pending', retryCount: 1 });
+    // Three deaths with --max-crash-recoveries 3: each re-queued as resuming, the retry count untouched.
+    for (let i = 1; i <= 3; i++) {
+      const c = (await q.claimNext(dead, 1001 + i))!;
+      expect(c.groupId).toBe(g);
+      expect(await q.recoverDeadOwners(me.host, gone, 3, 1001 + i)).toEqual([
+        { groupId: g, state: 'pending', counted: 'crash', reason: 'Recovered from in_progress state: the claiming process (pid 1 on ' + me.host + ') is gone' },
+      ]);
+      expect(await q.group(g)).toMatchObject({ state: 'pending', stage: 'resuming', retryCount: 1, crashRecoveries: i });
+    }
+    // The fourth death: a group that kills its worker every time fails.
+    await q.claimNext(dead, 1010);
+    expect((await q.recoverDeadOwners(me.host, gone, 3, 1011))[0]).toMatchObject({ groupId: g, state: 'failed', counted: 'crash' });
+    expect(await q.group(g)).toMatchObject({ state: 'failed', retryCount: 1, crashRecoveries: 4 });
+    // requeue gives both budgets back.
+    await q.requeue(g, { force: false, liveness: ownerLiveness }, 1012);
+    expect(await q.group(g)).toMatchObject({ state: 'pending', retryCount: 0, crashRecoveries: 0 });
     await q.close();
   });
 });

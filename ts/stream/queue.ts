@@ -69,6 +69,8 @@ interface GroupCommon {
   receivedAtS: UnixSeconds;
   lastUpdateS: UnixSeconds;
   retryCount: number;
+  /** Times the group was taken back from a claiming process that died. */
+  crashRecoveries: number;
   error: string | null;
   checkpointPath: string | null;
   expectedSubbands: number;
@@ -104,6 +106,8 @@ export interface Recovered {
   groupId: string;
   state: 'pending' | 'failed';
   reason: string;
+  /** What the recovery counted: a failed attempt (a stalled claim) or a death of the claimer. */
+  counted: 'retry' | 'crash';
 }
 
 export type RetryOutcome = { state: 'pending'; retryCount: number; nextAttemptAtS: UnixSeconds } | { state: 'failed'; retryCount: number } | { state: 'lost' };
@@ -150,6 +154,7 @@ type Row = {
   received_at: number;
   last_update: number;
   retry_count: number;
+  crash_recoveries: number;
   error: string | null;
   checkpoint_path: string | null;
   expected_subbands: number;
@@ -171,6 +176,7 @@ function toRecord(r: Row): GroupRecord {
     receivedAtS: r.received_at,
     lastUpdateS: r.last_update,
     retryCount: r.retry_count,
+    crashRecoveries: r.crash_recoveries,
     error: r.error,
     checkpointPath: r.checkpoint_path,
     expectedSubbands: r.expected_subbands,
@@ -513,25 +519,30 @@ export class StreamQueue {
     return r.numUpdatedRows > 0n;
   }
 
-  /** Takes back in-progress claims; each counts as a failed attempt (a group that kills its worker must not loop). */
+  /**
+   * Takes back in-progress claims, as `resuming`, each counted in `counter` (a group that stalls
+   * or kills its worker every time must not loop): at `limit` the group is `failed`.
+   */
   private async takeBack(
     q: Kysely<StreamDb>,
-    rows: { group_id: string; retry_count: number }[],
+    rows: { group_id: string; retry_count: number; crash_recoveries: number }[],
     reason: (groupId: string) => string,
-    maxRetries: number,
+    counted: Recovered['counted'],
+    limit: number,
     nowS: UnixSeconds,
   ): Promise<Recovered[]> {
     const out: Recovered[] = [];
     for (const r of rows) {
-      const retryCount = r.retry_count + 1;
-      const state = retryCount >= maxRetries ? 'failed' : 'pending';
+      const column = counted === 'retry' ? 'retry_count' : 'crash_recoveries';
+      const count = r[column] + 1;
+      const state = count >= limit ? 'failed' : 'pending';
       const why = reason(r.group_id);
       await q
         .updateTable('ingest_queue')
         .set({
           state,
           processing_stage: 'resuming',
-          retry_count: retryCount,
+          [column]: count,
           error: why,
           next_attempt_at: null,
           last_update: nowS,
@@ -540,7 +551,7 @@ export class StreamQueue {
         .where('group_id', '=', r.group_id)
         .where('state', '=', 'in_progress')
         .execute();
-      out.push({ groupId: r.group_id, state, reason: why });
+      out.push({ groupId: r.group_id, state, reason: why, counted });
     }
     return out;
   }
@@ -551,7 +562,7 @@ export class StreamQueue {
     return this.immediate(async (q) => {
       const rows = await q
         .selectFrom('ingest_queue')
-        .select(['group_id', 'retry_count', 'claimed_by_host', 'claimed_by_pid'])
+        .select(['group_id', 'retry_count', 'crash_recoveries', 'claimed_by_host', 'claimed_by_pid'])
         .where('state', '=', 'in_progress')
         .where('last_update', '<', nowS - timeoutS)
         .execute();
@@ -564,24 +575,30 @@ export class StreamQueue {
           const who = r.claimed_by_pid !== null ? ` (claimed by pid ${r.claimed_by_pid} on ${r.claimed_by_host})` : '';
           return `Recovered from stale in_progress state: no progress for more than ${timeoutS} s${who}`;
         },
+        'retry',
         maxRetries,
         nowS,
       );
     });
   }
 
-  /** Re-queues claims held by processes on this host that no longer exist. */
-  async recoverDeadOwners(host: string, liveness: (o: ProcessIdentity) => Liveness, maxRetries: number, nowS: UnixSeconds): Promise<Recovered[]> {
+  /**
+   * Re-queues claims held by processes on this host that no longer exist. A death is not the
+   * group's fault, so it does not spend the retry budget: deaths are counted apart, and only a
+   * group whose claimer dies `maxCrashRecoveries` + 1 times (one that kills its worker) fails.
+   */
+  async recoverDeadOwners(host: string, liveness: (o: ProcessIdentity) => Liveness, maxCrashRecoveries: number, nowS: UnixSeconds): Promise<Recovered[]> {
     return this.immediate(async (q) => {
       const rows = await q
         .selectFrom('ingest_queue')
-        .select(['group_id', 'retry_count', 'claimed_by_host', 'claimed_by_pid', 'claimed_by_start'])
+        .select(['group_id', 'retry_count', 'crash_recoveries', 'claimed_by_host', 'claimed_by_pid', 'claimed_by_start'])
         .where('state', '=', 'in_progress')
         .where('claimed_by_host', '=', host)
         .execute();
       const dead = rows.filter((r) => r.claimed_by_pid !== null && liveness({ host, pid: r.claimed_by_pid, start: r.claimed_by_start ?? '' }) === 'gone');
       const by = new Map(dead.map((r) => [r.group_id, r]));
-      return this.takeBack(q, dead, (g) => `Recovered from in_progress state: the claiming process (pid ${by.get(g)!.claimed_by_pid} on ${host}) is gone`, maxRetries, nowS);
+      const reason = (g: string) => `Recovered from in_progress state: the claiming process (pid ${by.get(g)!.claimed_by_pid} on ${host}) is gone`;
+      return this.takeBack(q, dead, reason, 'crash', maxCrashRecoveries + 1, nowS);
     });
   }
 
@@ -639,6 +656,7 @@ export class StreamQueue {
         'q.received_at',
         'q.last_update',
         'q.retry_count',
+        'q.crash_recoveries',
         'q.error',
         'q.checkpoint_path',
         'q.expected_subbands',
@@ -719,6 +737,7 @@ export class StreamQueue {
           // requeue does, and the worker resumes from a checkpoint if it finds one.
           processing_stage: r.state === 'in_progress' ? 'resuming' : 'collecting',
           retry_count: 0,
+          crash_recoveries: 0,
           next_attempt_at: null,
           last_update: nowS,
           ...NO_CLAIM,

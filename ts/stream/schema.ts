@@ -43,8 +43,14 @@ export interface IngestQueueTable {
   received_at: UnixSeconds;
   /** Last state change, registration or conversion progress (the stale-claim clock). */
   last_update: UnixSeconds;
-  /** Failed attempts so far (a failure, or a claim abandoned by a dead or stalled worker). */
+  /** Failed attempts so far (a conversion error, or a claim that stopped making progress). */
   retry_count: ColumnType<number, number | undefined, number>;
+  /**
+   * Times the group was taken back from a claiming process that died (SIGKILL, OOM, power cut):
+   * counted apart from `retry_count`, against `--max-crash-recoveries`, so service crashes do
+   * not spend the group's retry budget while a group that kills its worker every time still fails.
+   */
+  crash_recoveries: ColumnType<number, number | undefined, number>;
   /** The last failure: error code, message naming the file, and cause. */
   error: string | null;
   /** Where the converter keeps this group's resumable checkpoint (with `--checkpoint-dir`). */
@@ -104,6 +110,7 @@ export const SCHEMA_COLUMNS = {
     group_id: true, state: true, received_at: true, last_update: true, retry_count: true, error: true,
     checkpoint_path: true, processing_stage: true, chunk_minutes: true, expected_subbands: true,
     claimed_by_host: true, claimed_by_pid: true, claimed_by_start: true, claimed_at: true, next_attempt_at: true,
+    crash_recoveries: true,
   } satisfies Record<keyof IngestQueueTable, true>,
   subband_files: {
     group_id: true, subband_idx: true, path: true, size_bytes: true, arrived_at: true, stamped_at: true,
@@ -226,6 +233,15 @@ export const STREAM_MIGRATIONS: Record<string, Migration> = {
             .execute(db);
         }
       });
+    },
+  },
+
+  /** Deaths of the claiming process, counted apart from failed attempts (issue 11). */
+  '0003_crash_recoveries': {
+    async up(db: Kysely<any>) {
+      if (!(await columnsOf(db, 'ingest_queue')).has('crash_recoveries')) {
+        await sql`ALTER TABLE ingest_queue ADD COLUMN crash_recoveries INTEGER NOT NULL DEFAULT 0`.execute(db);
+      }
     },
   },
 };

@@ -47,6 +47,8 @@ export interface StreamConfig {
   profile: boolean;
   expectedSubbands: number;
   maxRetries: number;
+  /** `--max-crash-recoveries`: deaths of the claiming process a group survives. */
+  maxCrashRecoveries: number;
   retryBackoffS: number;
   inProgressTimeoutS: number;
   collectingTimeoutS: number;
@@ -192,6 +194,7 @@ export class StreamService {
           inputs: { copy: c.stageInputs, workers: c.stageWorkers, baseDir: c.scratchDir },
           cleanupTemp: c.cleanupTemp,
           maxRetries: c.maxRetries,
+          maxCrashRecoveries: c.maxCrashRecoveries,
           retryBackoffS: c.retryBackoffS,
           inProgressTimeoutS: c.inProgressTimeoutS,
           collectingTimeoutS: c.collectingTimeoutS,
