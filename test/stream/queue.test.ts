@@ -213,6 +213,38 @@ describe('group formation', () => {
     await q.close();
   });
 
+  it('groups by the best match of all 16 subbands: a copy of one subband written seconds before its group is a duplicate, in batch and in stream, whatever the arrival order', async () => {
+    const dir = tmpDir();
+    const rand = rng(11);
+    const real = groupNames(T0, { jitterS: 20, rand }).map((n) => arrival(dir, n.name));
+    const copy = arrival(path.join(dir, 'copies'), `${stamp(T0 - 5_000)}_sb05.hdf5`);
+    const realSb05 = real.find((a) => a.subband === 5)!;
+    const groupId = stamp(Math.min(...real.map((a) => a.timeMs)));
+    // Batch (`contimg convert --input-dir`): one complete group, and the copy reported against it.
+    const batch = formGroups([...real, copy], 60);
+    expect(batch.groups.map((g) => [g.id, g.files.size])).toEqual([[groupId, 16]]);
+    expect(batch.groups[0]!.files.get(5)!.path).toBe(realSb05.path);
+    expect(batch.duplicates).toEqual([{ ...copy, groupId, keptPath: realSb05.path }]);
+    // Groups closer together than the tolerance (26 s, the first one incomplete) are not copies of each other.
+    const close = [0, 26_000, 52_000].flatMap((dt, k) => groupNames(T0 + dt).filter((n) => !(k === 0 && n.sb === 3)).map((n) => arrival(dir, n.name)));
+    const three = formGroups(close, 60);
+    expect(three.groups.map((g) => [g.id, g.files.size])).toEqual([[stamp(T0), 15], [stamp(T0 + 26_000), 16], [stamp(T0 + 52_000), 16]]);
+    expect(three.duplicates).toEqual([]);
+    // Stream: the copy first (alone, then with its rival), last, and in random orders.
+    const rest = real.filter((a) => a !== realSb05);
+    const orders = [[copy, ...real], [copy, realSb05, ...rest], [copy, ...rest, realSb05], [...real, copy], ...Array.from({ length: 12 }, () => shuffle([...real, copy], rand))];
+    for (const [i, order] of orders.entries()) {
+      const q = await StreamQueue.open(path.join(dir, `q${i}.sqlite3`));
+      const regs = [];
+      for (const a of order) regs.push(...(await q.register([a], RULES, 1000)));
+      const groups = await q.recentGroups(10);
+      expect(groups.map((g) => [g.groupId, g.state, g.subbands]), `order ${i}`).toEqual([[groupId, 'pending', 16]]);
+      expect((await q.files(groupId)).map((f) => f.path).sort(), `order ${i}`).toEqual(real.map((a) => a.path).sort());
+      expect(regs.filter((r) => r.kind === 'duplicate'), `order ${i}`).toEqual([{ kind: 'duplicate', path: copy.path, groupId: expect.any(String), existingPath: realSb05.path }]);
+      await q.close();
+    }
+  });
+
   it('renames a collecting group when an earlier-stamped subband arrives, and becomes pending with the 16th', async () => {
     const dir = tmpDir();
     const q = await StreamQueue.open(path.join(dir, 'q.sqlite3'));

@@ -12,7 +12,8 @@
  */
 import { sql, type ExpressionBuilder, type Kysely } from 'kysely';
 import { openSqlite } from '../db/sqlite.js';
-import { formatTimestamp, parseSubbandName, parseUtc, type SubbandFile } from '../groups.js';
+import { formatTimestamp, parseSubbandName, type SubbandFile } from '../groups.js';
+import { groupTimeS, registerFiles, type Arrival, type GroupingRules, type Registration } from './register.js';
 import type { Liveness, ProcessIdentity } from './owner.js';
 import {
   GROUP_STATES,
@@ -25,39 +26,7 @@ import {
   type UnixSeconds,
 } from './schema.js';
 
-/** A complete subband file the watcher found, ready to be registered. */
-export interface Arrival extends SubbandFile {
-  sizeBytes: number;
-}
-
-export interface GroupingRules {
-  /** Subbands whose name timestamps lie within this many seconds form one group. */
-  toleranceS: number;
-  expectedSubbands: number;
-  /** `--chunk-duration`, recorded with each new group. */
-  chunkMinutes: number;
-}
-
-/** What registering one file did. */
-export type Registration =
-  /** Already registered (a re-delivery or a rescan): nothing changed. */
-  | { kind: 'known'; path: string; groupId: string }
-  /** Joined an existing group or started a new one. */
-  | {
-      kind: 'joined' | 'created';
-      path: string;
-      groupId: string;
-      /** The group's previous name, when this file's earlier timestamp renamed it. */
-      renamedFrom?: string;
-      subbands: number;
-      expected: number;
-      /** The group's state after the file joined it. */
-      state: GroupState;
-      /** This file completed the group. */
-      becamePending: boolean;
-    }
-  /** A second file for a subband that a group within the tolerance already has: ignored. */
-  | { kind: 'duplicate'; path: string; groupId: string; existingPath: string };
+export type { Arrival, GroupingRules, Registration } from './register.js';
 
 export interface RegisteredFile extends SubbandFile {
   sizeBytes: number | null;
@@ -131,15 +100,6 @@ export type StateCounts = Record<GroupState, number>;
 
 function isState(s: string): s is GroupState {
   return (GROUP_STATES as readonly string[]).includes(s);
-}
-
-/** Seconds since the epoch of a `YYYY-MM-DDTHH:MM:SS` group id (NaN for anything else). */
-function groupTimeS(groupId: string): number {
-  try {
-    return parseUtc(groupId) / 1000;
-  } catch {
-    return Number.NaN;
-  }
 }
 
 /** Retry delay after the n-th failure: base · 2^(n−1), at most 16 × base. */
@@ -262,118 +222,13 @@ export class StreamQueue {
   }
 
   /**
-   * Registers complete subband files, in time order, in one transaction. A file joins the group
-   * within the tolerance that lacks its subband and stays within the tolerance with it (the
-   * newest such group, as `formGroups` chooses), else it starts a group. A group is named by its
-   * earliest timestamp, so while it is still collecting, a file stamped earlier renames it; the
-   * result is the grouping `contimg convert` forms from the same files, whatever order they
-   * arrived in. A group becomes `pending` when its last expected subband arrives.
+   * Registers complete subband files, in time order, in one transaction, into the groups
+   * `contimg convert` would form from the same files (ts/stream/register.ts). A group becomes
+   * `pending` when its last expected subband arrives.
    */
   async register(files: Arrival[], rules: GroupingRules, nowS: UnixSeconds): Promise<Registration[]> {
     if (files.length === 0) return [];
-    const sorted = [...files].sort((a, b) => a.timeMs - b.timeMs || a.subband - b.subband || a.path.localeCompare(b.path));
-    return this.immediate(async (q) => {
-      const out: Registration[] = [];
-      for (const f of sorted) out.push(await this.registerOne(q, f, rules, nowS));
-      return out;
-    });
-  }
-
-  private async registerOne(q: Kysely<StreamDb>, f: Arrival, rules: GroupingRules, nowS: UnixSeconds): Promise<Registration> {
-    const known = await q.selectFrom('subband_files').select('group_id').where('path', '=', f.path).executeTakeFirst();
-    if (known) return { kind: 'known', path: f.path, groupId: known.group_id };
-
-    const tolMs = rules.toleranceS * 1000;
-    const tS = f.timeMs / 1000;
-    // A group's id is its earliest time and its files span at most the tolerance, so any group
-    // this file could join has an id within ±tolerance of the file's time. Group ids sort as text.
-    const candidates = await q
-      .selectFrom('ingest_queue')
-      .select(['group_id', 'state', 'expected_subbands'])
-      .where('group_id', '>=', formatTimestamp(f.timeMs - tolMs))
-      .where('group_id', '<=', formatTimestamp(f.timeMs + tolMs))
-      .orderBy('group_id', 'desc')
-      .execute();
-    const members = candidates.length
-      ? await q
-          .selectFrom('subband_files')
-          .select(['group_id', 'subband_idx', 'path', 'stamped_at'])
-          .where('group_id', 'in', candidates.map((c) => c.group_id))
-          .execute()
-      : [];
-    let home: (typeof candidates)[number] | undefined;
-    for (const c of candidates) {
-      const mine = members.filter((m) => m.group_id === c.group_id);
-      const same = mine.find((m) => m.subband_idx === f.subband);
-      if (same) {
-        if ((same.stamped_at ?? groupTimeS(c.group_id)) === tS) return { kind: 'duplicate', path: f.path, groupId: c.group_id, existingPath: same.path };
-        continue;
-      }
-      const times = [...mine.map((m) => m.stamped_at ?? groupTimeS(c.group_id)), tS];
-      if (Math.max(...times) - Math.min(...times) <= rules.toleranceS) {
-        home = c;
-        break;
-      }
-    }
-
-    if (!home) {
-      const clash = await q.selectFrom('subband_files').select(['path']).where('group_id', '=', f.timestamp).where('subband_idx', '=', f.subband).executeTakeFirst();
-      if (clash) return { kind: 'duplicate', path: f.path, groupId: f.timestamp, existingPath: clash.path };
-      const exists = await q.selectFrom('ingest_queue').select('group_id').where('group_id', '=', f.timestamp).executeTakeFirst();
-      if (!exists) {
-        await q
-          .insertInto('ingest_queue')
-          .values({
-            group_id: f.timestamp,
-            state: 'collecting',
-            processing_stage: 'collecting',
-            received_at: nowS,
-            last_update: nowS,
-            retry_count: 0,
-            expected_subbands: rules.expectedSubbands,
-            chunk_minutes: rules.chunkMinutes,
-          })
-          .execute();
-      }
-      home = { group_id: f.timestamp, state: 'collecting', expected_subbands: rules.expectedSubbands };
-    }
-
-    let groupId = home.group_id;
-    let renamedFrom: string | undefined;
-    if (home.state === 'collecting' && f.timestamp < groupId) {
-      const taken = await q.selectFrom('ingest_queue').select('group_id').where('group_id', '=', f.timestamp).executeTakeFirst();
-      if (!taken) {
-        await q.updateTable('ingest_queue').set({ group_id: f.timestamp }).where('group_id', '=', groupId).execute();
-        await q.updateTable('subband_files').set({ group_id: f.timestamp }).where('group_id', '=', groupId).execute();
-        renamedFrom = groupId;
-        groupId = f.timestamp;
-      }
-    }
-    await q
-      .insertInto('subband_files')
-      .values({ group_id: groupId, subband_idx: f.subband, path: f.path, size_bytes: f.sizeBytes, arrived_at: nowS, stamped_at: tS })
-      .execute();
-    const { n } = await q
-      .selectFrom('subband_files')
-      .select((eb) => eb.fn.countAll<number>().as('n'))
-      .where('group_id', '=', groupId)
-      .executeTakeFirstOrThrow();
-    const becamePending = home.state === 'collecting' && n >= home.expected_subbands;
-    await q
-      .updateTable('ingest_queue')
-      .set(becamePending ? { state: 'pending', last_update: nowS } : { last_update: nowS })
-      .where('group_id', '=', groupId)
-      .execute();
-    return {
-      kind: renamedFrom === undefined && home.group_id === f.timestamp && n === 1 ? 'created' : 'joined',
-      path: f.path,
-      groupId,
-      renamedFrom,
-      subbands: n,
-      expected: home.expected_subbands,
-      state: becamePending ? 'pending' : (home.state as GroupState),
-      becamePending,
-    };
+    return this.immediate((q) => registerFiles(q, files, rules, nowS));
   }
 
   /**
