@@ -13,7 +13,7 @@
 import { sql, type ExpressionBuilder, type Kysely } from 'kysely';
 import { openSqlite } from '../db/sqlite.js';
 import { formatTimestamp, parseSubbandName, type SubbandFile } from '../groups.js';
-import { groupTimeS, registerFiles, type Arrival, type GroupingRules, type Registration } from './register.js';
+import { filesOfFailedGroups, groupTimeS, registerFiles, requeueReplaced, type Arrival, type FailedGroupFile, type GroupingRules, type Registration } from './register.js';
 import type { Liveness, ProcessIdentity } from './owner.js';
 import {
   GROUP_STATES,
@@ -229,6 +229,16 @@ export class StreamQueue {
   async register(files: Arrival[], rules: GroupingRules, nowS: UnixSeconds): Promise<Registration[]> {
     if (files.length === 0) return [];
     return this.immediate((q) => registerFiles(q, files, rules, nowS));
+  }
+
+  /** The files of failed groups, with the size and mtime they were registered with. */
+  async filesOfFailedGroups(): Promise<FailedGroupFile[]> {
+    return filesOfFailedGroups(this.db);
+  }
+
+  /** A corrected file replaced one of a failed group: record it and requeue the group (see register.ts). */
+  async requeueReplaced(path: string, sizeBytes: number, mtimeMs: number, nowS: UnixSeconds): Promise<string | undefined> {
+    return this.immediate((q) => requeueReplaced(q, path, sizeBytes, mtimeMs, nowS));
   }
 
   /**

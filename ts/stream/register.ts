@@ -175,7 +175,7 @@ async function registerOne(q: Q, f: Arrival, rules: GroupingRules, nowS: UnixSec
 
   await q
     .insertInto('subband_files')
-    .values({ group_id: home.group_id, subband_idx: f.subband, path: f.path, size_bytes: f.sizeBytes, arrived_at: nowS, stamped_at: f.timeMs / 1000 })
+    .values({ group_id: home.group_id, subband_idx: f.subband, path: f.path, size_bytes: f.sizeBytes, arrived_at: nowS, stamped_at: f.timeMs / 1000, mtime_ms: f.mtimeMs ?? null })
     .execute();
   let groupId = home.group_id;
   let renamedFrom: string | undefined;
@@ -232,10 +232,54 @@ async function dissolveShadows(q: Q, groupId: string, tolMs: number): Promise<Re
       const mine = misfitMs(timeMsOf(m), m.subband_idx, keptTimes);
       return Number.isFinite(mine) && mine >= misfitMs(timeMsOf(have), m.subband_idx, keptTimes);
     };
-    if (shadow.length === 0 || !shadow.every(isCopy)) continue;
+    // Stray copies are a few files (as isShadow in ts/groups.ts); half the subbands or more is a group.
+    if (shadow.length === 0 || shadow.length * 2 >= kept.length || !shadow.every(isCopy)) continue;
     await q.deleteFrom('subband_files').where('group_id', '=', c.group_id).execute();
     await q.deleteFrom('ingest_queue').where('group_id', '=', c.group_id).execute();
     for (const m of shadow) out.push({ kind: 'duplicate', path: m.path, groupId, existingPath: kept.find((k) => k.subband_idx === m.subband_idx)!.path });
   }
   return out;
+}
+
+/** A registered file of a failed group, as registered: what a corrected file is compared with. */
+export interface FailedGroupFile {
+  groupId: string;
+  path: string;
+  sizeBytes: number | null;
+  mtimeMs: number | null;
+}
+
+export async function filesOfFailedGroups(q: Q): Promise<FailedGroupFile[]> {
+  const rows = await q
+    .selectFrom('subband_files as f')
+    .innerJoin('ingest_queue as g', 'g.group_id', 'f.group_id')
+    .select(['f.group_id', 'f.path', 'f.size_bytes', 'f.mtime_ms'])
+    .where('g.state', '=', 'failed')
+    .execute();
+  return rows.map((r) => ({ groupId: r.group_id, path: r.path, sizeBytes: r.size_bytes, mtimeMs: r.mtime_ms }));
+}
+
+/**
+ * A file of a failed group was replaced (a corrected file, with a new size or mtime): records it
+ * and puts the group back to `pending` with fresh budgets, as `contimg requeue` would. The
+ * converter's checkpoint fingerprints its inputs (path, size, mtime), so the group converts
+ * afresh from the corrected file. Returns the group requeued, or undefined if the file is not
+ * (or no longer) part of a failed group.
+ */
+export async function requeueReplaced(q: Q, path: string, sizeBytes: number, mtimeMs: number, nowS: UnixSeconds): Promise<string | undefined> {
+  const row = await q
+    .selectFrom('subband_files as f')
+    .innerJoin('ingest_queue as g', 'g.group_id', 'f.group_id')
+    .select(['f.group_id'])
+    .where('f.path', '=', path)
+    .where('g.state', '=', 'failed')
+    .executeTakeFirst();
+  if (!row) return undefined;
+  await q.updateTable('subband_files').set({ size_bytes: sizeBytes, mtime_ms: mtimeMs, arrived_at: nowS }).where('path', '=', path).execute();
+  await q
+    .updateTable('ingest_queue')
+    .set({ state: 'pending', processing_stage: 'collecting', retry_count: 0, crash_recoveries: 0, next_attempt_at: null, last_update: nowS })
+    .where('group_id', '=', row.group_id)
+    .execute();
+  return row.group_id;
 }

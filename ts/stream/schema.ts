@@ -80,6 +80,8 @@ export interface SubbandFilesTable {
   arrived_at: UnixSeconds | null;
   /** The timestamp in the file's name, which each correlator node stamps with its own clock. */
   stamped_at: UnixSeconds | null;
+  /** Modification time when registered (ms since the epoch; null for older rows): a corrected file is noticed by it. */
+  mtime_ms: number | null;
 }
 
 /** `performance_metrics`: per-stage durations (seconds) of a group's successful conversion. */
@@ -113,7 +115,7 @@ export const SCHEMA_COLUMNS = {
     crash_recoveries: true,
   } satisfies Record<keyof IngestQueueTable, true>,
   subband_files: {
-    group_id: true, subband_idx: true, path: true, size_bytes: true, arrived_at: true, stamped_at: true,
+    group_id: true, subband_idx: true, path: true, size_bytes: true, arrived_at: true, stamped_at: true, mtime_ms: true,
   } satisfies Record<keyof SubbandFilesTable, true>,
   performance_metrics: {
     group_id: true, load_time: true, phase_time: true, write_time: true, total_time: true, recorded_at: true, detail_json: true,
@@ -242,6 +244,13 @@ export const STREAM_MIGRATIONS: Record<string, Migration> = {
       if (!(await columnsOf(db, 'ingest_queue')).has('crash_recoveries')) {
         await sql`ALTER TABLE ingest_queue ADD COLUMN crash_recoveries INTEGER NOT NULL DEFAULT 0`.execute(db);
       }
+    },
+  },
+
+  /** Each file's modification time at registration, so a corrected file that replaces it is noticed. */
+  '0004_subband_mtime': {
+    async up(db: Kysely<any>) {
+      if (!(await columnsOf(db, 'subband_files')).has('mtime_ms')) await sql`ALTER TABLE subband_files ADD COLUMN mtime_ms REAL`.execute(db);
     },
   },
 };

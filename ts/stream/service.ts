@@ -19,6 +19,7 @@ import { StreamQueue, type Arrival, type GroupingRules, type Registration } from
 import { childConverter } from './subprocess.js';
 import { DirectoryWatcher, type WatchFactory, type WatchMode } from './watcher.js';
 import { StreamingWorker } from './worker.js';
+import { requeueCorrectedFiles } from './replacements.js';
 
 /** Everything the service needs, in explicit units; `contimg stream` fills it from its options. */
 export interface StreamConfig {
@@ -202,7 +203,15 @@ export class StreamService {
           profile: c.profile,
           commandLine: c.commandLine,
         },
-        { converter, log: this.log, mayClaim: () => guard.check(), onLoop: (now) => monitor.checkEvents(now) },
+        {
+          converter,
+          log: this.log,
+          mayClaim: () => guard.check(),
+          onLoop: async (now) => {
+            await requeueCorrectedFiles(queue, c.settleS, this.log);
+            return monitor.checkEvents(now);
+          },
+        },
       ));
       if (this.stopping) worker.stop();
       const me = currentProcess();
