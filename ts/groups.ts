@@ -84,29 +84,103 @@ export function subbandLabel(sb: number): string {
   return `sb${String(sb).padStart(2, '0')}`;
 }
 
+/** A subband file left out of a group because the group has a better-fitting file for its subband. */
+export interface DuplicateFile extends SubbandFile {
+  /** The group it would have belonged to, and the file kept there for its subband. */
+  groupId: string;
+  keptPath: string;
+}
+
+function median(xs: number[]): number {
+  const a = [...xs].sort((x, y) => x - y);
+  const m = a.length >> 1;
+  return a.length % 2 ? a[m]! : (a[m - 1]! + a[m]!) / 2;
+}
+
 /**
- * Clusters files into groups. Files are taken in time order; each joins the newest group
- * whose first timestamp is within `toleranceS` and which lacks its subband, else it starts a
- * new group. A second file for a subband already in a group (a re-delivery) is reported in
- * `duplicates`, not silently dropped.
+ * How far a file of subband `sb` lies from the rest of a group: the distance from its time to
+ * the median time of the group's other subbands (Infinity when there are none, so no comparison).
  */
-export function formGroups(
-  files: SubbandFile[],
-  toleranceS = DEFAULT_GROUP_TOLERANCE_S,
-): { groups: Group[]; duplicates: SubbandFile[] } {
-  const sorted = [...files].sort((a, b) => a.timeMs - b.timeMs || a.subband - b.subband || a.path.localeCompare(b.path));
-  const groups: Group[] = [];
-  const duplicates: SubbandFile[] = [];
-  for (const f of sorted) {
-    const open = groups.filter((g) => f.timeMs - g.startMs <= toleranceS * 1000);
-    const home = open.reverse().find((g) => !g.files.has(f.subband));
-    if (home) {
-      home.files.set(f.subband, f);
-    } else if (open.length > 0 && open.some((g) => g.files.get(f.subband)?.timeMs === f.timeMs)) {
-      duplicates.push(f);
-    } else {
-      groups.push({ id: f.timestamp, startMs: f.timeMs, files: new Map([[f.subband, f]]) });
+export function misfitMs(timeMs: number, sb: number, members: Iterable<{ subband: number; timeMs: number }>): number {
+  const others = [...members].filter((m) => m.subband !== sb).map((m) => m.timeMs);
+  return others.length ? Math.abs(timeMs - median(others)) : Number.POSITIVE_INFINITY;
+}
+
+/**
+ * Whether group `g` holds nothing but a few worse-fitting copies of subbands that group `h`
+ * has, each within the tolerance of `h`: a copy written early (or late), not a group.
+ */
+export function isShadow(g: Group, h: Group, tolMs: number): boolean {
+  // Stray copies are a few files; a group with half of the subbands or more is a group.
+  if (g === h || g.files.size * 2 >= h.files.size) return false;
+  const kept = [...h.files.values()];
+  const times = kept.map((f) => f.timeMs);
+  return [...g.files.values()].every((f) => {
+    const have = h.files.get(f.subband);
+    if (!have || Math.max(...times, f.timeMs) - Math.min(...times, f.timeMs) > tolMs) return false;
+    const mine = misfitMs(f.timeMs, f.subband, kept);
+    return Number.isFinite(mine) && mine >= misfitMs(have.timeMs, f.subband, kept);
+  });
+}
+
+/**
+ * Clusters files into groups by the best match of all subbands. Files are taken in time order;
+ * from the earliest file left, every span of at most `toleranceS` that starts within the
+ * tolerance of it is a candidate, and the one holding the most distinct subbands wins (then the
+ * tightest, then the earliest). A subband found twice in it keeps the file nearest the median
+ * time of the others; the other files stay for later groups (two groups may lie closer than the
+ * tolerance). At the end, a smaller group made only of worse-fitting copies of a nearby group's
+ * subbands (a copy written a few seconds early) is reported in `duplicates` with the group it
+ * duplicates, as is the same name delivered twice; neither splits a group nor starts one.
+ */
+export function formGroups(files: SubbandFile[], toleranceS = DEFAULT_GROUP_TOLERANCE_S): { groups: Group[]; duplicates: DuplicateFile[] } {
+  const tolMs = toleranceS * 1000;
+  let left = [...files].sort((a, b) => a.timeMs - b.timeMs || a.subband - b.subband || a.path.localeCompare(b.path));
+  let groups: Group[] = [];
+  const duplicates: DuplicateFile[] = [];
+  while (left.length > 0) {
+    const first = left[0]!;
+    let best = { i: 0, j: 0, distinct: 0, spanMs: 0 };
+    for (let i = 0; i < left.length && left[i]!.timeMs - first.timeMs <= tolMs; i++) {
+      const seen = new Set<number>();
+      for (let j = i; j < left.length && left[j]!.timeMs - left[i]!.timeMs <= tolMs; j++) {
+        if (seen.has(left[j]!.subband)) continue;
+        seen.add(left[j]!.subband);
+        const spanMs = left[j]!.timeMs - left[i]!.timeMs;
+        if (seen.size > best.distinct || (seen.size === best.distinct && spanMs < best.spanMs)) best = { i, j, distinct: seen.size, spanMs };
+      }
     }
+    const window = left.slice(best.i, best.j + 1);
+    // Subbands found once fix the group's time; a repeated subband keeps its best-fitting file.
+    const bySb = new Map<number, SubbandFile[]>();
+    for (const f of window) bySb.set(f.subband, [...(bySb.get(f.subband) ?? []), f]);
+    const singles = [...bySb.values()].filter((fs) => fs.length === 1).map((fs) => fs[0]!);
+    const chosen = new Map<number, SubbandFile>();
+    for (const [sb, fs] of bySb) {
+      const fit = (f: SubbandFile) => (singles.length ? misfitMs(f.timeMs, sb, singles) : f.timeMs - fs[0]!.timeMs);
+      chosen.set(sb, fs.reduce((a, b) => (fit(b) < fit(a) ? b : a)));
+    }
+    const kept = [...chosen.values()];
+    const startMs = Math.min(...kept.map((f) => f.timeMs));
+    const group: Group = { id: formatTimestamp(startMs), startMs, files: new Map([...chosen].sort((a, b) => a[0] - b[0])) };
+    groups.push(group);
+    const taken = new Set(kept);
+    left = left.filter((f) => {
+      if (taken.has(f)) return false;
+      // The same name again (another directory): a re-delivery.
+      const have = chosen.get(f.subband);
+      if (have?.timeMs !== f.timeMs) return true;
+      duplicates.push({ ...f, groupId: group.id, keptPath: have.path });
+      return false;
+    });
   }
+  // What is left of an early copy forms a small group of its own: fold it back as duplicates.
+  const shadows = groups.filter((g) => groups.some((h) => isShadow(g, h, tolMs)));
+  for (const g of shadows) {
+    const h = groups.find((x) => isShadow(g, x, tolMs))!;
+    for (const f of g.files.values()) duplicates.push({ ...f, groupId: h.id, keptPath: h.files.get(f.subband)!.path });
+  }
+  groups = groups.filter((g) => !shadows.includes(g));
+  groups.sort((a, b) => a.startMs - b.startMs);
   return { groups, duplicates };
 }

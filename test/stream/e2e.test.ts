@@ -136,8 +136,53 @@ describe.skipIf(!realConverterAvailable())('streaming with the real converter', 
     for (const g of sim.groups) expect(digest(path.join(root, 'out', `${g.group}.ms`)), g.group).toEqual(reference.get(g.group));
     expect(st.metrics).toHaveLength(3);
     // At least one kill landed during a conversion, which then resumed after the restart.
-    expect(st.groups.some((g) => g.retryCount > 0 && g.stage === 'resuming')).toBe(true);
+    expect(st.groups.some((g) => g.crashRecoveries > 0 && g.retryCount === 0 && g.stage === 'resuming')).toBe(true);
     for (const m of st.metrics) expect(m.loadS! + m.phaseS! + m.writeS!).toBeLessThanOrEqual(m.totalS! + 1e-6);
+  }, 300_000);
+
+  it('survives 10 SIGKILLs aimed at one group\'s conversion with --max-retries 1: deaths are not retries; it completes, resuming, byte-identical', async () => {
+    // 24 integrations converted one per chunk: long enough that every kill lands mid-conversion.
+    const dir = tmpDir('contimg-sim-');
+    const s = await cliJson<{ groups: { group: string; files: string[] }[] }>('simulate', '--output-dir', dir, '--groups', '1', '--jitter-s', '20', '--seed', '66', '--antennas', '16', '--channels', '8', '--integrations', '24');
+    const group = s.groups[0]!;
+    const ref = tmpDir();
+    expect((await cli('convert', '--input-dir', dir, '--output-dir', ref, '--no-tmpfs', '--json')).code).toBe(0);
+    const root = tmpDir();
+    const input = path.join(root, 'in');
+    mkdirSync(input, { recursive: true });
+    for (const f of group.files) deliverFile(f, input);
+    const db = path.join(root, 'streaming_queue.sqlite3');
+    const args = streamArgs(root, ['--max-retries', '1', '--max-crash-recoveries', '10', '--chunk-integrations', '1', '--retry-backoff', '0.1']);
+    const rand = rng(1111);
+    for (let kill = 1; kill <= 10; kill++) {
+      const svc = spawnCli(args);
+      // This process's own claim (the dead one's is re-queued first, at start).
+      await waitFor(
+        async () => {
+          const g = (await queueState(db))?.groups[0];
+          return g?.state === 'in_progress' && g.claimedBy?.pid === svc.child.pid;
+        },
+        `claim ${kill}`,
+        60_000,
+        20,
+      );
+      await new Promise((r) => setTimeout(r, Math.floor(rand() * 150)));
+      svc.child.kill('SIGKILL');
+      expect((await svc.exit).signal).toBe('SIGKILL');
+      // The kill landed inside the conversion: the group is still claimed by the dead process.
+      const g = (await queueState(db))!.groups[0]!;
+      expect(g.state, `kill ${kill} came after the conversion finished`).toBe('in_progress');
+      expect(readdirSync(path.join(root, 'out')).filter((x) => !x.startsWith('.'))).toEqual([]);
+    }
+    const svc = spawnCli(args);
+    await waitFor(async () => (await queueState(db))?.counts.completed === 1, 'completion', 120_000, 100);
+    svc.child.kill('SIGTERM');
+    expect((await svc.exit).code).toBe(0);
+    const g = (await queueState(db))!.groups[0]!;
+    expect(g).toMatchObject({ groupId: group.group, state: 'completed', stage: 'resuming', retryCount: 0, crashRecoveries: 10 });
+    expect(digest(path.join(root, 'out', `${group.group}.ms`))).toEqual(digest(path.join(ref, `${group.group}.ms`)));
+    const status = JSON.parse((await cli('status', '--queue-db', db, '--json')).stdout);
+    expect(status.groups[0]).toMatchObject({ groupId: group.group, state: 'completed', processingStage: 'resuming', retryCount: 0, crashRecoveries: 10 });
   }, 300_000);
 
   it('fails a group with a truncated subband after --max-retries, naming the file and the cause', async () => {

@@ -2,7 +2,7 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, renameSync, rmdirSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { createLogger, type Logger } from '../../ts/log.js';
+import { LABEL_RANK, createLogger, type LevelLabel, type Logger } from '../../ts/log.js';
 import { DEFAULT_CONVERT_OPTIONS } from '../../ts/convert/types.js';
 import type { StreamConfig } from '../../ts/stream/service.js';
 import { root } from '../helpers.js';
@@ -11,7 +11,7 @@ export const fixtures = path.join(root, 'test', 'stream', 'fixtures');
 export const testConverterModule = path.join(fixtures, 'test-converter.mjs');
 
 /** A logger whose JSON lines are kept for assertions. */
-export function captureLog(level = 'debug'): { log: Logger; lines: Record<string, any>[]; msgs: (minLevel?: number) => string[] } {
+export function captureLog(level = 'debug'): { log: Logger; lines: Record<string, any>[]; msgs: (minLevel?: LevelLabel) => string[] } {
   const lines: Record<string, any>[] = [];
   const log = createLogger({
     level,
@@ -22,9 +22,10 @@ export function captureLog(level = 'debug'): { log: Logger; lines: Record<string
       },
     },
   });
-  return { log, lines, msgs: (minLevel = 0) => lines.filter((l) => l.level >= minLevel).map((l) => String(l.msg)) };
+  return { log, lines, msgs: (minLevel?: LevelLabel) => lines.filter((l) => !minLevel || LABEL_RANK[l.level as LevelLabel] >= LABEL_RANK[minLevel]).map((l) => String(l.msg)) };
 }
-export const WARN = 40;
+export const WARN: LevelLabel = 'WARNING';
+export const ERROR: LevelLabel = 'ERROR';
 
 /**
  * Polls `fn` until it returns something truthy, at most `timeoutMs`. For conditions that no
@@ -100,6 +101,7 @@ export function testConfig(dir: string, over: Partial<StreamConfig> = {}): Strea
     profile: false,
     expectedSubbands: 16,
     maxRetries: 3,
+    maxCrashRecoveries: 5,
     retryBackoffS: 0.05,
     inProgressTimeoutS: 900,
     collectingTimeoutS: 600,

@@ -188,7 +188,7 @@ describe('upgrading an older database in place', () => {
     expect(await q.metrics()).toEqual([{ groupId: '2025-10-05T12:25:00', loadS: 1, phaseS: 2, writeS: 3, totalS: 6, recordedAtS: 30.5, detail: undefined }]);
     // The legacy claim (no owner recorded) is recovered by the stale timeout, as resuming.
     const rec = await q.recoverStale(900, 3, 20.5 + 901);
-    expect(rec).toEqual([{ groupId: '2025-10-05T12:30:00', state: 'failed', reason: expect.stringContaining('Recovered from stale in_progress state') }]);
+    expect(rec).toEqual([{ groupId: '2025-10-05T12:30:00', state: 'failed', counted: 'retry', reason: expect.stringContaining('Recovered from stale in_progress state') }]);
     await q.close();
   });
 });
@@ -211,6 +211,38 @@ describe('group formation', () => {
       expect((await q.group(g.id))?.state).toBe('pending');
     }
     await q.close();
+  });
+
+  it('groups by the best match of all 16 subbands: a copy of one subband written seconds before its group is a duplicate, in batch and in stream, whatever the arrival order', async () => {
+    const dir = tmpDir();
+    const rand = rng(11);
+    const real = groupNames(T0, { jitterS: 20, rand }).map((n) => arrival(dir, n.name));
+    const copy = arrival(path.join(dir, 'copies'), `${stamp(T0 - 5_000)}_sb05.hdf5`);
+    const realSb05 = real.find((a) => a.subband === 5)!;
+    const groupId = stamp(Math.min(...real.map((a) => a.timeMs)));
+    // Batch (`contimg convert --input-dir`): one complete group, and the copy reported against it.
+    const batch = formGroups([...real, copy], 60);
+    expect(batch.groups.map((g) => [g.id, g.files.size])).toEqual([[groupId, 16]]);
+    expect(batch.groups[0]!.files.get(5)!.path).toBe(realSb05.path);
+    expect(batch.duplicates).toEqual([{ ...copy, groupId, keptPath: realSb05.path }]);
+    // Groups closer together than the tolerance (26 s, the first one incomplete) are not copies of each other.
+    const close = [0, 26_000, 52_000].flatMap((dt, k) => groupNames(T0 + dt).filter((n) => !(k === 0 && n.sb === 3)).map((n) => arrival(dir, n.name)));
+    const three = formGroups(close, 60);
+    expect(three.groups.map((g) => [g.id, g.files.size])).toEqual([[stamp(T0), 15], [stamp(T0 + 26_000), 16], [stamp(T0 + 52_000), 16]]);
+    expect(three.duplicates).toEqual([]);
+    // Stream: the copy first (alone, then with its rival), last, and in random orders.
+    const rest = real.filter((a) => a !== realSb05);
+    const orders = [[copy, ...real], [copy, realSb05, ...rest], [copy, ...rest, realSb05], [...real, copy], ...Array.from({ length: 12 }, () => shuffle([...real, copy], rand))];
+    for (const [i, order] of orders.entries()) {
+      const q = await StreamQueue.open(path.join(dir, `q${i}.sqlite3`));
+      const regs = [];
+      for (const a of order) regs.push(...(await q.register([a], RULES, 1000)));
+      const groups = await q.recentGroups(10);
+      expect(groups.map((g) => [g.groupId, g.state, g.subbands]), `order ${i}`).toEqual([[groupId, 'pending', 16]]);
+      expect((await q.files(groupId)).map((f) => f.path).sort(), `order ${i}`).toEqual(real.map((a) => a.path).sort());
+      expect(regs.filter((r) => r.kind === 'duplicate'), `order ${i}`).toEqual([{ kind: 'duplicate', path: copy.path, groupId: expect.any(String), existingPath: realSb05.path }]);
+      await q.close();
+    }
   });
 
   it('renames a collecting group when an earlier-stamped subband arrives, and becomes pending with the 16th', async () => {
@@ -376,7 +408,7 @@ describe('recovery', () => {
     expect(await q.recoverStale(900, 3, 2399)).toEqual([]);
     expect(await q.staleInProgressCount(900, 2401)).toBe(1);
     const rec = await q.recoverStale(900, 3, 2401);
-    expect(rec).toEqual([{ groupId: g, state: 'pending', reason: 'Recovered from stale in_progress state: no progress for more than 900 s (claimed by pid 4242 on node7)' }]);
+    expect(rec).toEqual([{ groupId: g, state: 'pending', counted: 'retry', reason: 'Recovered from stale in_progress state: no progress for more than 900 s (claimed by pid 4242 on node7)' }]);
     expect(await q.group(g)).toMatchObject({ state: 'pending', stage: 'resuming', retryCount: 1, lastClaimedBy: null });
     expect((await q.claimNext(me, 2402))?.stage).toBe('resuming');
     await q.close();
@@ -406,6 +438,36 @@ describe('recovery', () => {
     expect(rec[0]!.reason).toMatch(/the claiming process \(pid \d+ on .+\) is gone/);
     expect((await q.group(ids[2]!))?.state).toBe('in_progress');
     expect((await q.group(ids[3]!))?.state).toBe('in_progress');
+    // A death is not the group's fault: counted apart, the retry budget untouched.
+    expect(await q.group(ids[0]!)).toMatchObject({ state: 'pending', stage: 'resuming', retryCount: 0, crashRecoveries: 1 });
+    await q.close();
+  });
+
+  it('counts deaths of the claimer apart from retries: they never spend --max-retries, and a group that kills its worker every time still fails', async () => {
+    const dir = tmpDir();
+    const q = await StreamQueue.open(path.join(dir, 'q.sqlite3'));
+    const g = await pendingGroup(q, dir, T0, 1000);
+    const dead: ProcessIdentity = { host: me.host, pid: 1, start: 'gone' };
+    const gone = () => 'gone' as const;
+    // One real conversion error first: with --max-retries 2, one more would fail the group.
+    const c0 = (await q.claimNext(me, 1000))!;
+    expect(await q.retryOrFail(c0, '[X] transient', { maxRetries: 2, backoffBaseS: 0 }, 1001)).toMatchObject({ state: 'pending', retryCount: 1 });
+    // Three deaths with --max-crash-recoveries 3: each re-queued as resuming, the retry count untouched.
+    for (let i = 1; i <= 3; i++) {
+      const c = (await q.claimNext(dead, 1001 + i))!;
+      expect(c.groupId).toBe(g);
+      expect(await q.recoverDeadOwners(me.host, gone, 3, 1001 + i)).toEqual([
+        { groupId: g, state: 'pending', counted: 'crash', reason: 'Recovered from in_progress state: the claiming process (pid 1 on ' + me.host + ') is gone' },
+      ]);
+      expect(await q.group(g)).toMatchObject({ state: 'pending', stage: 'resuming', retryCount: 1, crashRecoveries: i });
+    }
+    // The fourth death: a group that kills its worker every time fails.
+    await q.claimNext(dead, 1010);
+    expect((await q.recoverDeadOwners(me.host, gone, 3, 1011))[0]).toMatchObject({ groupId: g, state: 'failed', counted: 'crash' });
+    expect(await q.group(g)).toMatchObject({ state: 'failed', retryCount: 1, crashRecoveries: 4 });
+    // requeue gives both budgets back.
+    await q.requeue(g, { force: false, liveness: ownerLiveness }, 1012);
+    expect(await q.group(g)).toMatchObject({ state: 'pending', retryCount: 0, crashRecoveries: 0 });
     await q.close();
   });
 });

@@ -103,7 +103,7 @@ describe('contimg stream (a process)', () => {
     await waitFor(async () => (await readGroup(x.db, G0))?.state === 'completed', 'the recovered group', 20_000);
     again.child.kill('SIGTERM');
     expect((await again.exit).code).toBe(0);
-    expect(await readGroup(x.db, G0)).toMatchObject({ state: 'completed', stage: 'resuming', retryCount: 1, error: null });
+    expect(await readGroup(x.db, G0)).toMatchObject({ state: 'completed', stage: 'resuming', retryCount: 0, crashRecoveries: 1, error: null });
     expect(logLines(again.stderr()).some((l) => String(l.msg).startsWith(`Recovered stale in-progress group ${G0}; re-queued for processing (Recovered from in_progress state: the claiming process (pid ${svc.child.pid} `))).toBe(true);
   }, 60_000);
 

@@ -4,7 +4,7 @@
  * startup scan, the polling fallback, and size stability for files written in place.
  */
 import { EventEmitter } from 'node:events';
-import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { watch as chokidarWatch } from 'chokidar';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
@@ -164,7 +164,7 @@ describe('DirectoryWatcher', () => {
     await waitFor(() => got.length > 0, 'the settled file', 5_000);
     expect(Date.now() - lastWrite).toBeGreaterThanOrEqual(550);
     expect(Date.now() - started).toBeGreaterThanOrEqual(1500);
-    expect(got).toEqual([{ ...(parseSubbandName(p) as { ok: true; name: object }).name, path: p, sizeBytes: 600 }]);
+    expect(got).toEqual([{ ...(parseSubbandName(p) as { ok: true; name: object }).name, path: p, sizeBytes: 600, mtimeMs: statSync(p).mtimeMs }]);
   });
 
   it('stops watching each file once it is registered, so watches do not pile up over days of ingest', async () => {

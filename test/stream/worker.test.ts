@@ -18,7 +18,7 @@ import { INPUT_STAGING_PREFIX } from '../../ts/stream/inputs.js';
 import { cleanupTmpDirs, tmpDir } from '../helpers.js';
 // @ts-expect-error -- a plain JavaScript fixture shared with child processes
 import { makeTestConverter } from './fixtures/test-converter.mjs';
-import { WARN, captureLog, deliver, ensureDist, groupNames, rng, shuffle, stamp, testConfig, testConverterModule, waitFor } from './helpers.js';
+import { ERROR, WARN, captureLog, deliver, ensureDist, groupNames, rng, shuffle, stamp, testConfig, testConverterModule, waitFor } from './helpers.js';
 
 afterAll(cleanupTmpDirs);
 
@@ -114,7 +114,7 @@ describe('StreamingWorker', () => {
     const warnings = r.log.msgs(WARN);
     expect(warnings.filter((x) => x.startsWith(`Group ${G0} attempt `))).toHaveLength(2);
     expect(warnings.find((x) => x.startsWith(`Group ${G0} attempt 2 failed`))).toMatch(/retrying in \d+ s$/);
-    const errors = r.log.lines.filter((l) => l.level === 50).map((l) => l.msg);
+    const errors = r.log.lines.filter((l) => l.level === ERROR).map((l) => l.msg);
     expect(errors).toEqual([`Group ${G0} failed after 3 attempt(s): [UVH5_TRUNCATED] ${bad}: file is truncated (test converter)`]);
     // The backoff doubled between attempts (0.1 s, then 0.2 s).
     const starts = r.log.lines.filter((l) => String(l.msg).startsWith(`Processing group ${G0}`)).map((l) => l.time as number);

@@ -1,48 +1,105 @@
 /**
  * Opening an embedded SQLite database with Kysely: WAL mode, a busy timeout so concurrent
  * processes wait rather than fail, and the database's own numbered migrations applied on open.
- * Every database in contimg (the streaming queue, the pipeline registries) opens through here.
+ * Every database in contimg (the streaming queue, the pipeline registries, the migration
+ * journal) opens through here.
+ *
+ * Migrations are atomic. Kysely's Migrator runs SQLite migrations statement by statement with no
+ * transaction (its SQLite adapter declares no transactional DDL), so a process killed between a
+ * `CREATE TABLE` and the migration's record left a database that every later open refused with
+ * "table … already exists". SQLite does run DDL inside transactions, so `migrate` below runs every
+ * pending migration and its record in one `BEGIN IMMEDIATE` transaction: a kill at any instant
+ * leaves either the old schema or the new one. The record stays in Kysely's own table
+ * (`kysely_migration`, same columns), so databases written before this change open unchanged.
  */
 import Database from 'better-sqlite3';
-import { Kysely, Migrator, SqliteDialect, type Migration, type MigrationProvider } from 'kysely';
+import { Kysely, SqliteDialect, sql, type Migration } from 'kysely';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 
 export type Migrations = Record<string, Migration>;
 
-/** Migrations are compiled into the CLI, keyed by a sortable name ("0001_initial", …). */
-class InlineMigrations implements MigrationProvider {
-  constructor(private readonly migrations: Migrations) {}
-  async getMigrations(): Promise<Migrations> {
-    return this.migrations;
-  }
-}
+/** Where each database records the migrations it has run (Kysely's table, kept for compatibility). */
+const MIGRATION_TABLE = 'kysely_migration';
 
 export interface OpenOptions {
   /** Milliseconds to wait for a lock held by another connection (default 10 s). */
   busyTimeoutMs?: number;
+  /**
+   * Open without writing anything. A file that lacks some or all of the schema (a database from
+   * an older version, or one whose creation was interrupted) is read through an in-memory copy
+   * with the missing migrations applied, so it reads as what it holds: empty when it has no schema.
+   */
   readonly?: boolean;
 }
 
 export async function openSqlite<DB>(file: string, migrations: Migrations, opts: OpenOptions = {}): Promise<Kysely<DB>> {
-  if (file !== ':memory:' && !opts.readonly) mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
-  const sqlite = new Database(file, { readonly: opts.readonly ?? false, fileMustExist: opts.readonly ?? false });
+  const readonly = opts.readonly ?? false;
+  if (file !== ':memory:' && !readonly) mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+  let sqlite = new Database(file, { readonly, fileMustExist: readonly });
   sqlite.pragma(`busy_timeout = ${opts.busyTimeoutMs ?? 10_000}`);
-  if (!opts.readonly) {
+  if (readonly) {
+    if (pendingMigrations(sqlite, migrations, file).length === 0) return kysely<DB>(sqlite);
+    // Behind the code's schema: read a private in-memory copy brought up to date.
+    const image = sqlite.serialize();
+    sqlite.close();
+    // Header bytes 18–19 say "WAL"; an in-memory database cannot have one, so mark it rollback-journal.
+    if (image.length >= 20) image.fill(1, 18, 20);
+    sqlite = image.length > 0 ? new Database(image) : new Database(':memory:');
+  } else {
     sqlite.pragma('journal_mode = WAL');
     sqlite.pragma('synchronous = NORMAL');
-    sqlite.pragma('foreign_keys = ON');
   }
-  const db = new Kysely<DB>({ dialect: new SqliteDialect({ database: sqlite }) });
-  if (!opts.readonly) {
-    const migrator = new Migrator({ db, provider: new InlineMigrations(migrations) });
-    const { error, results } = await migrator.migrateToLatest();
-    if (error) {
-      await db.destroy();
-      const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
-      const reason = error instanceof Error ? error.message : String(error);
-      throw new Error(`${file}: migration ${failed} failed: ${reason}`);
-    }
+  sqlite.pragma('foreign_keys = ON');
+  const db = kysely<DB>(sqlite);
+  try {
+    await migrate(db, sqlite, migrations, file);
+  } catch (err) {
+    await db.destroy();
+    throw err;
   }
   return db;
+}
+
+function kysely<DB>(sqlite: Database.Database): Kysely<DB> {
+  return new Kysely<DB>({ dialect: new SqliteDialect({ database: sqlite }) });
+}
+
+/** Migration names not yet recorded in the file, in order; refuses a file from a newer contimg. */
+function pendingMigrations(sqlite: Database.Database, migrations: Migrations, file: string): string[] {
+  const hasTable = sqlite.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?`).get(MIGRATION_TABLE) !== undefined;
+  const done = new Set(hasTable ? (sqlite.prepare(`SELECT name FROM ${MIGRATION_TABLE}`).all() as { name: string }[]).map((r) => r.name) : []);
+  const unknown = [...done].filter((n) => !(n in migrations)).sort();
+  if (unknown.length > 0) {
+    throw new Error(`${file}: the database has migration ${unknown.join(', ')}, which this contimg does not know; it was written by a newer version`);
+  }
+  return Object.keys(migrations)
+    .sort()
+    .filter((n) => !done.has(n));
+}
+
+/**
+ * Runs every pending migration and records it, all in one transaction that holds the write lock
+ * from the first read: a second process opening the same new database waits, then finds the
+ * work done.
+ */
+async function migrate(db: Kysely<any>, sqlite: Database.Database, migrations: Migrations, file: string): Promise<void> {
+  if (pendingMigrations(sqlite, migrations, file).length === 0) return;
+  await db.connection().execute(async (conn) => {
+    await sql`BEGIN IMMEDIATE`.execute(conn);
+    let current = '(migration record)';
+    try {
+      await sql`CREATE TABLE IF NOT EXISTS ${sql.table(MIGRATION_TABLE)} (name varchar(255) NOT NULL PRIMARY KEY, timestamp varchar(255) NOT NULL)`.execute(conn);
+      for (const name of pendingMigrations(sqlite, migrations, file)) {
+        current = name;
+        await migrations[name]!.up(conn);
+        await sql`INSERT INTO ${sql.table(MIGRATION_TABLE)} (name, timestamp) VALUES (${name}, ${new Date().toISOString()})`.execute(conn);
+      }
+      await sql`COMMIT`.execute(conn);
+    } catch (err) {
+      if (sqlite.inTransaction) await sql`ROLLBACK`.execute(conn);
+      const reason = err instanceof Error ? err.message : String(err);
+      throw new Error(`${file}: migration ${current} failed: ${reason}`);
+    }
+  });
 }

@@ -12,7 +12,8 @@
  */
 import { sql, type ExpressionBuilder, type Kysely } from 'kysely';
 import { openSqlite } from '../db/sqlite.js';
-import { formatTimestamp, parseSubbandName, parseUtc, type SubbandFile } from '../groups.js';
+import { formatTimestamp, parseSubbandName, type SubbandFile } from '../groups.js';
+import { filesOfFailedGroups, groupTimeS, registerFiles, requeueReplaced, type Arrival, type FailedGroupFile, type GroupingRules, type Registration } from './register.js';
 import type { Liveness, ProcessIdentity } from './owner.js';
 import {
   GROUP_STATES,
@@ -25,39 +26,7 @@ import {
   type UnixSeconds,
 } from './schema.js';
 
-/** A complete subband file the watcher found, ready to be registered. */
-export interface Arrival extends SubbandFile {
-  sizeBytes: number;
-}
-
-export interface GroupingRules {
-  /** Subbands whose name timestamps lie within this many seconds form one group. */
-  toleranceS: number;
-  expectedSubbands: number;
-  /** `--chunk-duration`, recorded with each new group. */
-  chunkMinutes: number;
-}
-
-/** What registering one file did. */
-export type Registration =
-  /** Already registered (a re-delivery or a rescan): nothing changed. */
-  | { kind: 'known'; path: string; groupId: string }
-  /** Joined an existing group or started a new one. */
-  | {
-      kind: 'joined' | 'created';
-      path: string;
-      groupId: string;
-      /** The group's previous name, when this file's earlier timestamp renamed it. */
-      renamedFrom?: string;
-      subbands: number;
-      expected: number;
-      /** The group's state after the file joined it. */
-      state: GroupState;
-      /** This file completed the group. */
-      becamePending: boolean;
-    }
-  /** A second file for a subband that a group within the tolerance already has: ignored. */
-  | { kind: 'duplicate'; path: string; groupId: string; existingPath: string };
+export type { Arrival, GroupingRules, Registration } from './register.js';
 
 export interface RegisteredFile extends SubbandFile {
   sizeBytes: number | null;
@@ -69,6 +38,8 @@ interface GroupCommon {
   receivedAtS: UnixSeconds;
   lastUpdateS: UnixSeconds;
   retryCount: number;
+  /** Times the group was taken back from a claiming process that died. */
+  crashRecoveries: number;
   error: string | null;
   checkpointPath: string | null;
   expectedSubbands: number;
@@ -104,6 +75,8 @@ export interface Recovered {
   groupId: string;
   state: 'pending' | 'failed';
   reason: string;
+  /** What the recovery counted: a failed attempt (a stalled claim) or a death of the claimer. */
+  counted: 'retry' | 'crash';
 }
 
 export type RetryOutcome = { state: 'pending'; retryCount: number; nextAttemptAtS: UnixSeconds } | { state: 'failed'; retryCount: number } | { state: 'lost' };
@@ -129,15 +102,6 @@ function isState(s: string): s is GroupState {
   return (GROUP_STATES as readonly string[]).includes(s);
 }
 
-/** Seconds since the epoch of a `YYYY-MM-DDTHH:MM:SS` group id (NaN for anything else). */
-function groupTimeS(groupId: string): number {
-  try {
-    return parseUtc(groupId) / 1000;
-  } catch {
-    return Number.NaN;
-  }
-}
-
 /** Retry delay after the n-th failure: base · 2^(n−1), at most 16 × base. */
 export function backoffS(baseS: number, failures: number): number {
   return baseS * 2 ** Math.min(4, Math.max(0, failures - 1));
@@ -150,6 +114,7 @@ type Row = {
   received_at: number;
   last_update: number;
   retry_count: number;
+  crash_recoveries: number;
   error: string | null;
   checkpoint_path: string | null;
   expected_subbands: number;
@@ -171,6 +136,7 @@ function toRecord(r: Row): GroupRecord {
     receivedAtS: r.received_at,
     lastUpdateS: r.last_update,
     retryCount: r.retry_count,
+    crashRecoveries: r.crash_recoveries,
     error: r.error,
     checkpointPath: r.checkpoint_path,
     expectedSubbands: r.expected_subbands,
@@ -213,10 +179,9 @@ export class StreamQueue {
 
   /**
    * Opens (creating if needed) and migrates the queue database; WAL mode, 10 s busy timeout.
-   * Kysely records each migration after running it, outside any lock, so two processes opening
-   * a new database at once can both run one (harmlessly: each is idempotent under its own write
-   * lock) and the second then fails to record it. That failure is retried: the next attempt
-   * finds the migration recorded.
+   * Migrations run in one transaction under the write lock (ts/db/sqlite.ts), so two processes
+   * opening a new database at once serialise. Switching a brand-new file to WAL can still meet
+   * the other process's lock without waiting; that is retried.
    */
   static async open(file: string): Promise<StreamQueue> {
     for (let attempt = 1; ; attempt++) {
@@ -224,7 +189,7 @@ export class StreamQueue {
         const db = await openSqlite<StreamDb>(file, STREAM_MIGRATIONS);
         return new StreamQueue(db, file);
       } catch (err) {
-        const racing = /UNIQUE constraint failed: kysely_migration|database is locked|already exists/.test((err as Error).message);
+        const racing = /database is locked/.test((err as Error).message);
         if (!racing || attempt >= 5) throw err;
         await new Promise((r) => setTimeout(r, 50 * attempt + Math.random() * 50));
       }
@@ -257,118 +222,23 @@ export class StreamQueue {
   }
 
   /**
-   * Registers complete subband files, in time order, in one transaction. A file joins the group
-   * within the tolerance that lacks its subband and stays within the tolerance with it (the
-   * newest such group, as `formGroups` chooses), else it starts a group. A group is named by its
-   * earliest timestamp, so while it is still collecting, a file stamped earlier renames it; the
-   * result is the grouping `contimg convert` forms from the same files, whatever order they
-   * arrived in. A group becomes `pending` when its last expected subband arrives.
+   * Registers complete subband files, in time order, in one transaction, into the groups
+   * `contimg convert` would form from the same files (ts/stream/register.ts). A group becomes
+   * `pending` when its last expected subband arrives.
    */
   async register(files: Arrival[], rules: GroupingRules, nowS: UnixSeconds): Promise<Registration[]> {
     if (files.length === 0) return [];
-    const sorted = [...files].sort((a, b) => a.timeMs - b.timeMs || a.subband - b.subband || a.path.localeCompare(b.path));
-    return this.immediate(async (q) => {
-      const out: Registration[] = [];
-      for (const f of sorted) out.push(await this.registerOne(q, f, rules, nowS));
-      return out;
-    });
+    return this.immediate((q) => registerFiles(q, files, rules, nowS));
   }
 
-  private async registerOne(q: Kysely<StreamDb>, f: Arrival, rules: GroupingRules, nowS: UnixSeconds): Promise<Registration> {
-    const known = await q.selectFrom('subband_files').select('group_id').where('path', '=', f.path).executeTakeFirst();
-    if (known) return { kind: 'known', path: f.path, groupId: known.group_id };
+  /** The files of failed groups, with the size and mtime they were registered with. */
+  async filesOfFailedGroups(): Promise<FailedGroupFile[]> {
+    return filesOfFailedGroups(this.db);
+  }
 
-    const tolMs = rules.toleranceS * 1000;
-    const tS = f.timeMs / 1000;
-    // A group's id is its earliest time and its files span at most the tolerance, so any group
-    // this file could join has an id within ±tolerance of the file's time. Group ids sort as text.
-    const candidates = await q
-      .selectFrom('ingest_queue')
-      .select(['group_id', 'state', 'expected_subbands'])
-      .where('group_id', '>=', formatTimestamp(f.timeMs - tolMs))
-      .where('group_id', '<=', formatTimestamp(f.timeMs + tolMs))
-      .orderBy('group_id', 'desc')
-      .execute();
-    const members = candidates.length
-      ? await q
-          .selectFrom('subband_files')
-          .select(['group_id', 'subband_idx', 'path', 'stamped_at'])
-          .where('group_id', 'in', candidates.map((c) => c.group_id))
-          .execute()
-      : [];
-    let home: (typeof candidates)[number] | undefined;
-    for (const c of candidates) {
-      const mine = members.filter((m) => m.group_id === c.group_id);
-      const same = mine.find((m) => m.subband_idx === f.subband);
-      if (same) {
-        if ((same.stamped_at ?? groupTimeS(c.group_id)) === tS) return { kind: 'duplicate', path: f.path, groupId: c.group_id, existingPath: same.path };
-        continue;
-      }
-      const times = [...mine.map((m) => m.stamped_at ?? groupTimeS(c.group_id)), tS];
-      if (Math.max(...times) - Math.min(...times) <= rules.toleranceS) {
-        home = c;
-        break;
-      }
-    }
-
-    if (!home) {
-      const clash = await q.selectFrom('subband_files').select(['path']).where('group_id', '=', f.timestamp).where('subband_idx', '=', f.subband).executeTakeFirst();
-      if (clash) return { kind: 'duplicate', path: f.path, groupId: f.timestamp, existingPath: clash.path };
-      const exists = await q.selectFrom('ingest_queue').select('group_id').where('group_id', '=', f.timestamp).executeTakeFirst();
-      if (!exists) {
-        await q
-          .insertInto('ingest_queue')
-          .values({
-            group_id: f.timestamp,
-            state: 'collecting',
-            processing_stage: 'collecting',
-            received_at: nowS,
-            last_update: nowS,
-            retry_count: 0,
-            expected_subbands: rules.expectedSubbands,
-            chunk_minutes: rules.chunkMinutes,
-          })
-          .execute();
-      }
-      home = { group_id: f.timestamp, state: 'collecting', expected_subbands: rules.expectedSubbands };
-    }
-
-    let groupId = home.group_id;
-    let renamedFrom: string | undefined;
-    if (home.state === 'collecting' && f.timestamp < groupId) {
-      const taken = await q.selectFrom('ingest_queue').select('group_id').where('group_id', '=', f.timestamp).executeTakeFirst();
-      if (!taken) {
-        await q.updateTable('ingest_queue').set({ group_id: f.timestamp }).where('group_id', '=', groupId).execute();
-        await q.updateTable('subband_files').set({ group_id: f.timestamp }).where('group_id', '=', groupId).execute();
-        renamedFrom = groupId;
-        groupId = f.timestamp;
-      }
-    }
-    await q
-      .insertInto('subband_files')
-      .values({ group_id: groupId, subband_idx: f.subband, path: f.path, size_bytes: f.sizeBytes, arrived_at: nowS, stamped_at: tS })
-      .execute();
-    const { n } = await q
-      .selectFrom('subband_files')
-      .select((eb) => eb.fn.countAll<number>().as('n'))
-      .where('group_id', '=', groupId)
-      .executeTakeFirstOrThrow();
-    const becamePending = home.state === 'collecting' && n >= home.expected_subbands;
-    await q
-      .updateTable('ingest_queue')
-      .set(becamePending ? { state: 'pending', last_update: nowS } : { last_update: nowS })
-      .where('group_id', '=', groupId)
-      .execute();
-    return {
-      kind: renamedFrom === undefined && home.group_id === f.timestamp && n === 1 ? 'created' : 'joined',
-      path: f.path,
-      groupId,
-      renamedFrom,
-      subbands: n,
-      expected: home.expected_subbands,
-      state: becamePending ? 'pending' : (home.state as GroupState),
-      becamePending,
-    };
+  /** A corrected file replaced one of a failed group: record it and requeue the group (see register.ts). */
+  async requeueReplaced(path: string, sizeBytes: number, mtimeMs: number, nowS: UnixSeconds): Promise<string | undefined> {
+    return this.immediate((q) => requeueReplaced(q, path, sizeBytes, mtimeMs, nowS));
   }
 
   /**
@@ -514,25 +384,30 @@ export class StreamQueue {
     return r.numUpdatedRows > 0n;
   }
 
-  /** Takes back in-progress claims; each counts as a failed attempt (a group that kills its worker must not loop). */
+  /**
+   * Takes back in-progress claims, as `resuming`, each counted in `counter` (a group that stalls
+   * or kills its worker every time must not loop): at `limit` the group is `failed`.
+   */
   private async takeBack(
     q: Kysely<StreamDb>,
-    rows: { group_id: string; retry_count: number }[],
+    rows: { group_id: string; retry_count: number; crash_recoveries: number }[],
     reason: (groupId: string) => string,
-    maxRetries: number,
+    counted: Recovered['counted'],
+    limit: number,
     nowS: UnixSeconds,
   ): Promise<Recovered[]> {
     const out: Recovered[] = [];
     for (const r of rows) {
-      const retryCount = r.retry_count + 1;
-      const state = retryCount >= maxRetries ? 'failed' : 'pending';
+      const column = counted === 'retry' ? 'retry_count' : 'crash_recoveries';
+      const count = r[column] + 1;
+      const state = count >= limit ? 'failed' : 'pending';
       const why = reason(r.group_id);
       await q
         .updateTable('ingest_queue')
         .set({
           state,
           processing_stage: 'resuming',
-          retry_count: retryCount,
+          [column]: count,
           error: why,
           next_attempt_at: null,
           last_update: nowS,
@@ -541,7 +416,7 @@ export class StreamQueue {
         .where('group_id', '=', r.group_id)
         .where('state', '=', 'in_progress')
         .execute();
-      out.push({ groupId: r.group_id, state, reason: why });
+      out.push({ groupId: r.group_id, state, reason: why, counted });
     }
     return out;
   }
@@ -552,7 +427,7 @@ export class StreamQueue {
     return this.immediate(async (q) => {
       const rows = await q
         .selectFrom('ingest_queue')
-        .select(['group_id', 'retry_count', 'claimed_by_host', 'claimed_by_pid'])
+        .select(['group_id', 'retry_count', 'crash_recoveries', 'claimed_by_host', 'claimed_by_pid'])
         .where('state', '=', 'in_progress')
         .where('last_update', '<', nowS - timeoutS)
         .execute();
@@ -565,24 +440,30 @@ export class StreamQueue {
           const who = r.claimed_by_pid !== null ? ` (claimed by pid ${r.claimed_by_pid} on ${r.claimed_by_host})` : '';
           return `Recovered from stale in_progress state: no progress for more than ${timeoutS} s${who}`;
         },
+        'retry',
         maxRetries,
         nowS,
       );
     });
   }
 
-  /** Re-queues claims held by processes on this host that no longer exist. */
-  async recoverDeadOwners(host: string, liveness: (o: ProcessIdentity) => Liveness, maxRetries: number, nowS: UnixSeconds): Promise<Recovered[]> {
+  /**
+   * Re-queues claims held by processes on this host that no longer exist. A death is not the
+   * group's fault, so it does not spend the retry budget: deaths are counted apart, and only a
+   * group whose claimer dies `maxCrashRecoveries` + 1 times (one that kills its worker) fails.
+   */
+  async recoverDeadOwners(host: string, liveness: (o: ProcessIdentity) => Liveness, maxCrashRecoveries: number, nowS: UnixSeconds): Promise<Recovered[]> {
     return this.immediate(async (q) => {
       const rows = await q
         .selectFrom('ingest_queue')
-        .select(['group_id', 'retry_count', 'claimed_by_host', 'claimed_by_pid', 'claimed_by_start'])
+        .select(['group_id', 'retry_count', 'crash_recoveries', 'claimed_by_host', 'claimed_by_pid', 'claimed_by_start'])
         .where('state', '=', 'in_progress')
         .where('claimed_by_host', '=', host)
         .execute();
       const dead = rows.filter((r) => r.claimed_by_pid !== null && liveness({ host, pid: r.claimed_by_pid, start: r.claimed_by_start ?? '' }) === 'gone');
       const by = new Map(dead.map((r) => [r.group_id, r]));
-      return this.takeBack(q, dead, (g) => `Recovered from in_progress state: the claiming process (pid ${by.get(g)!.claimed_by_pid} on ${host}) is gone`, maxRetries, nowS);
+      const reason = (g: string) => `Recovered from in_progress state: the claiming process (pid ${by.get(g)!.claimed_by_pid} on ${host}) is gone`;
+      return this.takeBack(q, dead, reason, 'crash', maxCrashRecoveries + 1, nowS);
     });
   }
 
@@ -640,6 +521,7 @@ export class StreamQueue {
         'q.received_at',
         'q.last_update',
         'q.retry_count',
+        'q.crash_recoveries',
         'q.error',
         'q.checkpoint_path',
         'q.expected_subbands',
@@ -720,6 +602,7 @@ export class StreamQueue {
           // requeue does, and the worker resumes from a checkpoint if it finds one.
           processing_stage: r.state === 'in_progress' ? 'resuming' : 'collecting',
           retry_count: 0,
+          crash_recoveries: 0,
           next_attempt_at: null,
           last_update: nowS,
           ...NO_CLAIM,

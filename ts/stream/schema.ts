@@ -43,8 +43,14 @@ export interface IngestQueueTable {
   received_at: UnixSeconds;
   /** Last state change, registration or conversion progress (the stale-claim clock). */
   last_update: UnixSeconds;
-  /** Failed attempts so far (a failure, or a claim abandoned by a dead or stalled worker). */
+  /** Failed attempts so far (a conversion error, or a claim that stopped making progress). */
   retry_count: ColumnType<number, number | undefined, number>;
+  /**
+   * Times the group was taken back from a claiming process that died (SIGKILL, OOM, power cut):
+   * counted apart from `retry_count`, against `--max-crash-recoveries`, so service crashes do
+   * not spend the group's retry budget while a group that kills its worker every time still fails.
+   */
+  crash_recoveries: ColumnType<number, number | undefined, number>;
   /** The last failure: error code, message naming the file, and cause. */
   error: string | null;
   /** Where the converter keeps this group's resumable checkpoint (with `--checkpoint-dir`). */
@@ -74,6 +80,8 @@ export interface SubbandFilesTable {
   arrived_at: UnixSeconds | null;
   /** The timestamp in the file's name, which each correlator node stamps with its own clock. */
   stamped_at: UnixSeconds | null;
+  /** Modification time when registered (ms since the epoch; null for older rows): a corrected file is noticed by it. */
+  mtime_ms: number | null;
 }
 
 /** `performance_metrics`: per-stage durations (seconds) of a group's successful conversion. */
@@ -104,9 +112,10 @@ export const SCHEMA_COLUMNS = {
     group_id: true, state: true, received_at: true, last_update: true, retry_count: true, error: true,
     checkpoint_path: true, processing_stage: true, chunk_minutes: true, expected_subbands: true,
     claimed_by_host: true, claimed_by_pid: true, claimed_by_start: true, claimed_at: true, next_attempt_at: true,
+    crash_recoveries: true,
   } satisfies Record<keyof IngestQueueTable, true>,
   subband_files: {
-    group_id: true, subband_idx: true, path: true, size_bytes: true, arrived_at: true, stamped_at: true,
+    group_id: true, subband_idx: true, path: true, size_bytes: true, arrived_at: true, stamped_at: true, mtime_ms: true,
   } satisfies Record<keyof SubbandFilesTable, true>,
   performance_metrics: {
     group_id: true, load_time: true, phase_time: true, write_time: true, total_time: true, recorded_at: true, detail_json: true,
@@ -119,19 +128,13 @@ async function columnsOf(db: Kysely<any>, table: string): Promise<Set<string>> {
 }
 
 /**
- * SQLite runs Kysely migrations outside a transaction; each migration here takes the write lock
- * itself so that two services opening one database at once cannot interleave their DDL, and is
- * written to be a no-op when its changes are already there.
+ * Runs a migration's body. The bodies once took the write lock here themselves; ts/db/sqlite.ts
+ * now runs every pending migration inside one `BEGIN IMMEDIATE` transaction, which both
+ * serialises two services opening one database and makes the DDL atomic. Each body is still
+ * written to be a no-op where its changes are already there (a database of the Python service).
  */
-async function locked(db: Kysely<any>, body: () => Promise<void>): Promise<void> {
-  await sql`BEGIN IMMEDIATE`.execute(db);
-  try {
-    await body();
-    await sql`COMMIT`.execute(db);
-  } catch (err) {
-    await sql`ROLLBACK`.execute(db);
-    throw err;
-  }
+async function locked(_db: Kysely<any>, body: () => Promise<void>): Promise<void> {
+  await body();
 }
 
 /**
@@ -232,6 +235,22 @@ export const STREAM_MIGRATIONS: Record<string, Migration> = {
             .execute(db);
         }
       });
+    },
+  },
+
+  /** Deaths of the claiming process, counted apart from failed attempts (issue 11). */
+  '0003_crash_recoveries': {
+    async up(db: Kysely<any>) {
+      if (!(await columnsOf(db, 'ingest_queue')).has('crash_recoveries')) {
+        await sql`ALTER TABLE ingest_queue ADD COLUMN crash_recoveries INTEGER NOT NULL DEFAULT 0`.execute(db);
+      }
+    },
+  },
+
+  /** Each file's modification time at registration, so a corrected file that replaces it is noticed. */
+  '0004_subband_mtime': {
+    async up(db: Kysely<any>) {
+      if (!(await columnsOf(db, 'subband_files')).has('mtime_ms')) await sql`ALTER TABLE subband_files ADD COLUMN mtime_ms REAL`.execute(db);
     },
   },
 };

@@ -19,6 +19,7 @@ import { StreamQueue, type Arrival, type GroupingRules, type Registration } from
 import { childConverter } from './subprocess.js';
 import { DirectoryWatcher, type WatchFactory, type WatchMode } from './watcher.js';
 import { StreamingWorker } from './worker.js';
+import { requeueCorrectedFiles } from './replacements.js';
 
 /** Everything the service needs, in explicit units; `contimg stream` fills it from its options. */
 export interface StreamConfig {
@@ -47,6 +48,8 @@ export interface StreamConfig {
   profile: boolean;
   expectedSubbands: number;
   maxRetries: number;
+  /** `--max-crash-recoveries`: deaths of the claiming process a group survives. */
+  maxCrashRecoveries: number;
   retryBackoffS: number;
   inProgressTimeoutS: number;
   collectingTimeoutS: number;
@@ -192,6 +195,7 @@ export class StreamService {
           inputs: { copy: c.stageInputs, workers: c.stageWorkers, baseDir: c.scratchDir },
           cleanupTemp: c.cleanupTemp,
           maxRetries: c.maxRetries,
+          maxCrashRecoveries: c.maxCrashRecoveries,
           retryBackoffS: c.retryBackoffS,
           inProgressTimeoutS: c.inProgressTimeoutS,
           collectingTimeoutS: c.collectingTimeoutS,
@@ -199,7 +203,15 @@ export class StreamService {
           profile: c.profile,
           commandLine: c.commandLine,
         },
-        { converter, log: this.log, mayClaim: () => guard.check(), onLoop: (now) => monitor.checkEvents(now) },
+        {
+          converter,
+          log: this.log,
+          mayClaim: () => guard.check(),
+          onLoop: async (now) => {
+            await requeueCorrectedFiles(queue, c.settleS, this.log);
+            return monitor.checkEvents(now);
+          },
+        },
       ));
       if (this.stopping) worker.stop();
       const me = currentProcess();

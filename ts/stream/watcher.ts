@@ -263,7 +263,7 @@ export class DirectoryWatcher {
     const renamed = this.renamedSoon.delete(p);
     const quietMs = Date.now() - s.mtimeMs;
     if (renamed || quietMs >= this.opts.settleS * 1000) {
-      this.take({ ...parsed.name, path: p, sizeBytes: s.size });
+      this.take({ ...parsed.name, path: p, sizeBytes: s.size, mtimeMs: s.mtimeMs });
       return;
     }
     this.watchSize(p, s);
@@ -293,7 +293,7 @@ export class DirectoryWatcher {
       } else if (Date.now() - entry.stableSinceMs >= this.opts.settleS * 1000) {
         this.settling.delete(p);
         const parsed = parseSubbandName(path.basename(p));
-        if (parsed.ok) this.take({ ...parsed.name, path: p, sizeBytes: now.size });
+        if (parsed.ok) this.take({ ...parsed.name, path: p, sizeBytes: now.size, mtimeMs: now.mtimeMs });
         return;
       }
       entry.timer = setTimeout(() => void check(), stepMs);

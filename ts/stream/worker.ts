@@ -45,6 +45,8 @@ export interface WorkerConfig {
   inputs: { copy: boolean; workers: number; baseDir?: string };
   cleanupTemp: boolean;
   maxRetries: number;
+  /** Deaths of the claiming process a group survives (`--max-crash-recoveries`); one more fails it. */
+  maxCrashRecoveries: number;
   /** First retry delay (seconds); doubles per failure, at most 16×. */
   retryBackoffS: number;
   inProgressTimeoutS: number;
@@ -138,12 +140,17 @@ export class StreamingWorker {
   /** Re-queues claims of dead processes on this host and claims that stopped making progress. */
   async recover(): Promise<void> {
     const now = this.now();
-    const dead = await this.queue.recoverDeadOwners(this.owner.host, this.liveness, this.cfg.maxRetries, now);
+    const dead = await this.queue.recoverDeadOwners(this.owner.host, this.liveness, this.cfg.maxCrashRecoveries, now);
     const stale = await this.queue.recoverStale(this.cfg.inProgressTimeoutS, this.cfg.maxRetries, now);
     for (const r of [...dead, ...stale]) {
       if (r.state === 'failed') {
-        this.deps.log.error({ group: r.groupId }, `Group ${r.groupId} failed: ${r.reason} (retry budget of ${this.cfg.maxRetries} spent)`);
-        this.recordFailure({ groupId: r.groupId }, { code: 'STREAM_RETRIES_SPENT', message: `${r.reason} (retry budget of ${this.cfg.maxRetries} spent)` });
+        const spent =
+          r.counted === 'crash'
+            ? `its claiming process died ${this.cfg.maxCrashRecoveries + 1} times: --max-crash-recoveries ${this.cfg.maxCrashRecoveries} spent`
+            : `retry budget of ${this.cfg.maxRetries} spent`;
+        const code = r.counted === 'crash' ? 'STREAM_CRASH_RECOVERIES_SPENT' : 'STREAM_RETRIES_SPENT';
+        this.deps.log.error({ group: r.groupId }, `Group ${r.groupId} failed: ${r.reason} (${spent})`);
+        this.recordFailure({ groupId: r.groupId }, { code, message: `${r.reason} (${spent})` });
       } else this.deps.log.warn({ group: r.groupId }, `Recovered stale in-progress group ${r.groupId}; re-queued for processing (${r.reason})`);
     }
   }

@@ -153,7 +153,7 @@ export function collectGroups(files: string[], inputDir: string | undefined, exp
     }
   }
   const { groups, duplicates } = formGroups(subbandFiles, toleranceS);
-  for (const d of duplicates) notes.push(`duplicate subband file ignored: ${d.path}`);
+  for (const d of duplicates) notes.push(`duplicate subband file ignored: ${d.path} (group ${d.groupId} keeps ${d.keptPath})`);
   const planned: PlannedGroup[] = groups
     .filter((g) => (startMs === undefined || g.startMs >= startMs) && (endMs === undefined || g.startMs <= endMs))
     .map((g) => ({

@@ -61,6 +61,7 @@ export const statusCommand = defineCommand({
           subbands: g.subbands,
           expectedSubbands: g.expectedSubbands,
           retryCount: g.retryCount,
+          crashRecoveries: g.crashRecoveries,
           error: g.error,
           receivedAt: iso(g.receivedAtS),
           lastUpdate: iso(g.lastUpdateS),

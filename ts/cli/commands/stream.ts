@@ -53,7 +53,8 @@ export const streamCommand = defineCommand({
           .option('monitor-interval', { type: 'number', default: 60, describe: 'Monitoring check interval in seconds' })
           .option('profile', { type: 'boolean', default: false, describe: 'Record and log finer per-stage timings' })
           .option('log-level', { type: 'string', default: 'INFO', describe: 'DEBUG, INFO, WARNING, ERROR or CRITICAL' })
-          .option('max-retries', { type: 'number', default: 3, describe: 'Failed attempts before a group is marked failed' })
+          .option('max-retries', { type: 'number', default: 3, describe: 'Failed conversion attempts before a group is marked failed' })
+          .option('max-crash-recoveries', { type: 'number', default: 5, describe: 'Times a group is re-queued after its claiming process died (killed, OOM, power cut) before it is marked failed; counted apart from --max-retries' })
           .option('retry-backoff', { type: 'number', default: 30, describe: 'Seconds before the first retry; doubles per failure (at most 16x)' })
           .option('poll-interval', { type: 'number', default: 5, describe: 'Polling interval in seconds when inotify is unavailable (or --watch-mode poll)' })
           .option('watch-mode', { choices: ['auto', 'inotify', 'poll'] as const, default: 'auto' as const, describe: 'auto: inotify, falling back to polling if it fails' })
@@ -70,8 +71,8 @@ export const streamCommand = defineCommand({
       .check((a) => {
         normaliseLevel(String(a['log-level']));
         positive(a, ['chunk-duration', 'omp-threads', 'stage-workers', 'monitor-interval', 'poll-interval', 'worker-poll-interval', 'group-tolerance', 'expected-subbands', 'threads']);
-        positive(a, ['max-retries', 'retry-backoff', 'in-progress-timeout', 'collecting-timeout', 'settle-time', 'queue-depth-warn', 'min-free-output-gb', 'min-free-scratch-gb'], true);
-        for (const n of ['omp-threads', 'stage-workers', 'max-retries', 'expected-subbands'] as const) {
+        positive(a, ['max-retries', 'max-crash-recoveries', 'retry-backoff', 'in-progress-timeout', 'collecting-timeout', 'settle-time', 'queue-depth-warn', 'min-free-output-gb', 'min-free-scratch-gb'], true);
+        for (const n of ['omp-threads', 'stage-workers', 'max-retries', 'max-crash-recoveries', 'expected-subbands'] as const) {
           if (!Number.isInteger(a[n])) throw new Error(`--${n} must be an integer (got ${a[n]})`);
         }
         // Consecutive groups are a chunk apart; a wider tolerance would merge them.
@@ -108,6 +109,7 @@ export const streamCommand = defineCommand({
       profile: a.profile,
       expectedSubbands: a['expected-subbands'],
       maxRetries: a['max-retries'],
+      maxCrashRecoveries: a['max-crash-recoveries'],
       retryBackoffS: a['retry-backoff'],
       inProgressTimeoutS: a['in-progress-timeout'],
       collectingTimeoutS: a['collecting-timeout'],
