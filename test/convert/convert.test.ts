@@ -7,30 +7,11 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { native } from '../../ts/native.js';
 import { cleanupTmpDirs, cli, cliJson, oracle, tmpDir } from '../helpers.js';
+import { expectMatches, type Reference } from './reference.js';
 
 afterAll(cleanupTmpDirs);
 
 const GROUP = ['--antennas', '10', '--channels', '8', '--integrations', '4', '--flag-fraction', '0.05', '--jitter-s', '20'];
-
-interface Reference {
-  rows: number;
-  expected_rows: number;
-  data_rel: number;
-  uvw_m: number;
-  missing_channels: number;
-  equal: Record<string, boolean>;
-  spw_freqs_ascending: boolean;
-  n_spw: number;
-  n_corr: number;
-}
-
-function expectMatches(ref: Reference, label: string): void {
-  expect(ref.rows, label).toBe(ref.expected_rows);
-  expect(ref.data_rel, label).toBeLessThan(1e-5);
-  expect(ref.uvw_m, label).toBeLessThan(1e-3);
-  for (const [k, v] of Object.entries(ref.equal)) expect(v, `${label}: ${k}`).toBe(true);
-  expect(ref.spw_freqs_ascending, label).toBe(true);
-}
 
 function subbandFiles(dir: string): string[] {
   return readdirSync(dir)
@@ -56,6 +37,8 @@ describe('contimg convert, DSA-110 groups', () => {
     expect(g.native.nSpw).toBe(1);
     expect(g.native.nChan).toBe(128);
     expect(g.native.uvwConvention).toBe('ant2-minus-ant1');
+    // --input-phase auto recognises DSA-110 data and reads the stored uvw's phase.
+    expect(g.inputPhase).toEqual({ phase: 'stored-uvw', auto: true, reason: expect.stringMatching(/^DSA-110 data \(telescope OVRO_MMA, instrument DSA, extra_keywords phase_center_dec/) });
     expect(g.staging.reason).toMatch(/tmpfs|scratch|output/);
     const ref = await oracle<Reference>('convert_reference.py', g.outputMs, '--files', ...subbandFiles(sim.dir));
     expectMatches(ref, 'full group');
@@ -159,20 +142,23 @@ describe('contimg convert, UVH5 files from anywhere', () => {
   });
 
   it('converts 4-polarisation, multi-spw drift data (MS polarisation order, one SPW per spw)', async () => {
+    // A drift file from a non-DSA telescope: by default read as pyuvdata does (no phase).
     const out = tmpDir();
     const r = await cliJson('convert', gen.fourpol_multispw!, '--output-dir', out);
     const g = r.groups[0];
     expect(g.native.nSpw).toBe(2);
     expect(g.native.nCorr).toBe(4);
+    expect(g.native.inputPhase).toBe('zero');
     const ms = await cliJson('inspect', g.outputMs);
     expect(ms.polarizations[0].corrTypes).toEqual([9, 10, 11, 12]);
-    const ref = await oracle<Reference>('convert_reference.py', g.outputMs, '--files', gen.fourpol_multispw!);
+    const ref = await oracle<Reference>('convert_reference.py', g.outputMs, '--files', gen.fourpol_multispw!, '--input-phase', 'zero');
     expectMatches(ref, 'four pol');
-    // pyuvdata's own semantics for drift data (no phase in the data) with --input-phase zero.
+    // The DSA-110 reading (the stored uvw's w is in the data) when asked for.
     const out2 = tmpDir();
-    const r2 = await cliJson('convert', gen.fourpol_multispw!, '--output-dir', out2, '--input-phase', 'zero');
-    const ref2 = await oracle<Reference>('convert_reference.py', r2.groups[0].outputMs, '--files', gen.fourpol_multispw!, '--input-phase', 'zero');
-    expectMatches(ref2, 'four pol, zero input phase');
+    const r2 = await cliJson('convert', gen.fourpol_multispw!, '--output-dir', out2, '--input-phase', 'stored-uvw');
+    expect(r2.groups[0].inputPhase).toEqual({ phase: 'stored-uvw', auto: false, reason: 'set by --input-phase' });
+    const ref2 = await oracle<Reference>('convert_reference.py', r2.groups[0].outputMs, '--files', gen.fourpol_multispw!, '--input-phase', 'stored-uvw');
+    expectMatches(ref2, 'four pol, stored-uvw input phase');
     // The two semantics really differ on this non-coplanar array.
     expect(native().msDigest(r2.groups[0].outputMs).data).not.toBe(native().msDigest(g.outputMs).data);
   });
@@ -194,7 +180,7 @@ describe('contimg convert, UVH5 files from anywhere', () => {
     const r = await cliJson('convert', gen.singlepol!, '--output-dir', out);
     const ms = await cliJson('inspect', r.groups[0].outputMs);
     expect(ms.polarizations[0].corrTypes).toEqual([9]);
-    expectMatches(await oracle<Reference>('convert_reference.py', r.groups[0].outputMs, '--files', gen.singlepol!), 'single pol');
+    expectMatches(await oracle<Reference>('convert_reference.py', r.groups[0].outputMs, '--files', gen.singlepol!, '--input-phase', 'zero'), 'single pol');
   });
 });
 

@@ -7,8 +7,11 @@ The reference is pyuvdata's own chain: read every file, (for --input-phase store
 the phase the stored uvw_array w describes — `_apply_w_proj(new_w=0, old_w=uvw_w)`, which turns
 fringe-stopped "drift" data into what pyuvdata calls unprojected — then `phase()` to the MS's
 FIELD centre (ICRS), order channels by frequency and polarisations in CASA order, and apply
-`write_ms`'s conventions (DATA = conj(data), UVW = −uvw, WEIGHT = median of nsamples over
-frequency). Prints JSON with the largest differences per column.
+`write_ms`'s conventions (baselines that mix both orders conjugated to ant1 < ant2 by pyuvdata's
+own `conjugate_bls`, which also swaps XY and YX; DATA = conj(data), UVW = −uvw, WEIGHT = median
+of nsamples over frequency, INTERVAL = integration_time). Two contimg rules on top: the parallel
+hands of autocorrelations are made real (cross hands stay complex), and NaN/Inf visibilities are
+flagged with DATA 0. Prints JSON with the largest differences per column.
 """
 import argparse
 import json
@@ -52,6 +55,8 @@ for uv in uvs:
     if a.input_phase == "stored-uvw" and uv._check_for_cat_type("unprojected").any():
         uv._apply_w_proj(new_w_vals=0.0, old_w_vals=uv.uvw_array[:, 2])
     uv.phase(ra=ra, dec=dec, epoch="J2000", phase_frame="icrs", cat_name="field")
+    if np.any(uv.ant_1_array < uv.ant_2_array) and np.any(uv.ant_1_array > uv.ant_2_array):
+        uv.conjugate_bls("ant1<ant2")  # what write_ms does to such data
     refs.append(uv)
 
 if a.spw_per_subband:
@@ -70,8 +75,10 @@ nrow_per_part = parts[0].Nblts
 report = {"rows": int(ms.nrows()), "expected_rows": int(nrow_per_part * len(spw_freqs))}
 casa_order = [1, 2, 3, 4, -1, -3, -4, -2, -5, -7, -8, -6]
 worst = {"data_rel": 0.0, "data_abs": 0.0, "uvw_m": 0.0, "time_s": 0.0}
-equal = {"flag": True, "weight_spectrum": True, "weight": True, "antennas": True, "time": True, "missing_flagged": True}
+equal = {"flag": True, "weight_spectrum": True, "weight": True, "antennas": True, "time": True, "interval": True, "missing_flagged": True, "nonfinite_zeroed": True}
 missing_channels = 0
+nonfinite = 0
+nonfinite_in_ms = 0
 for i, freqs in enumerate(spw_freqs):
     uv = parts[i] if len(parts) == len(spw_freqs) else parts[0]
     pol_order = np.argsort([casa_order.index(p) for p in uv.polarization_array])
@@ -81,17 +88,26 @@ for i, freqs in enumerate(spw_freqs):
     missing_channels += int((~present).sum())
     data = uv.data_array[:, src][:, :, pol_order]
     nsamp = uv.nsample_array[:, src][:, :, pol_order]
-    flags = uv.flag_array[:, src][:, :, pol_order] | (nsamp == 0)
+    bad = ~np.isfinite(data)
+    nonfinite += int((bad & present[None, :, None]).sum())
+    flags = uv.flag_array[:, src][:, :, pol_order] | (nsamp == 0) | bad
+    data[bad] = 0
     data[:, ~present] = 0
     nsamp[:, ~present] = 0
     flags[:, ~present] = True
     expect_data = np.conj(data)
     autos = uv.ant_1_array == uv.ant_2_array
-    expect_data[autos] = expect_data[autos].real
+    parallel = np.isin(uv.polarization_array[pol_order], [-1, -2, -5, -6])
+    auto_data = expect_data[autos]
+    auto_data[:, :, parallel] = auto_data[:, :, parallel].real
+    expect_data[autos] = auto_data
     r0 = i * nrow_per_part
     get = lambda c: ms.getcol(c, startrow=r0, nrow=nrow_per_part)  # noqa: E731
     got, uvw, tm, fl, ws, w = get("DATA"), get("UVW"), get("TIME"), get("FLAG"), get("WEIGHT_SPECTRUM"), get("WEIGHT")
     a1, a2 = get("ANTENNA1"), get("ANTENNA2")
+    nonfinite_in_ms += int((~np.isfinite(got)).sum())
+    equal["nonfinite_zeroed"] &= bool(np.all(got[bad] == 0) and np.all(fl[bad]))
+    equal["interval"] &= bool(np.allclose(get("INTERVAL"), uv.integration_time, rtol=1e-9) and np.allclose(get("EXPOSURE"), uv.integration_time, rtol=1e-9))
     diff = np.abs(got - expect_data)
     mag = np.abs(expect_data)
     ok = ~flags
@@ -108,6 +124,8 @@ for i, freqs in enumerate(spw_freqs):
     equal["antennas"] &= bool(np.array_equal(a1, uv.ant_1_array) and np.array_equal(a2, uv.ant_2_array))
     equal["missing_flagged"] &= bool(np.all(got[:, ~present] == 0) and np.all(fl[:, ~present]))
 report["missing_channels"] = missing_channels
+report["nonfinite"] = nonfinite
+report["nonfinite_in_ms"] = nonfinite_in_ms
 report.update(worst)
 report["equal"] = equal
 report["spw_freqs_ascending"] = bool(all(np.all(np.diff(f) > 0) for f in spw_freqs))

@@ -26,6 +26,11 @@ export interface NativeConvertSummary {
   uvwConvention: 'ant2-minus-ant1' | 'ant1-minus-ant2' | null;
   uvwResidualM: number | null;
   inputPhase: 'stored-uvw' | 'zero';
+  /** Whether `--input-phase auto` chose `inputPhase`, and why. */
+  inputPhaseAuto: boolean;
+  inputPhaseReason: string;
+  /** NaN/Inf visibility samples, flagged with DATA 0. */
+  nonFiniteFlagged: number;
   bytesRead: number;
   resumedFromRow: number | null;
   warnings: string[];
@@ -46,6 +51,10 @@ export interface ConvertRunResult extends ConvertResult {
   native?: NativeConvertSummary;
   fields: { name: string; raDeg: number; decDeg: number }[];
   missingSubbands: number[];
+  /** The phase the input was taken to carry, and why (`--input-phase`). */
+  inputPhase?: { phase: 'stored-uvw' | 'zero'; auto: boolean; reason: string };
+  /** NaN/Inf visibility samples found, flagged and zeroed. */
+  nonFiniteFlagged?: number;
 }
 
 /** Shape of the MS a job will produce, for the staging estimate. */
@@ -111,7 +120,7 @@ export const convertJob: Converter = async (job: ConvertJob, opts: ConvertOption
           imagingColumns: opts.imagingColumns,
           chunkIntegrations: opts.chunkIntegrations,
           uvwConvention: opts.uvwConvention,
-          inputPhase: opts.inputPhase ?? 'stored-uvw',
+          inputPhase: opts.inputPhase ?? 'auto',
           threads: opts.threads,
           checkpointPath,
           groupName: job.groupId,
@@ -168,5 +177,7 @@ export const convertJob: Converter = async (job: ConvertJob, opts: ConvertOption
     native: summary,
     fields: summary.fields,
     missingSubbands: summary.missingSubbands,
+    inputPhase: { phase: summary.inputPhase, auto: summary.inputPhaseAuto, reason: summary.inputPhaseReason },
+    nonFiniteFlagged: summary.nonFiniteFlagged,
   };
 };

@@ -31,11 +31,12 @@ export interface ConvertOptions {
   /** Sign convention of the stored uvw: detect, or force one. */
   uvwConvention: 'auto' | 'ant2-ant1' | 'ant1-ant2';
   /**
-   * The phase the input data carry: `stored-uvw` (default: the stored uvw_array w describes
-   * it, true of DSA-110's meridian-fringe-stopped files) or `zero` (pyuvdata's reading of
-   * drift data: no phase).
+   * The phase the input data carry: `auto` (default: decided from the file — DSA-110 files by
+   * their telescope name or fringe-stopping keywords read as `stored-uvw`, other drift files as
+   * `zero`), `stored-uvw` (the stored uvw_array w describes it, true of DSA-110's
+   * meridian-fringe-stopped files) or `zero` (pyuvdata's reading of drift data: no phase).
    */
-  inputPhase?: 'stored-uvw' | 'zero';
+  inputPhase?: 'auto' | 'stored-uvw' | 'zero';
 }
 
 /** Where the MS is built before being moved into place (seed 000's staging). */
@@ -128,5 +129,5 @@ export const DEFAULT_CONVERT_OPTIONS: ConvertOptions = {
   imagingColumns: false,
   expectedSubbands: 16,
   uvwConvention: 'auto',
-  inputPhase: 'stored-uvw',
+  inputPhase: 'auto',
 };

@@ -18,7 +18,7 @@ fn main() {
     let mut cfg = convert::ConvertConfig::default();
     cfg.spw_per_subband = args.iter().any(|a| a == "--spw");
     if args.iter().any(|a| a == "--zero") {
-        cfg.input_phase = phasing::InputPhase::Zero;
+        cfg.input_phase = convert::InputPhaseChoice::Force(phasing::InputPhase::Zero);
     }
     cfg.expected_subbands = inputs.len().max(16).min(16);
     if args.iter().any(|a| a == "--allow-missing") {

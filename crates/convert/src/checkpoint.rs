@@ -33,6 +33,9 @@ pub struct Checkpoint {
     /// Directory holding the snapshot of the MS's small files at this checkpoint.
     #[serde(default)]
     pub snapshot: Option<PathBuf>,
+    /// NaN/Inf samples flagged in the rows written so far (the summary reports the total).
+    #[serde(default)]
+    pub non_finite: u64,
 }
 
 /// Files of an MS root that change after a flush and must be restored together: everything
@@ -122,7 +125,7 @@ pub fn load(path: &Path, fingerprint: &str, ms_path: &Path) -> Option<Checkpoint
 
 /// Records a checkpoint of a just-flushed MS. Snapshots alternate between two directories so
 /// the one the current checkpoint names is never being rewritten.
-pub fn save(path: &Path, fingerprint: &str, ms_path: &Path, blocks_done: usize, rows_done: usize) -> Result<(), ConvertError> {
+pub fn save(path: &Path, fingerprint: &str, ms_path: &Path, blocks_done: usize, rows_done: usize, non_finite: u64) -> Result<(), ConvertError> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|e| ConvertError::io(dir, "create the checkpoint directory", e))?;
     }
@@ -135,6 +138,7 @@ pub fn save(path: &Path, fingerprint: &str, ms_path: &Path, blocks_done: usize, 
         blocks_done,
         rows_done,
         snapshot: Some(snap),
+        non_finite,
     };
     let tmp = path.with_extension("tmp");
     std::fs::write(&tmp, serde_json::to_vec_pretty(&cp).expect("serialises")).map_err(|e| ConvertError::io(&tmp, "write checkpoint", e))?;

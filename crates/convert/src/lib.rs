@@ -15,7 +15,9 @@
 
 mod checkpoint;
 mod error;
+pub mod input_phase;
 pub mod plan;
+mod pols;
 mod writeback;
 
 use std::path::{Path, PathBuf};
@@ -31,6 +33,7 @@ use ms::{HistoryEntry, MsWriter, RowBlock};
 use phasing::{InputPhase, Phasor, UvwConvention};
 
 pub use error::ConvertError;
+pub use input_phase::{InputPhaseChoice, InputPhaseDecision};
 pub use plan::{FieldInfo, Plan};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -61,7 +64,8 @@ pub struct ConvertConfig {
     /// Integrations (blocks of Nbls rows) per streamed block; default from a memory budget.
     pub chunk_integrations: Option<usize>,
     pub uvw_convention: UvwChoice,
-    pub input_phase: InputPhase,
+    /// The phase already in the data: decided from the file (`Auto`) or forced.
+    pub input_phase: InputPhaseChoice,
     pub threads: Option<usize>,
     pub history: Vec<HistoryEntry>,
     /// Resumable progress is recorded here (and read back on start).
@@ -81,7 +85,7 @@ impl Default for ConvertConfig {
             imaging_columns: false,
             chunk_integrations: None,
             uvw_convention: UvwChoice::Auto,
-            input_phase: InputPhase::StoredUvw,
+            input_phase: InputPhaseChoice::Auto,
             threads: None,
             history: Vec::new(),
             checkpoint: None,
@@ -143,6 +147,12 @@ pub struct ConvertSummary {
     pub uvw_convention: Option<UvwConvention>,
     pub uvw_residual_m: Option<f64>,
     pub input_phase: InputPhase,
+    /// Whether `--input-phase auto` chose `input_phase`, and why.
+    pub input_phase_auto: bool,
+    pub input_phase_reason: String,
+    /// Visibility samples (one correlation of one channel) that were NaN or ±Inf: written
+    /// flagged, with DATA 0.
+    pub non_finite_flagged: u64,
     pub bytes_read: u64,
     pub resumed_from_row: Option<usize>,
     pub warnings: Vec<String>,
@@ -204,13 +214,15 @@ fn convert_inner(
     // Resume from a checkpoint, or start clean.
     let fingerprint = checkpoint::fingerprint(&plan::input_paths(inputs), cfg, block_rows);
     let resume = cfg.checkpoint.as_deref().and_then(|c| checkpoint::load(c, &fingerprint, ms_path));
-    let (mut writer, first_block) = match resume {
+    // The NaN/Inf count of the blocks already written comes back with the checkpoint.
+    let (mut writer, first_block, non_finite_before) = match resume {
         Some(cp) => match checkpoint::restore(&cp).and_then(|()| MsWriter::resume(ms_path, &plan.spec, cp.rows_done).map_err(|e| ConvertError::ms(ms_path, e))) {
-            Ok(w) => (w, cp.blocks_done),
-            Err(_) => (fresh_writer(ms_path, &plan)?, 0),
+            Ok(w) => (w, cp.blocks_done, cp.non_finite),
+            Err(_) => (fresh_writer(ms_path, &plan)?, 0, 0),
         },
-        None => (fresh_writer(ms_path, &plan)?, 0),
+        None => (fresh_writer(ms_path, &plan)?, 0, 0),
     };
+    let mut non_finite = non_finite_before;
     let resumed_from_row = (first_block > 0).then(|| blocks[..first_block].iter().map(|b| b.1.len()).sum());
 
     let phasors: Vec<Phasor> = plan.spws.iter().map(|s| Phasor::new(&s.freqs_hz)).collect();
@@ -272,12 +284,13 @@ fn convert_inner(
             }
             written += rows.len();
             writeback.kick();
+            non_finite += block.non_finite;
             if let Some(cp) = &cfg.checkpoint {
                 let t = Instant::now();
                 let r = writer
                     .flush()
                     .map_err(|e| ConvertError::ms(ms_path, e))
-                    .and_then(|()| checkpoint::save(cp, &fingerprint, ms_path, block.block + 1, writer.n_rows()));
+                    .and_then(|()| checkpoint::save(cp, &fingerprint, ms_path, block.block + 1, writer.n_rows(), non_finite));
                 stage_times.flush += t.elapsed().as_secs_f64();
                 if let Err(e) = r {
                     outcome = Err(e);
@@ -332,6 +345,10 @@ fn convert_inner(
     timings.write_s = stage_times.write;
     timings.flush_s = stage_times.flush;
     timings.total_s = t_start.elapsed().as_secs_f64();
+    let mut warnings = plan.warnings.clone();
+    if non_finite > 0 {
+        warnings.push(format!("{non_finite} visibility sample(s) were NaN or Inf: flagged, with DATA set to 0"));
+    }
 
     Ok(ConvertSummary {
         group: plan.group.clone(),
@@ -345,10 +362,13 @@ fn convert_inner(
         fields: plan.fields.clone(),
         uvw_convention: plan.convention.map(|c| c.convention),
         uvw_residual_m: plan.convention.map(|c| c.max_residual_m),
-        input_phase: plan.input_phase,
+        input_phase: plan.input_phase.phase,
+        input_phase_auto: plan.input_phase.auto,
+        input_phase_reason: plan.input_phase.reason.clone(),
+        non_finite_flagged: non_finite,
         bytes_read: plan.bytes_in,
         resumed_from_row,
-        warnings: plan.warnings.clone(),
+        warnings,
         timings,
     })
 }
@@ -392,6 +412,8 @@ struct Assembled {
     weight: Vec<f32>,
     sigma: Vec<f32>,
     flag_row: Vec<bool>,
+    /// NaN/Inf samples found (and flagged) in this block.
+    non_finite: u64,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -450,10 +472,12 @@ fn produce(
     let t = Instant::now();
     let rows_meta = &plan.rows;
     let conj_in = plan.conj_in;
+    let (parallel, cross_pair) = (&plan.parallel, plan.cross_pair);
     let missing: Vec<(usize, usize)> =
         spw_plan.segments().iter().filter(|s| s.source.is_none()).map(|s| (s.out_start * ncorr, s.len * ncorr)).collect();
-    // One pass per row: rotate, conjugate as write_ms does, flag, weigh.
-    out.data
+    // One pass per row: swap cross hands, rotate, conjugate as write_ms does, flag, weigh.
+    out.non_finite = out
+        .data
         .par_chunks_mut(cell)
         .zip(out.flag.par_chunks_mut(cell))
         .zip(out.weight_spectrum.par_chunks_mut(cell))
@@ -461,7 +485,7 @@ fn produce(
         .zip(out.sigma.par_chunks_mut(ncorr))
         .zip(out.flag_row.par_iter_mut())
         .enumerate()
-        .for_each_init(
+        .map_init(
             || (Vec::with_capacity(nchan), Vec::with_capacity(nchan)),
             |(phases, scratch), (i, (((((data, flag), wspec), weight), sigma), flag_row))| {
                 let r = rows.start + i;
@@ -470,6 +494,15 @@ fn produce(
                     flag[start..start + len].fill(true);
                     wspec[start..start + len].fill(0.0);
                 }
+                // A row conjugated from ant1 > ant2 takes its XY from the file's YX and vice
+                // versa (with their flags and weights), as pyuvdata's conjugate_bls does.
+                if let (true, Some((a, b))) = (rows_meta.swapped[r], cross_pair) {
+                    for o in (0..cell).step_by(ncorr) {
+                        data.swap(o + a, o + b);
+                        flag.swap(o + a, o + b);
+                        wspec.swap(o + a, o + b);
+                    }
+                }
                 let dw = rows_meta.dw_m[r];
                 let rotate = dw != 0.0;
                 if rotate {
@@ -477,21 +510,37 @@ fn produce(
                 }
                 let auto = rows_meta.is_auto[r];
                 // Conjugation before (input convention) and after (write_ms) collapse into a
-                // sign on the input and one on the output; autocorrelations are real.
+                // sign on the input and one on the output. Autocorrelations are real in the
+                // parallel hands only: an XY autocorrelation is complex (YX is its conjugate).
                 let sign_in = if conj_in { -1.0f32 } else { 1.0 };
-                let sign_out = if auto { 0.0f32 } else if rows_meta.conj_out[r] { -1.0 } else { 1.0 };
+                let conj_out = if rows_meta.conj_out[r] { -1.0f32 } else { 1.0 };
+                let mut sign_out = [conj_out; 4];
+                for k in 0..ncorr {
+                    if auto && parallel[k] {
+                        sign_out[k] = 0.0;
+                    }
+                }
+                let mut non_finite = 0u64;
                 let mut all_flagged = true;
                 let mut lo = [f32::INFINITY; 4];
                 let mut hi = [f32::NEG_INFINITY; 4];
                 for (j, ((d, fl), ws)) in data.chunks_exact_mut(ncorr).zip(flag.chunks_exact_mut(ncorr)).zip(wspec.chunks_exact(ncorr)).enumerate() {
                     let p = if rotate { phases[j] } else { Complex32::new(1.0, 0.0) };
                     for k in 0..ncorr {
-                        let v = Complex32::new(d[k].re, sign_in * d[k].im);
-                        let z = if rotate { v * p } else { v };
-                        d[k] = Complex32::new(z.re, sign_out * z.im);
+                        // NaN or Inf is no measurement: flagged, and zeroed so that a tool that
+                        // ignores flags (or multiplies by a zero weight) is not poisoned.
+                        let finite = d[k].re.is_finite() && d[k].im.is_finite();
+                        if finite {
+                            let v = Complex32::new(d[k].re, sign_in * d[k].im);
+                            let z = if rotate { v * p } else { v };
+                            d[k] = Complex32::new(z.re, sign_out[k] * z.im);
+                        } else {
+                            d[k] = Complex32::default();
+                            non_finite += 1;
+                        }
                         // nsamples = 0 means no data: flagged whatever the flag says.
                         let n = ws[k];
-                        let f = fl[k] || n == 0.0;
+                        let f = fl[k] || n == 0.0 || !finite;
                         fl[k] = f;
                         all_flagged &= f;
                         lo[k] = lo[k].min(n);
@@ -511,8 +560,10 @@ fn produce(
                     sigma[k] = if w > 0.0 { 1.0 / w.sqrt() } else { 0.0 };
                 }
                 *flag_row = all_flagged;
+                non_finite
             },
-        );
+        )
+        .sum();
     let elapsed = t.elapsed().as_secs_f64();
     // Assembly and rotation share one pass; attribute by their measured cost ratio (~1:2).
     times.assemble += elapsed / 3.0;
@@ -538,13 +589,13 @@ fn median(v: &mut [f32]) -> f32 {
 fn write_block(writer: &mut MsWriter, plan: &Plan, spw: usize, rows: std::ops::Range<usize>, b: &Assembled) -> Result<(), ConvertError> {
     let m = &plan.rows;
     let n = rows.len();
-    let interval = vec![m.interval_s; n];
+    let interval = &m.interval_s[rows.clone()];
     let ddid = vec![spw as i32; n];
     let block = RowBlock {
         time_mjd_s: &m.time_mjd_s[rows.clone()],
         time_centroid_mjd_s: &m.time_mjd_s[rows.clone()],
-        interval_s: &interval,
-        exposure_s: &interval,
+        interval_s: interval,
+        exposure_s: interval,
         antenna1: &m.antenna1[rows.clone()],
         antenna2: &m.antenna2[rows.clone()],
         field_id: &m.field_id[rows.clone()],

@@ -13,6 +13,8 @@ use serde::Serialize;
 use uvh5::{Header, Phasing, Uvh5File};
 
 use crate::error::ConvertError;
+use crate::input_phase::{self, dsa_fringe_stop_centre, InputPhaseDecision};
+use crate::pols;
 use crate::{ConvertConfig, Input, PhaseMode, UvwChoice};
 
 /// Where each output channel of one spectral window comes from.
@@ -70,7 +72,9 @@ impl SpwPlan {
 #[derive(Debug, Default)]
 pub struct Rows {
     pub time_mjd_s: Vec<f64>,
-    pub interval_s: f64,
+    /// INTERVAL = EXPOSURE per row: the file's integration_time, or for a legacy file that
+    /// records the sample time there, the spacing of the integrations.
+    pub interval_s: Vec<f64>,
     pub antenna1: Vec<i32>,
     pub antenna2: Vec<i32>,
     /// UVW as the MS stores it.
@@ -80,6 +84,9 @@ pub struct Rows {
     /// Conjugate the output (after rotation): true for every row, as pyuvdata's
     /// `write_ms(flip_conj=True)` does, except rows swapped to ant1 < ant2 (conjugated twice).
     pub conj_out: Vec<bool>,
+    /// Rows swapped from ant1 > ant2 to ant1 < ant2: their cross hands trade places
+    /// (V_pq(ij) = V_qp(ji)*).
+    pub swapped: Vec<bool>,
     pub field_id: Vec<i32>,
     pub scan: Vec<i32>,
     pub is_auto: Vec<bool>,
@@ -103,6 +110,10 @@ pub struct Plan {
     pub n_bls: usize,
     /// Output correlation k comes from file polarisation `pol_perm[k]`.
     pub pol_perm: Vec<usize>,
+    /// Per output correlation: a parallel hand (real autocorrelations)?
+    pub parallel: Vec<bool>,
+    /// Output indices of the cross hands that swap in a swapped row.
+    pub cross_pair: Option<(usize, usize)>,
     pub spws: Vec<SpwPlan>,
     pub rows: Rows,
     /// Convert stored data to the ant2 − ant1 convention by conjugating first.
@@ -110,13 +121,10 @@ pub struct Plan {
     pub spec: MsSpec,
     pub fields: Vec<FieldInfo>,
     pub convention: Option<ConventionCheck>,
-    pub input_phase: InputPhase,
+    pub input_phase: InputPhaseDecision,
     pub warnings: Vec<String>,
     pub bytes_in: u64,
 }
-
-const C_LINEAR: [(i32, i32); 4] = [(-5, 9), (-7, 10), (-8, 11), (-6, 12)];
-const C_CIRCULAR: [(i32, i32); 4] = [(-1, 5), (-3, 6), (-4, 7), (-2, 8)];
 
 pub fn plan(inputs: &[Input], cfg: &ConvertConfig) -> Result<Plan, ConvertError> {
     if inputs.is_empty() {
@@ -170,7 +178,8 @@ pub fn plan(inputs: &[Input], cfg: &ConvertConfig) -> Result<Plan, ConvertError>
     let h = files[0].header();
     let mut warnings = Vec::new();
 
-    let (pol_perm, corr_types) = polarizations(files[0].path(), &h.polarization)?;
+    let correlations = pols::correlations(files[0].path(), &h.polarization)?;
+    let input_phase = input_phase::decide(h, cfg.input_phase);
     let spws = spectral_windows(&files, &subbands, &missing, cfg)?;
 
     let site = Site::from_geodetic_deg(h.telescope.latitude_deg, h.telescope.longitude_deg, h.telescope.altitude_m);
@@ -210,13 +219,16 @@ pub fn plan(inputs: &[Input], cfg: &ConvertConfig) -> Result<Plan, ConvertError>
     // would be that coarse.
     let spacing_s = if times.len() > 1 { (times[times.len() - 1] - times[0]) * astro::SECONDS_PER_DAY / (times.len() - 1) as f64 } else { f64::INFINITY };
     let header_int = h.integration_time_s[0];
-    let interval_s = if times.len() > 1 && ((header_int - spacing_s) / spacing_s).abs() > 0.01 {
+    // Integrations of different lengths (allowed by UVH5) are written as the file says; only
+    // a constant integration_time can be the legacy sample-time mistake.
+    let constant = h.integration_time_s.iter().all(|&t| (t - header_int).abs() <= 1e-9 * header_int.abs());
+    let interval_s: Vec<f64> = if constant && times.len() > 1 && ((header_int - spacing_s) / spacing_s).abs() > 0.01 {
         warnings.push(format!(
             "integration_time says {header_int} s but integrations are {spacing_s:.6} s apart (a legacy file recording the sample time?): INTERVAL and EXPOSURE use {spacing_s:.6} s"
         ));
-        spacing_s
+        vec![spacing_s; h.n_blts]
     } else {
-        header_int
+        h.integration_time_s.clone()
     };
     let mid_jd = 0.5 * (times[0] + times[times.len() - 1]);
 
@@ -278,7 +290,19 @@ pub fn plan(inputs: &[Input], cfg: &ConvertConfig) -> Result<Plan, ConvertError>
         lower && upper
     };
     if mixed {
-        warnings.push("baselines mix ant1 < ant2 and ant1 > ant2: rows with ant1 > ant2 are conjugated to ant1 < ant2, as pyuvdata's write_ms does".into());
+        if correlations.lone_cross_hand() {
+            return Err(ConvertError::Unsupported {
+                path: files[0].path().to_owned(),
+                detail: format!(
+                    "baselines are stored in both orders (ant1 < ant2 and ant1 > ant2) but only one cross-hand polarisation is present ({:?}): conjugating to ant1 < ant2 needs both, since V_pq(ij) = V_qp(ji)*",
+                    h.polarization
+                ),
+            });
+        }
+        warnings.push(format!(
+            "baselines mix ant1 < ant2 and ant1 > ant2: rows with ant1 > ant2 are conjugated to ant1 < ant2{}, as pyuvdata's write_ms does",
+            if correlations.cross_pair().is_some() { " (their cross hands swapped)" } else { "" }
+        ));
     }
     let n = h.n_blts;
     let sign_in = if conj_in { -1.0 } else { 1.0 };
@@ -295,7 +319,7 @@ pub fn plan(inputs: &[Input], cfg: &ConvertConfig) -> Result<Plan, ConvertError>
                 Some(mask) => mask[r],
                 None => h.phasing == Phasing::Drift,
             };
-            let w_old = if cfg.input_phase == InputPhase::Zero && unprojected { 0.0 } else { sign_in * h.uvw_m[r][2] };
+            let w_old = if input_phase.phase == InputPhase::Zero && unprojected { 0.0 } else { sign_in * h.uvw_m[r][2] };
             let dw = if rotate { uvw[2] - w_old } else { 0.0 };
             let swap = mixed && a1 > a2;
             let uvw_ms = if swap { uvw } else { [-uvw[0], -uvw[1], -uvw[2]] };
@@ -314,6 +338,7 @@ pub fn plan(inputs: &[Input], cfg: &ConvertConfig) -> Result<Plan, ConvertError>
         .collect();
     let mut rows = Rows { interval_s, ..Default::default() };
     for (t, a1, a2, uvw, dw, conj, f, auto) in per_row {
+        rows.swapped.push(!conj);
         rows.time_mjd_s.push(t);
         rows.antenna1.push(a1);
         rows.antenna2.push(a2);
@@ -325,7 +350,7 @@ pub fn plan(inputs: &[Input], cfg: &ConvertConfig) -> Result<Plan, ConvertError>
         rows.is_auto.push(auto);
     }
 
-    let spec = ms_spec(h, &site, &positions, &corr_types, &spws, &fields, &epochs, &field_of_time, cfg, n);
+    let spec = ms_spec(h, &site, &positions, &correlations.corr_types, &spws, &fields, &epochs, &field_of_time, cfg, n);
     let n_bls = h.n_bls;
     Ok(Plan {
         group,
@@ -334,14 +359,16 @@ pub fn plan(inputs: &[Input], cfg: &ConvertConfig) -> Result<Plan, ConvertError>
         missing,
         n_blts: n,
         n_bls,
-        pol_perm,
+        pol_perm: correlations.perm.clone(),
+        parallel: correlations.parallel(),
+        cross_pair: correlations.cross_pair(),
         spws,
         rows,
         conj_in,
         spec,
         fields,
         convention,
-        input_phase: cfg.input_phase,
+        input_phase,
         warnings,
         bytes_in,
     })
@@ -380,16 +407,6 @@ fn sub(a: [f64; 3], b: [f64; 3]) -> [f64; 3] {
 /// ECEF offsets by antenna number.
 fn antenna_positions(h: &Header) -> BTreeMap<i64, [f64; 3]> {
     h.telescope.antenna_numbers.iter().copied().zip(h.telescope.antenna_positions_m.iter().copied()).collect()
-}
-
-/// The DSA-110 correlator's fringe-stopping centre from `extra_keywords`: (HA, Dec) of date,
-/// radians, when the file says it was fringe-stopped in HADEC.
-fn dsa_fringe_stop_centre(h: &Header) -> Option<(f64, f64)> {
-    let k = &h.extra_keywords;
-    let dec = k.get("phase_center_dec")?.as_f64()?;
-    let epoch_is_hadec = k.get("phase_center_epoch").and_then(|v| v.as_str()).is_some_and(|s| s.trim() == "HADEC");
-    let ha = k.get("ha_phase_center").and_then(|v| v.as_f64()).unwrap_or(0.0);
-    (epoch_is_hadec || k.contains_key("ha_phase_center")).then_some((ha, dec))
 }
 
 /// Compares the stored uvw of the first integration with those expected from the antenna
@@ -456,31 +473,6 @@ fn phased_centre(h: &Header, warnings: &mut Vec<String>) -> Option<(f64, f64)> {
             sidereal.first().map(|(ra, dec, _)| (*ra, *dec))
         }
     }
-}
-
-fn polarizations(path: &Path, pols: &[i32]) -> Result<(Vec<usize>, Vec<i32>), ConvertError> {
-    let table = if pols.iter().all(|p| (-8..=-5).contains(p)) {
-        &C_LINEAR
-    } else if pols.iter().all(|p| (-4..=-1).contains(p)) {
-        &C_CIRCULAR
-    } else {
-        return Err(ConvertError::Unsupported {
-            path: path.to_owned(),
-            detail: format!(
-                "polarisations {pols:?}: only linear (XX, YY, XY, YX) or circular (RR, LL, RL, LR) correlations are written to a MeasurementSet"
-            ),
-        });
-    };
-    let mut out: Vec<(i32, usize)> = pols
-        .iter()
-        .enumerate()
-        .map(|(i, p)| (table.iter().find(|(a, _)| a == p).map(|(_, c)| *c).expect("checked above"), i))
-        .collect();
-    out.sort_unstable();
-    if out.windows(2).any(|w| w[0].0 == w[1].0) {
-        return Err(ConvertError::Unsupported { path: path.to_owned(), detail: format!("polarisation repeated in {pols:?}") });
-    }
-    Ok((out.iter().map(|x| x.1).collect(), out.iter().map(|x| x.0).collect()))
 }
 
 fn check_consistent(reference: &Uvh5File, f: &Uvh5File) -> Result<(), ConvertError> {

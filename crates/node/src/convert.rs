@@ -35,7 +35,8 @@ pub struct ConvertRequest {
     pub chunk_integrations: Option<u32>,
     /// "auto", "ant2-ant1" or "ant1-ant2".
     pub uvw_convention: String,
-    /// "stored-uvw" (default) or "zero" (pyuvdata's reading of drift data).
+    /// "auto" (default: DSA-110 files "stored-uvw", other drift files "zero"), "stored-uvw" or
+    /// "zero" (pyuvdata's reading of drift data).
     pub input_phase: String,
     pub threads: Option<u32>,
     pub checkpoint_path: Option<String>,
@@ -72,9 +73,10 @@ fn config(r: &ConvertRequest) -> std::result::Result<convert::ConvertConfig, Err
         other => return Err(bad(format!("--uvw-convention must be auto, ant2-ant1 or ant1-ant2 (got '{other}')"))),
     };
     let input_phase = match r.input_phase.as_str() {
-        "stored-uvw" => phasing::InputPhase::StoredUvw,
-        "zero" => phasing::InputPhase::Zero,
-        other => return Err(bad(format!("--input-phase must be stored-uvw or zero (got '{other}')"))),
+        "auto" => convert::InputPhaseChoice::Auto,
+        "stored-uvw" => convert::InputPhaseChoice::Force(phasing::InputPhase::StoredUvw),
+        "zero" => convert::InputPhaseChoice::Force(phasing::InputPhase::Zero),
+        other => return Err(bad(format!("--input-phase must be auto, stored-uvw or zero (got '{other}')"))),
     };
     let args: Vec<String> = r.command_line.split_whitespace().map(str::to_owned).collect();
     Ok(convert::ConvertConfig {

@@ -38,7 +38,11 @@ export function convertOptions<T>(y: Argv<T>) {
     .option('imaging-columns', { type: 'boolean', default: false, describe: 'Add MODEL_DATA and CORRECTED_DATA' })
     .option('expected-subbands', { type: 'number', default: DEFAULT_EXPECTED_SUBBANDS, describe: 'Subbands per group' })
     .option('uvw-convention', { choices: ['auto', 'ant2-ant1', 'ant1-ant2'] as const, default: 'auto' as const, describe: 'Sign of the stored uvw (auto: detect from antenna positions)' })
-    .option('input-phase', { choices: ['stored-uvw', 'zero'] as const, default: 'stored-uvw' as const, describe: "Phase already in the data: the stored uvw's w (DSA-110), or none (pyuvdata's reading of drift data)" })
+    .option('input-phase', {
+      choices: ['auto', 'stored-uvw', 'zero'] as const,
+      default: 'auto' as const,
+      describe: "Phase already in the data: the stored uvw's w (stored-uvw: DSA-110), none (zero: pyuvdata's reading of drift data), or auto: stored-uvw for DSA-110 files, zero for other drift files",
+    })
     .option('threads', { type: 'number', describe: 'Cap on native threads (default: all cores)' })
     .option('chunk-integrations', { type: 'number', describe: 'Integrations per streamed block (default: from a memory budget)' })
     .option('group-tolerance', { type: 'number', default: DEFAULT_GROUP_TOLERANCE_S, describe: 'Subbands within this many seconds form one group' })
@@ -57,7 +61,7 @@ export interface ConvertArgs {
   'imaging-columns': boolean;
   'expected-subbands': number;
   'uvw-convention': 'auto' | 'ant2-ant1' | 'ant1-ant2';
-  'input-phase': 'stored-uvw' | 'zero';
+  'input-phase': 'auto' | 'stored-uvw' | 'zero';
   threads?: number;
   'chunk-integrations'?: number;
   'group-tolerance': number;
@@ -357,7 +361,9 @@ function printSummary(io: Io, results: GroupResult[]): void {
       io.stdout(
         `${r.groupId}: ${r.outputMs} (${r.rows} rows, ${r.timings.totalS.toFixed(1)} s; built in ${r.staging.location}` +
           `${r.kind ? `; ${r.kind}${r.calibrator ? ` ${r.calibrator}` : ''}${r.registered ? ', registered' : ''}` : ''})` +
-          `${r.missingSubbands.length ? `, missing ${r.missingSubbands.map(subbandLabel).join(' ')} flagged` : ''}\n`,
+          `${r.missingSubbands.length ? `, missing ${r.missingSubbands.map(subbandLabel).join(' ')} flagged` : ''}` +
+          `${r.nonFiniteFlagged ? `, ${r.nonFiniteFlagged} NaN/Inf visibilities flagged` : ''}\n` +
+          (r.inputPhase ? `  input phase: ${r.inputPhase.phase}${r.inputPhase.auto ? ' (auto)' : ''}: ${r.inputPhase.reason}\n` : ''),
       );
   }
   const failed = results.filter((r) => 'error' in r).length;
