@@ -334,7 +334,7 @@ pub fn read_region<T: Decode>(
                 // Extend the run while the next chunk follows on directly.
                 let mut j = i + 1;
                 while j < needed.len()
-                    && needed[j].1 == Some(start_addr + ((j - i) * chunk_bytes) as u64)
+                    && needed[j].1.is_some() && needed[j].1 == start_addr.checked_add(((j - i) * chunk_bytes) as u64)
                     && (j - i + 1) * chunk_bytes <= MAX_READ
                 {
                     j += 1;
@@ -433,7 +433,7 @@ pub fn read_region_placed<T: Decode>(
                 };
                 let mut j = i + 1;
                 while j < needed.len()
-                    && needed[j].1 == Some(start_addr + ((j - i) * chunk_bytes) as u64)
+                    && needed[j].1.is_some() && needed[j].1 == start_addr.checked_add(((j - i) * chunk_bytes) as u64)
                     && (j - i + 1) * chunk_bytes <= MAX_READ
                 {
                     j += 1;
@@ -545,10 +545,12 @@ fn chunk_grid_from_btree(
     grid: [usize; 3],
 ) -> Option<Vec<Option<u64>>> {
     let oh = object_header_address(ds)?;
-    let entries = crate::chunkindex::chunks(file, oh, superblock.size_of_offsets, superblock.size_of_lengths, dims4.len())?;
+    let n_chunks = grid.iter().product();
+    let entries =
+        crate::chunkindex::chunks(file, oh, superblock.size_of_offsets, superblock.size_of_lengths, dims4.len(), n_chunks)?;
     let elem = ds.dtype().ok()?.size();
-    let chunk_bytes: usize = chunk_full.iter().product::<usize>() * elem;
-    let mut addrs = vec![None; grid.iter().product()];
+    let chunk_bytes = chunk_full.iter().try_fold(elem, |acc, &c| acc.checked_mul(c))?;
+    let mut addrs = vec![None; n_chunks];
     for e in entries {
         // Chunks written with filters, or of an unexpected size, are not raw bytes we can use.
         if e.filter_mask != 0 || e.size as usize != chunk_bytes {
@@ -590,6 +592,14 @@ pub fn raw_layout(
                 ([chunk_full[0], chunk_full[1], chunk_full[2]], [dims4[0], dims4[1], dims4[2]])
             };
             let grid = [dims[0].div_ceil(chunk[0]), dims[1].div_ceil(chunk[1]), dims[2].div_ceil(chunk[2])];
+            // The chunk map costs 16 bytes a chunk. Each chunk written takes more than 32
+            // bytes of the file (its B-tree entry alone), so a grid larger than that is mostly
+            // unwritten — a header claiming far more data than the file holds — and is read
+            // through libhdf5, block by block, rather than mapped.
+            let n_chunks = grid.iter().try_fold(1usize, |acc, &g| acc.checked_mul(g))?;
+            if n_chunks as u64 > file.metadata().ok()?.len() / 32 + 1 {
+                return None;
+            }
             if let Some(addrs) = chunk_grid_from_btree(file, superblock, ds, dims4, &chunk_full, grid) {
                 return Some(RawLayout::Chunked { chunk, grid, addrs });
             }
