@@ -100,9 +100,20 @@ const MAX_HEADER_BLOCKS: usize = 64;
 /// B-tree depth limit; a v1 B-tree of 2^32 chunks with 2 entries per node is 32 deep.
 const MAX_DEPTH: usize = 32;
 
-/// The chunks of the dataset whose object header is at `oh_addr`, with `rank` dimensions;
-/// `None` when the index is not a v1 B-tree we understand, is malformed, or lists more than
-/// `max_chunks` chunks (the number the dataset's shape allows).
+/// Why a chunk index cannot be used for direct reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unusable {
+    /// Not a version-1 B-tree index (another layout version or index type): ask libhdf5
+    /// where each chunk is.
+    Unsupported,
+    /// Malformed: bytes outside the file, bad signatures, cycles, keys out of order, more
+    /// chunks than the shape allows. libhdf5 may still read such a file — and its per-chunk
+    /// lookup and its reads can then disagree — so only libhdf5's own reads are used.
+    Corrupt,
+}
+
+/// The chunks of the dataset whose object header is at `oh_addr`, with `rank` dimensions,
+/// in key order; at most `max_chunks` (the number the dataset's shape allows).
 pub fn chunks<R: ReadAt + ?Sized>(
     file: &R,
     oh_addr: u64,
@@ -110,30 +121,31 @@ pub fn chunks<R: ReadAt + ?Sized>(
     size_of_lengths: u8,
     rank: usize,
     max_chunks: usize,
-) -> Option<Vec<ChunkEntry>> {
+) -> Result<Vec<ChunkEntry>, Unusable> {
+    use Unusable::{Corrupt, Unsupported};
     let (so, sl) = (size_of_offsets as usize, size_of_lengths as usize);
     if !(1..=8).contains(&so) || !(1..=8).contains(&sl) {
-        return None;
+        return Err(Corrupt);
     }
     let file_len = file.len_bytes();
     let budget = std::cell::Cell::new(file_len.saturating_mul(2).saturating_add(4096));
     let r = Reader { file, file_len, so, sl, budget };
-    let layout = find_message(&r, oh_addr, LAYOUT_MSG)?;
+    let layout = find_message(&r, oh_addr, LAYOUT_MSG).ok_or(Corrupt)?;
     // Layout message version 3, class 2 (chunked): dimensionality, B-tree address, dims.
     if layout.len() < 3 || layout[0] != 3 || layout[1] != 2 {
-        return None;
+        return Err(Unsupported);
     }
     let ndims = layout[2] as usize; // rank + 1 (the element size)
     if ndims < 2 || ndims != rank + 1 {
-        return None;
+        return Err(Corrupt);
     }
-    let btree = le(layout.get(3..3 + r.so)?);
+    let btree = le(layout.get(3..3 + r.so).ok_or(Corrupt)?);
     if btree == u64::MAX >> (64 - 8 * r.so) {
-        return Some(Vec::new()); // the undefined address: no chunk written yet
+        return Ok(Vec::new()); // the undefined address: no chunk written yet
     }
     let mut walk = Walk { r: &r, ndims, max_chunks, out: Vec::new(), visited: HashSet::new() };
-    walk.node(btree, None, 0)?;
-    Some(walk.out)
+    walk.node(btree, None, 0, None).ok_or(Corrupt)?;
+    Ok(walk.out)
 }
 
 /// Finds the first message of `kind` in an object header, following continuation blocks.
@@ -240,8 +252,11 @@ struct Walk<'a, 'r, R: ReadAt + ?Sized> {
 }
 
 impl<R: ReadAt + ?Sized> Walk<'_, '_, R> {
-    /// Reads the node at `node`, whose level must be `level` (one less than its parent's).
-    fn node(&mut self, node: u64, level: Option<u8>, depth: usize) -> Option<()> {
+    /// Reads the node at `node`, whose level must be `level` (one less than its parent's) and
+    /// whose keys must lie within `bounds` (the parent's keys either side of it). libhdf5 finds
+    /// a chunk by descending through these keys, so a tree whose keys are not strictly
+    /// ascending and nested is one where its lookups would miss chunks we list: refused.
+    fn node(&mut self, node: u64, level: Option<u8>, depth: usize, bounds: Option<(&[u64], &[u64])>) -> Option<()> {
         if depth > MAX_DEPTH || !self.visited.insert(node) {
             return None;
         }
@@ -263,20 +278,35 @@ impl<R: ReadAt + ?Sized> Walk<'_, '_, R> {
         let key_len = 8 + 8 * ndims;
         let body_len = (entries + 1) * key_len + entries * r.so;
         let body = r.bytes(node.checked_add(head_len as u64)?, body_len)?;
+        if entries == 0 {
+            return None;
+        }
+        // Keys 0..=entries (each a chunk's offsets), with a child address between each pair.
+        let key_at = |e: usize| &body[e * (key_len + r.so)..e * (key_len + r.so) + key_len];
+        let offsets = |key: &[u8]| (0..ndims).map(|d| le(&key[8 + 8 * d..16 + 8 * d])).collect::<Vec<u64>>();
+        let keys: Vec<Vec<u64>> = (0..=entries).map(|e| offsets(key_at(e))).collect();
+        if keys.windows(2).any(|w| w[0] >= w[1]) {
+            return None;
+        }
+        if let Some((lo, hi)) = bounds {
+            if keys[0].as_slice() < lo || keys[entries].as_slice() > hi {
+                return None;
+            }
+        }
         for e in 0..entries {
             let k = e * (key_len + r.so);
-            let key = &body[k..k + key_len];
+            let key = key_at(e);
             let child = le(&body[k + key_len..k + key_len + r.so]);
             if level == 0 {
                 self.out.push(ChunkEntry {
                     size: le(&key[0..4]) as u32,
                     filter_mask: le(&key[4..8]) as u32,
                     // The last offset belongs to the element-size dimension and is always 0.
-                    offset: (0..ndims - 1).map(|d| le(&key[8 + 8 * d..16 + 8 * d])).collect(),
+                    offset: keys[e][..ndims - 1].to_vec(),
                     addr: child,
                 });
             } else {
-                self.node(child, Some(level - 1), depth + 1)?;
+                self.node(child, Some(level - 1), depth + 1, Some((&keys[e], &keys[e + 1])))?;
             }
         }
         Some(())

@@ -79,7 +79,7 @@ fn a_node_that_points_at_itself_ends_the_walk_at_once() {
     // (before, only the depth limit ended it, after 33 reads).
     let f = file_with_tree(|at| tree_node(1, &[([0, 0, 0], at), ([2, 0, 0], at)]));
     let t = std::time::Instant::now();
-    assert_eq!(chunks(f.as_slice(), 0, SO, 8, 3, 100), None);
+    assert_eq!(chunks(f.as_slice(), 0, SO, 8, 3, 100), Err(Unusable::Corrupt));
     assert!(t.elapsed().as_secs() < 1);
 }
 
@@ -91,20 +91,20 @@ fn a_child_whose_level_is_not_one_less_is_refused() {
         n.extend(tree_node(1, &[([0, 0, 0], 4096)])); // should be level 0
         n
     });
-    assert_eq!(chunks(f.as_slice(), 0, SO, 8, 3, 100), None);
+    assert_eq!(chunks(f.as_slice(), 0, SO, 8, 3, 100), Err(Unusable::Corrupt));
 }
 
 #[test]
 fn more_chunks_than_the_shape_allows_is_refused() {
     let f = file_with_tree(|_| tree_node(0, &[([0, 0, 0], 4096), ([2, 0, 0], 8192)]));
-    assert_eq!(chunks(f.as_slice(), 0, SO, 8, 3, 1), None);
+    assert_eq!(chunks(f.as_slice(), 0, SO, 8, 3, 1), Err(Unusable::Corrupt));
 }
 
 #[test]
 fn a_continuation_message_too_short_for_its_address_is_refused() {
     // Before: `data[..size_of_offsets]` on a 2-byte message panicked.
     let f = v1_header(&[(CONTINUATION_MSG, vec![1, 2])], None);
-    assert_eq!(chunks(f.as_slice(), 0, SO, 8, 3, 100), None);
+    assert_eq!(chunks(f.as_slice(), 0, SO, 8, 3, 100), Err(Unusable::Corrupt));
 }
 
 #[test]
@@ -115,15 +115,15 @@ fn a_v2_header_cut_short_is_refused() {
     f.extend_from_slice(&[2, 0x33]);
     f.extend_from_slice(&[0; 20]);
     f.extend_from_slice(&[0xff; 8]); // chunk-0 size field starts at 26: bytes 26..34
-    assert_eq!(chunks(f.as_slice(), 0, SO, 8, 3, 100), None);
-    assert_eq!(chunks(&f[..30], 0, SO, 8, 3, 100), None);
+    assert_eq!(chunks(f.as_slice(), 0, SO, 8, 3, 100), Err(Unusable::Corrupt));
+    assert_eq!(chunks(&f[..30], 0, SO, 8, 3, 100), Err(Unusable::Corrupt));
 }
 
 #[test]
 fn a_header_size_larger_than_the_file_allocates_nothing() {
     // Before: a 4 GiB buffer was allocated (and zeroed) before the read failed.
     let f = v1_header(&[(LAYOUT_MSG, layout(0))], Some(u32::MAX));
-    assert_eq!(chunks(f.as_slice(), 0, SO, 8, 3, 100), None);
+    assert_eq!(chunks(f.as_slice(), 0, SO, 8, 3, 100), Err(Unusable::Corrupt));
     let r = Reader { file: f.as_slice(), file_len: f.len() as u64, so: 8, sl: 8, budget: std::cell::Cell::new(u64::MAX) };
     assert_eq!(r.bytes(16, u32::MAX as usize), None);
     assert_eq!(r.bytes(u64::MAX - 2, 8), None);
@@ -132,6 +132,33 @@ fn a_header_size_larger_than_the_file_allocates_nothing() {
 #[test]
 fn address_sizes_other_than_1_to_8_bytes_are_refused() {
     let f = file_with_tree(|_| tree_node(0, &[([0, 0, 0], 4096)]));
-    assert_eq!(chunks(f.as_slice(), 0, 0, 8, 3, 100), None);
-    assert_eq!(chunks(f.as_slice(), 0, 16, 8, 3, 100), None);
+    assert_eq!(chunks(f.as_slice(), 0, 0, 8, 3, 100), Err(Unusable::Corrupt));
+    assert_eq!(chunks(f.as_slice(), 0, 16, 8, 3, 100), Err(Unusable::Corrupt));
+}
+
+#[test]
+fn keys_out_of_order_are_refused() {
+    // libhdf5 finds chunks by binary search over these keys, so it would miss a chunk listed
+    // out of order while we would read it: the direct and libhdf5 reads would disagree.
+    let f = file_with_tree(|_| tree_node(0, &[([2, 0, 0], 4096), ([0, 0, 0], 8192)]));
+    assert_eq!(chunks(f.as_slice(), 0, SO, 8, 3, 100), Err(Unusable::Corrupt));
+}
+
+#[test]
+fn a_child_with_keys_outside_its_parents_keys_is_refused() {
+    let f = file_with_tree(|at| {
+        let leaf_at = at + tree_node(1, &[([4, 0, 0], 0)]).len() as u64;
+        let mut n = tree_node(1, &[([4, 0, 0], leaf_at)]);
+        n.extend(tree_node(0, &[([0, 0, 0], 4096)])); // below the parent's key (4, 0, 0)
+        n
+    });
+    assert_eq!(chunks(f.as_slice(), 0, SO, 8, 3, 100), Err(Unusable::Corrupt));
+}
+
+#[test]
+fn another_layout_version_is_unsupported_not_corrupt() {
+    let mut m = layout(0);
+    m[0] = 4;
+    let f = v1_header(&[(LAYOUT_MSG, m)], None);
+    assert_eq!(chunks(f.as_slice(), 0, SO, 8, 3, 100), Err(Unusable::Unsupported));
 }

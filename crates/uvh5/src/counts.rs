@@ -68,8 +68,12 @@ pub fn validate(raw: &RawCounts) -> Result<Counts, CountError> {
     if raw.n_pols > MAX_POLS {
         return err("Npols", raw.n_pols, format!("at most {MAX_POLS} (the distinct polarisation codes)"));
     }
-    let elements = raw.n_blts as u128 * raw.n_freqs as u128 * raw.n_pols as u128;
-    if elements * MAX_ELEM_BYTES > i64::MAX as u128 || elements > usize::MAX as u128 / 16 {
+    // Three 63-bit factors can overflow even u128 (found by fuzzing): multiply checked.
+    let bytes = (raw.n_blts as u128)
+        .checked_mul(raw.n_freqs as u128)
+        .and_then(|v| v.checked_mul(raw.n_pols as u128))
+        .and_then(|v| v.checked_mul(MAX_ELEM_BYTES));
+    if bytes.is_none_or(|b| b > i64::MAX as u128 || b > usize::MAX as u128) {
         // Name the count that makes the product absurd: the largest of the three.
         let (name, value) = [("Nblts", raw.n_blts), ("Nfreqs", raw.n_freqs), ("Npols", raw.n_pols)]
             .into_iter()
@@ -135,6 +139,9 @@ mod tests {
         let e = validate(&RawCounts { n_freqs: 1 << 62, ..dsa() }).unwrap_err();
         assert_eq!((e.name, e.value), ("Nfreqs", 1 << 62));
         assert!(e.expected.contains("overflows"), "{e:?}");
+        // All three near 2^63: the product overflows u128 itself (a fuzz finding).
+        let max = RawCounts { n_blts: i64::MAX, n_times: 1, n_freqs: i64::MAX, n_pols: 12, n_spws: 1, n_bls: None, n_ants_data: None };
+        assert!(validate(&max).unwrap_err().expected.contains("overflows"));
         let e = validate(&RawCounts { n_times: 200_000, ..dsa() }).unwrap_err();
         assert_eq!((e.name, e.expected.as_str()), ("Ntimes", "at most Nblts = 111744"));
         let e = validate(&RawCounts { n_pols: 1 << 40, ..dsa() }).unwrap_err();

@@ -30,6 +30,6 @@ pub use num_complex::Complex32;
 /// Entry points for the fuzz targets in `fuzz/` (parsers that take bytes); not a stable API.
 #[doc(hidden)]
 pub mod fuzzing {
-    pub use crate::chunkindex::{chunks, ChunkEntry, ReadAt};
+    pub use crate::chunkindex::{chunks, ChunkEntry, ReadAt, Unusable};
     pub use crate::counts::{validate as validate_counts, Counts, RawCounts};
 }
