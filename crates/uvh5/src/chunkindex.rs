@@ -143,7 +143,14 @@ pub fn chunks<R: ReadAt + ?Sized>(
     if btree == u64::MAX >> (64 - 8 * r.so) {
         return Ok(Vec::new()); // the undefined address: no chunk written yet
     }
-    let mut walk = Walk { r: &r, ndims, max_chunks, out: Vec::new(), visited: HashSet::new() };
+    // The chunk dimensions (the last is the element size): libhdf5 compares keys divided by
+    // them, so we do too.
+    let dims_bytes = layout.get(3 + r.so..3 + r.so + 4 * ndims).ok_or(Corrupt)?;
+    let chunk_dims: Vec<u64> = dims_bytes.chunks_exact(4).map(le).collect();
+    if chunk_dims.contains(&0) {
+        return Err(Corrupt);
+    }
+    let mut walk = Walk { r: &r, ndims, chunk_dims, max_chunks, out: Vec::new(), visited: HashSet::new() };
     walk.node(btree, None, 0, None).ok_or(Corrupt)?;
     Ok(walk.out)
 }
@@ -244,6 +251,7 @@ fn find_message_v2<R: ReadAt + ?Sized>(r: &Reader<R>, oh_addr: u64, kind: u16) -
 struct Walk<'a, 'r, R: ReadAt + ?Sized> {
     r: &'a Reader<'r, R>,
     ndims: usize,
+    chunk_dims: Vec<u64>,
     max_chunks: usize,
     out: Vec<ChunkEntry>,
     /// Nodes already read: a node reached twice means a cycle (or a shared subtree), which no
@@ -285,11 +293,20 @@ impl<R: ReadAt + ?Sized> Walk<'_, '_, R> {
         let key_at = |e: usize| &body[e * (key_len + r.so)..e * (key_len + r.so) + key_len];
         let offsets = |key: &[u8]| (0..ndims).map(|d| le(&key[8 + 8 * d..16 + 8 * d])).collect::<Vec<u64>>();
         let keys: Vec<Vec<u64>> = (0..=entries).map(|e| offsets(key_at(e))).collect();
-        if keys.windows(2).any(|w| w[0] >= w[1]) {
+        // Ordered as libhdf5 orders them: in units of chunks (an offset inside a chunk ties
+        // with that chunk's own key, and libhdf5's lookup then misses it).
+        let scaled: Vec<Vec<u64>> =
+            keys.iter().map(|k| k.iter().zip(&self.chunk_dims).map(|(o, d)| o / d).collect()).collect();
+        if scaled.windows(2).any(|w| w[0] >= w[1]) {
+            return None;
+        }
+        // A chunk's key ends with its offset in the element-size dimension, always 0; libhdf5
+        // compares it like the others, so a non-zero one hides the chunk from its lookups.
+        if keys[..entries].iter().any(|k| k[ndims - 1] != 0) {
             return None;
         }
         if let Some((lo, hi)) = bounds {
-            if keys[0].as_slice() < lo || keys[entries].as_slice() > hi {
+            if scaled[0].as_slice() < lo || scaled[entries].as_slice() > hi {
                 return None;
             }
         }
@@ -306,7 +323,7 @@ impl<R: ReadAt + ?Sized> Walk<'_, '_, R> {
                     addr: child,
                 });
             } else {
-                self.node(child, Some(level - 1), depth + 1, Some((&keys[e], &keys[e + 1])))?;
+                self.node(child, Some(level - 1), depth + 1, Some((&scaled[e], &scaled[e + 1])))?;
             }
         }
         Some(())

@@ -137,6 +137,19 @@ fn address_sizes_other_than_1_to_8_bytes_are_refused() {
 }
 
 #[test]
+fn a_final_key_inside_the_last_chunk_is_refused() {
+    // Found by fuzzing (fuzz/regressions/uvh5_file/direct-vs-libhdf5-*): keys ascended as offsets, but
+    // libhdf5 compares them in chunks (offset / chunk size), where the final key (3, 0, 0)
+    // ties with the last chunk's (2, 0, 0) for chunks 2 long: its lookup misses that chunk.
+    let mut n = tree_node(0, &[([0, 0, 0], 4096), ([2, 0, 0], 8192)]);
+    let final_key = n.len() - 8 * 4; // the final key's 4 offsets end the node
+    n[final_key..final_key + 8].copy_from_slice(&3u64.to_le_bytes());
+    n[final_key + 8..].fill(0);
+    let f = file_with_tree(|_| n.clone());
+    assert_eq!(chunks(f.as_slice(), 0, SO, 8, 3, 100), Err(Unusable::Corrupt));
+}
+
+#[test]
 fn keys_out_of_order_are_refused() {
     // libhdf5 finds chunks by binary search over these keys, so it would miss a chunk listed
     // out of order while we would read it: the direct and libhdf5 reads would disagree.
@@ -161,4 +174,16 @@ fn another_layout_version_is_unsupported_not_corrupt() {
     m[0] = 4;
     let f = v1_header(&[(LAYOUT_MSG, m)], None);
     assert_eq!(chunks(f.as_slice(), 0, SO, 8, 3, 100), Err(Unusable::Unsupported));
+}
+
+#[test]
+fn a_chunk_key_with_an_element_offset_is_refused() {
+    // Found by fuzzing (fuzz/regressions/uvh5_file/direct-vs-libhdf5-b1e6c9e4): a key's last
+    // offset (the element-size dimension, always 0) set to 2^52. Keys still ascend, but
+    // libhdf5's lookup misses that chunk and reads the fill value where we read the data.
+    let mut n = tree_node(0, &[([0, 0, 0], 4096), ([2, 0, 0], 8192)]);
+    let second_key_last = 24 + (8 + 32 + 8) + 8 + 24; // header, first key + child, size/mask, 3 offsets
+    n[second_key_last..second_key_last + 8].copy_from_slice(&(1u64 << 52).to_le_bytes());
+    let f = file_with_tree(|_| n.clone());
+    assert_eq!(chunks(f.as_slice(), 0, SO, 8, 3, 100), Err(Unusable::Corrupt));
 }

@@ -215,23 +215,9 @@ impl<'a> Node<'a> {
                     })
                     .collect())
             }
-            TypeDescriptor::VarLenAscii => {
-                if ds.is_scalar() {
-                    let s: hdf5::types::VarLenAscii = ds.read_scalar().map_err(err)?;
-                    Ok(vec![s.as_str().to_owned()])
-                } else {
-                    let v: Vec<hdf5::types::VarLenAscii> = ds.read_raw().map_err(err)?;
-                    Ok(v.iter().map(|s| s.as_str().to_owned()).collect())
-                }
-            }
-            TypeDescriptor::VarLenUnicode => {
-                if ds.is_scalar() {
-                    let s: hdf5::types::VarLenUnicode = ds.read_scalar().map_err(err)?;
-                    Ok(vec![s.as_str().to_owned()])
-                } else {
-                    let v: Vec<hdf5::types::VarLenUnicode> = ds.read_raw().map_err(err)?;
-                    Ok(v.iter().map(|s| s.as_str().to_owned()).collect())
-                }
+            TypeDescriptor::VarLenAscii | TypeDescriptor::VarLenUnicode => {
+                self.check_vlen_heap(ds, name)?;
+                self.vlen_strings(ds, &td).map_err(err)
             }
             TypeDescriptor::Integer(IntSize::U1) | TypeDescriptor::Unsigned(IntSize::U1) => {
                 // np.void / raw bytes arrays occasionally hold text.
@@ -239,6 +225,43 @@ impl<'a> Node<'a> {
                 Ok(vec![String::from_utf8_lossy(&v).trim_end_matches('\0').to_string()])
             }
             other => Err(self.bad_type(name, &other, "a string")),
+        }
+    }
+
+    /// See `vlen`: a corrupt global heap must not reach libhdf5's reader, which crashes on it.
+    fn check_vlen_heap(&self, ds: &Dataset, name: &str) -> Result<()> {
+        let Some(offset) = ds.offset() else { return Ok(()) }; // not contiguous: unchecked
+        let sb = crate::probe::probe(self.path)?;
+        let file = std::fs::File::open(self.path).map_err(|e| Uvh5Error::io(self.path, "open", e))?;
+        crate::vlen::check_refs(&file, sb.base_addr, sb.size_of_offsets as usize, sb.size_of_lengths as usize, offset, ds.size())
+            .map_err(|detail| Uvh5Error::Hdf5 {
+                path: self.path.to_owned(),
+                op: format!("reading {}", self.qualified(name)),
+                message: format!("corrupt variable-length string storage: {detail}"),
+            })
+    }
+
+    fn vlen_strings(&self, ds: &Dataset, td: &TypeDescriptor) -> hdf5::Result<Vec<String>> {
+        match td {
+            TypeDescriptor::VarLenAscii => {
+                if ds.is_scalar() {
+                    let s: hdf5::types::VarLenAscii = ds.read_scalar()?;
+                    Ok(vec![s.as_str().to_owned()])
+                } else {
+                    let v: Vec<hdf5::types::VarLenAscii> = ds.read_raw()?;
+                    Ok(v.iter().map(|s| s.as_str().to_owned()).collect())
+                }
+            }
+            TypeDescriptor::VarLenUnicode => {
+                if ds.is_scalar() {
+                    let s: hdf5::types::VarLenUnicode = ds.read_scalar()?;
+                    Ok(vec![s.as_str().to_owned()])
+                } else {
+                    let v: Vec<hdf5::types::VarLenUnicode> = ds.read_raw()?;
+                    Ok(v.iter().map(|s| s.as_str().to_owned()).collect())
+                }
+            }
+            other => Err(hdf5::Error::from(format!("not a variable-length string: {other:?}").as_str())),
         }
     }
 

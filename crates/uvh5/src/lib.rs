@@ -15,6 +15,7 @@ mod phasing;
 pub mod header;
 mod probe;
 mod read;
+mod vlen;
 pub mod storage;
 pub mod write;
 

@@ -80,7 +80,7 @@ fn a_corrupt_chunk_index_is_read_only_through_libhdf5() {
     // keys. libhdf5's per-chunk lookup still finds every good chunk, but its reads (h5py's, so
     // pyuvdata's) miss rows 7 and 8 and give the fill value there; the direct path used the
     // lookup and read 1.0. Now the index is refused as corrupt and both paths read the same.
-    let f = inputs("uvh5_file").into_iter().find(|p| p.to_string_lossy().contains("direct-vs-libhdf5")).unwrap();
+    let f = inputs("uvh5_file").into_iter().find(|p| p.to_string_lossy().contains("direct-vs-libhdf5-fc778bc1")).unwrap();
     let file = Uvh5File::open(&f).unwrap();
     assert!(!file.layout().direct_read);
     let b = read_all(&f, true).unwrap();
@@ -103,4 +103,16 @@ fn real_chunk_indexes_are_accepted_whole() {
         assert_eq!(got.len(), n, "{name}");
         assert!(got.windows(2).all(|w| w[0].offset < w[1].offset), "{name}: key order");
     }
+}
+
+#[test]
+fn a_corrupt_string_heap_is_an_error_not_a_crash() {
+    // A global-heap object (Header/instrument's) claims 3170534137668829187 bytes. libhdf5 1.10
+    // copies that many (H5HG_read) and the process died with SIGSEGV; the heap is now walked
+    // before libhdf5 reads it.
+    let f = inputs("uvh5_file").into_iter().find(|p| p.to_string_lossy().contains("vlen-string")).unwrap();
+    let e = Uvh5File::open(&f).unwrap_err();
+    assert_eq!(e.code(), "UVH5_HDF5", "{e}");
+    assert!(e.to_string().contains("reading Header/version"), "{e}"); // the first string in that heap
+    assert!(e.to_string().contains("corrupt variable-length string storage"), "{e}");
 }
