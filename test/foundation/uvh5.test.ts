@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { native } from '../../ts/native.js';
+import { native, projectRoot } from '../../ts/native.js';
 import { cleanupTmpDirs, cliJson, oracle, SMALL, tmpDir } from '../helpers.js';
 
 afterAll(cleanupTmpDirs);
@@ -42,6 +42,40 @@ describe('reading UVH5 that pyuvdata writes', () => {
   });
 });
 
+describe('older UVH5 (version 0.1, written by pyuvdata 1.x for HERA)', () => {
+  const v01 = path.join(projectRoot, 'test', 'data', 'pyuvdata', 'zen.2458098.45361.HH_downselected.uvh5');
+
+  it('reads a real 0.1 file and its old-writer variants with the values pyuvdata reads', async () => {
+    const variants = await oracle<Record<string, string>>('make_old_uvh5.py', v01, tmpDir());
+    const files = [v01, variants.hera_nbls!, variants.vlen_strings!, variants.uncalib_phased!];
+    const reference = await oracle<any[]>('uvh5_read.py', ...files);
+    for (const ref of reference) {
+      const name = path.basename(ref.file);
+      const ours = native().uvh5Digest(ref.file);
+      expect(ours.vis, name).toBe(ref.digest.vis);
+      expect(ours.flags, name).toBe(ref.digest.flags);
+      expect(ours.nsamples, name).toBe(ref.digest.nsamples);
+      const h = native().inspectUvh5(ref.file);
+      expect([h.nBlts, h.nBls, h.nTimes, h.nFreqs], name).toEqual([ref.nblts, ref.nbls, ref.ntimes, ref.nfreqs]);
+    }
+    expect(native().inspectUvh5(v01).version).toBe('0.1');
+    expect(native().inspectUvh5(v01).telescope).toBe('HERA');
+  });
+
+  it('converts it end to end to a Measurement Set that matches pyuvdata', async () => {
+    const out = tmpDir();
+    const r = await cliJson('convert', v01, '--output-dir', out);
+    expect(r.converted).toBe(1);
+    const ms = r.groups[0].outputMs;
+    const ref = await oracle<any>('convert_reference.py', ms, '--files', v01);
+    expect(ref.rows).toBe(ref.expected_rows);
+    expect(ref.rows).toBe(360);
+    expect(ref.data_rel).toBeLessThan(1e-5);
+    expect(ref.uvw_m).toBeLessThan(1e-3);
+    for (const [k, v] of Object.entries(ref.equal)) expect(v, k).toBe(true);
+  });
+});
+
 describe('bad input', () => {
   it('names the file, what is wrong and what was expected, with a stable code', async () => {
     const out = tmpDir();
@@ -51,7 +85,12 @@ describe('bad input', () => {
       missing_key: ['UVH5_MISSING_KEY', /Header\/Nblts.*baseline-times/],
       bad_shape: ['UVH5_BAD_SHAPE', /Data\/visdata.*shape \[\d+, 1, 7, 2\].*expected.*Nfreqs/],
       inconsistent: ['UVH5_INCONSISTENT', /Ntimes is 5 but time_array holds 4 unique times/],
-      bad_version: ['UVH5_UNSUPPORTED_VERSION', /'2\.0'.*1\.0 to 1\.2/],
+      bad_version: ['UVH5_UNSUPPORTED_VERSION', /'2\.0'.*0\.1 and 1\.0 to 1\.2/],
+      negative_ntimes: ['UVH5_BAD_VALUE', /Header\/Ntimes = -3 is invalid \(expected a positive number of unique times\)/],
+      zero_nblts: ['UVH5_BAD_VALUE', /Header\/Nblts = 0 is invalid \(expected a positive number of baseline-times\)/],
+      negative_nfreqs: ['UVH5_BAD_VALUE', /Header\/Nfreqs = -48 is invalid/],
+      huge_nfreqs: ['UVH5_BAD_VALUE', /Header\/Nfreqs = 4611686018427387904 is invalid.*overflows/],
+      unstored_ant_array: ['UVH5_TRUNCATED', /Header\/ant_1_array has shape \[1099511627776\] \(8796093022208 bytes\) but the file stores only 0 bytes/],
       truncated: ['UVH5_TRUNCATED', /superblock records \d+ bytes but the file has \d+/],
       not_hdf5: ['UVH5_NOT_HDF5', /no HDF5 signature/],
     };

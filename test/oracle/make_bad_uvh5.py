@@ -1,4 +1,4 @@
-"""Writes broken copies of a good UVH5 file, one fault each.
+"""Writes broken copies of a good UVH5 file, one fault each (absurd counts included).
 
 Usage: make_bad_uvh5.py GOOD OUTDIR -> JSON {fault: path}
 """
@@ -36,6 +36,27 @@ with h5py.File(copy("inconsistent.hdf5"), "r+") as h:
     h["Header/Ntimes"] = n + 1
 with h5py.File(copy("bad_version.hdf5"), "r+") as h:
     h["Header/version"] = np.bytes_("2.0")
+
+
+
+def set_key(name, key, value):
+    with h5py.File(copy(name + ".hdf5"), "r+") as h:
+        del h["Header/" + key]
+        h["Header/" + key] = value
+
+
+# Absurd counts: each must be named with its signed value, before anything is sized from it.
+set_key("negative_ntimes", "Ntimes", -3)
+set_key("zero_nblts", "Nblts", 0)
+set_key("negative_nfreqs", "Nfreqs", -48)
+set_key("huge_nfreqs", "Nfreqs", 2**62)
+# A header array whose shape claims 2^40 baseline-times (8 TiB) with nothing stored: reading it
+# would allocate terabytes; it must be refused from its shape and stored size alone.
+with h5py.File(copy("unstored_ant_array.hdf5"), "r+") as h:
+    hd = h["Header"]
+    del hd["Nblts"], hd["ant_1_array"]
+    hd["Nblts"] = 2**40
+    hd.create_dataset("ant_1_array", shape=(2**40,), dtype="<i8", chunks=(4096,))
 
 p = copy("truncated.hdf5")
 size = os.path.getsize(p)

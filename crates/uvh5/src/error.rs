@@ -22,10 +22,13 @@ pub enum Uvh5Error {
     #[error("{path}: '{name}' has shape {got:?}, expected {expected}")]
     BadShape { path: PathBuf, name: String, expected: String, got: Vec<usize> },
 
+    #[error("{path}: header value {name} = {value} is invalid (expected {expected})")]
+    BadValue { path: PathBuf, name: String, value: String, expected: String },
+
     #[error("{path}: inconsistent header: {detail}")]
     Inconsistent { path: PathBuf, detail: String },
 
-    #[error("{path}: unsupported UVH5 version '{version}' (this reader supports 1.0 to 1.2)")]
+    #[error("{path}: unsupported UVH5 version '{version}' (this reader supports 0.1 and 1.0 to 1.2)")]
     UnsupportedVersion { path: PathBuf, version: String },
 
     #[error("{path}: dataset '{name}' has unsupported type {got} (expected {expected})")]
@@ -53,6 +56,7 @@ impl Uvh5Error {
             Uvh5Error::MissingDataset { .. } => "UVH5_MISSING_DATASET",
             Uvh5Error::MissingKey { .. } => "UVH5_MISSING_KEY",
             Uvh5Error::BadShape { .. } => "UVH5_BAD_SHAPE",
+            Uvh5Error::BadValue { .. } => "UVH5_BAD_VALUE",
             Uvh5Error::Inconsistent { .. } => "UVH5_INCONSISTENT",
             Uvh5Error::UnsupportedVersion { .. } => "UVH5_UNSUPPORTED_VERSION",
             Uvh5Error::UnsupportedDtype { .. } => "UVH5_UNSUPPORTED_DTYPE",
@@ -71,6 +75,7 @@ impl Uvh5Error {
             | Uvh5Error::MissingDataset { path, .. }
             | Uvh5Error::MissingKey { path, .. }
             | Uvh5Error::BadShape { path, .. }
+            | Uvh5Error::BadValue { path, .. }
             | Uvh5Error::Inconsistent { path, .. }
             | Uvh5Error::UnsupportedVersion { path, .. }
             | Uvh5Error::UnsupportedDtype { path, .. }

@@ -8,6 +8,7 @@ use hdf5::{Dataset, Group};
 
 use crate::error::{Result, Uvh5Error};
 
+
 pub(crate) struct Node<'a> {
     pub path: &'a Path,
     pub group: &'a Group,
@@ -59,6 +60,32 @@ impl<'a> Node<'a> {
         }
     }
 
+    /// Refuses, before reading, a dataset whose shape claims far more bytes than the file
+    /// stores for it: a header array declared (1e12,) with no data written would otherwise
+    /// make libhdf5 allocate and fill terabytes of fill values. Unfiltered datasets must be
+    /// fully stored; filtered ones may not exceed deflate's best ratio (1032:1).
+    pub fn check_stored(&self, ds: &Dataset, name: &str) -> Result<()> {
+        const SMALL_BYTES: u64 = 64 << 10;
+        const MAX_COMPRESSION_RATIO: u64 = 1100;
+        let shape = ds.shape();
+        let elem = ds.dtype().map(|t| t.size()).unwrap_or(1) as u64;
+        let logical = shape.iter().try_fold(elem, |acc, &d| acc.checked_mul(d as u64));
+        let too_big = |logical: String, stored: u64| Uvh5Error::Truncated {
+            path: self.path.to_owned(),
+            detail: format!(
+                "{} has shape {shape:?} ({logical} bytes) but the file stores only {stored} bytes of it",
+                self.qualified(name)
+            ),
+        };
+        let Some(logical) = logical else { return Err(too_big("more than 2^64".into(), ds.storage_size())) };
+        if logical <= SMALL_BYTES {
+            return Ok(());
+        }
+        let stored = ds.storage_size();
+        let ok = if ds.filters().is_empty() { stored >= logical } else { logical / MAX_COMPRESSION_RATIO <= stored };
+        if ok { Ok(()) } else { Err(too_big(logical.to_string(), stored)) }
+    }
+
     /// Reads a numeric dataset of any shape as a flat f64 vector.
     pub fn f64s(&self, name: &str, expected: &str) -> Result<Vec<f64>> {
         let ds = self.dataset(name, expected)?;
@@ -74,6 +101,7 @@ impl<'a> Node<'a> {
             | TypeDescriptor::Boolean => {}
             other => return Err(self.bad_type(name, &other, "a numeric type")),
         }
+        self.check_stored(ds, name)?;
         if ds.is_scalar() {
             return ds
                 .read_scalar::<f64>()
@@ -103,6 +131,7 @@ impl<'a> Node<'a> {
             }
             other => return Err(self.bad_type(name, &other, "integers")),
         }
+        self.check_stored(ds, name)?;
         if ds.is_scalar() {
             return ds
                 .read_scalar::<i64>()
@@ -172,6 +201,7 @@ impl<'a> Node<'a> {
     pub fn strings_of(&self, ds: &Dataset, name: &str) -> Result<Vec<String>> {
         let td = self.descriptor(ds, name)?;
         let err = |e: hdf5::Error| Uvh5Error::hdf5(self.path, format!("reading {}", self.qualified(name)), e);
+        self.check_stored(ds, name)?;
         match td {
             TypeDescriptor::FixedAscii(n) | TypeDescriptor::FixedUnicode(n) => {
                 let count = ds.size().max(1);
@@ -185,23 +215,9 @@ impl<'a> Node<'a> {
                     })
                     .collect())
             }
-            TypeDescriptor::VarLenAscii => {
-                if ds.is_scalar() {
-                    let s: hdf5::types::VarLenAscii = ds.read_scalar().map_err(err)?;
-                    Ok(vec![s.as_str().to_owned()])
-                } else {
-                    let v: Vec<hdf5::types::VarLenAscii> = ds.read_raw().map_err(err)?;
-                    Ok(v.iter().map(|s| s.as_str().to_owned()).collect())
-                }
-            }
-            TypeDescriptor::VarLenUnicode => {
-                if ds.is_scalar() {
-                    let s: hdf5::types::VarLenUnicode = ds.read_scalar().map_err(err)?;
-                    Ok(vec![s.as_str().to_owned()])
-                } else {
-                    let v: Vec<hdf5::types::VarLenUnicode> = ds.read_raw().map_err(err)?;
-                    Ok(v.iter().map(|s| s.as_str().to_owned()).collect())
-                }
+            TypeDescriptor::VarLenAscii | TypeDescriptor::VarLenUnicode => {
+                self.check_vlen_heap(ds, name)?;
+                self.vlen_strings(ds, &td).map_err(err)
             }
             TypeDescriptor::Integer(IntSize::U1) | TypeDescriptor::Unsigned(IntSize::U1) => {
                 // np.void / raw bytes arrays occasionally hold text.
@@ -209,6 +225,43 @@ impl<'a> Node<'a> {
                 Ok(vec![String::from_utf8_lossy(&v).trim_end_matches('\0').to_string()])
             }
             other => Err(self.bad_type(name, &other, "a string")),
+        }
+    }
+
+    /// See `vlen`: a corrupt global heap must not reach libhdf5's reader, which crashes on it.
+    fn check_vlen_heap(&self, ds: &Dataset, name: &str) -> Result<()> {
+        let Some(offset) = ds.offset() else { return Ok(()) }; // not contiguous: unchecked
+        let sb = crate::probe::probe(self.path)?;
+        let file = std::fs::File::open(self.path).map_err(|e| Uvh5Error::io(self.path, "open", e))?;
+        crate::vlen::check_refs(&file, sb.base_addr, sb.size_of_offsets as usize, sb.size_of_lengths as usize, offset, ds.size())
+            .map_err(|detail| Uvh5Error::Hdf5 {
+                path: self.path.to_owned(),
+                op: format!("reading {}", self.qualified(name)),
+                message: format!("corrupt variable-length string storage: {detail}"),
+            })
+    }
+
+    fn vlen_strings(&self, ds: &Dataset, td: &TypeDescriptor) -> hdf5::Result<Vec<String>> {
+        match td {
+            TypeDescriptor::VarLenAscii => {
+                if ds.is_scalar() {
+                    let s: hdf5::types::VarLenAscii = ds.read_scalar()?;
+                    Ok(vec![s.as_str().to_owned()])
+                } else {
+                    let v: Vec<hdf5::types::VarLenAscii> = ds.read_raw()?;
+                    Ok(v.iter().map(|s| s.as_str().to_owned()).collect())
+                }
+            }
+            TypeDescriptor::VarLenUnicode => {
+                if ds.is_scalar() {
+                    let s: hdf5::types::VarLenUnicode = ds.read_scalar()?;
+                    Ok(vec![s.as_str().to_owned()])
+                } else {
+                    let v: Vec<hdf5::types::VarLenUnicode> = ds.read_raw()?;
+                    Ok(v.iter().map(|s| s.as_str().to_owned()).collect())
+                }
+            }
+            other => Err(hdf5::Error::from(format!("not a variable-length string: {other:?}").as_str())),
         }
     }
 
@@ -237,4 +290,20 @@ fn read_raw_bytes(ds: &Dataset, buf: &mut [u8]) -> hdf5::Result<()> {
             Ok(())
         }
     })
+}
+
+pub(crate) fn expect_len(h: &Node, name: &str, got: usize, expected: usize, what: &str) -> Result<()> {
+    if got != expected {
+        return Err(bad_len(h, name, got, expected, what));
+    }
+    Ok(())
+}
+
+pub(crate) fn bad_len(h: &Node, name: &str, got: usize, expected: usize, what: &str) -> Uvh5Error {
+    Uvh5Error::BadShape {
+        path: h.path.to_owned(),
+        name: h.qualified(name),
+        expected: format!("({expected},) = ({what},)"),
+        got: vec![got],
+    }
 }

@@ -12,13 +12,19 @@ use hdf5::Group;
 use serde::Serialize;
 
 use crate::error::{Result, Uvh5Error};
-use crate::h5util::Node;
+use crate::counts::{self, RawCounts};
+use crate::h5util::{bad_len, expect_len, Node};
+use crate::phasing::read_phasing;
+pub use crate::phasing::{PhaseCenter, Phasing};
 
 /// The format version written in `Header/version`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum Uvh5Version {
     /// No `version` key: the DSA-110 correlator and pyuvdata before UVH5 1.0 write none.
     Unversioned,
+    /// "0.1": pyuvdata 1.x (older HERA data). Same keys and legacy shapes as unversioned and
+    /// 1.0 files; booleans `flex_spw` and `multi_phase_center` that later readers ignore.
+    V0_1,
     V1_0,
     V1_1,
     V1_2,
@@ -28,6 +34,7 @@ impl Uvh5Version {
     fn parse(path: &Path, s: Option<&str>) -> Result<Self> {
         match s.map(str::trim) {
             None => Ok(Uvh5Version::Unversioned),
+            Some("0.1") => Ok(Uvh5Version::V0_1),
             Some("1.0") => Ok(Uvh5Version::V1_0),
             Some("1.1") => Ok(Uvh5Version::V1_1),
             Some("1.2") => Ok(Uvh5Version::V1_2),
@@ -41,6 +48,7 @@ impl Uvh5Version {
     pub fn as_str(&self) -> &'static str {
         match self {
             Uvh5Version::Unversioned => "unversioned",
+            Uvh5Version::V0_1 => "0.1",
             Uvh5Version::V1_0 => "1.0",
             Uvh5Version::V1_1 => "1.1",
             Uvh5Version::V1_2 => "1.2",
@@ -73,48 +81,6 @@ impl ExtraValue {
         match self {
             ExtraValue::Str(s) => Some(s),
             _ => None,
-        }
-    }
-}
-
-/// One entry of a UVH5 1.1+ phase-centre catalogue.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct PhaseCenter {
-    pub name: String,
-    /// "sidereal", "unprojected", "driftscan", "ephem" or "near_field".
-    pub cat_type: String,
-    pub lon_rad: Option<f64>,
-    pub lat_rad: Option<f64>,
-    pub frame: Option<String>,
-    pub epoch: Option<f64>,
-}
-
-/// What the header says about where the data are phased.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Phasing {
-    /// `phase_type` "drift" in a pre-1.1 file: unprojected data (for DSA-110, fringe-stopped
-    /// to the meridian, with `uvw_array` describing that phase).
-    Drift,
-    /// `phase_type` "phased" in a pre-1.1 file.
-    Phased { name: String, ra_rad: f64, dec_rad: f64, frame: String, epoch: Option<f64> },
-    /// UVH5 1.1+: a catalogue of phase centres and per-blt ids.
-    Catalog {
-        centers: BTreeMap<i64, PhaseCenter>,
-        id_array: Vec<i64>,
-        app_ra_rad: Option<Vec<f64>>,
-        app_dec_rad: Option<Vec<f64>>,
-        frame_pa_rad: Option<Vec<f64>>,
-    },
-}
-
-impl Phasing {
-    /// True when every baseline-time is unprojected (drift) data.
-    pub fn is_unprojected(&self) -> bool {
-        match self {
-            Phasing::Drift => true,
-            Phasing::Phased { .. } => false,
-            Phasing::Catalog { centers, .. } => centers.values().all(|c| c.cat_type == "unprojected"),
         }
     }
 }
@@ -180,11 +146,9 @@ pub(crate) fn read_header(path: &Path, group: &Group) -> Result<Header> {
 
     let telescope = read_telescope(&h)?;
 
-    let n_blts = h.scalar_i64("Nblts", "the number of baseline-times")? as usize;
-    let n_times = h.scalar_i64("Ntimes", "the number of unique times")? as usize;
-    let n_freqs = h.scalar_i64("Nfreqs", "the number of channels")? as usize;
-    let n_pols = h.scalar_i64("Npols", "the number of polarisations")? as usize;
-    let n_spws = h.scalar_i64("Nspws", "the number of spectral windows")? as usize;
+    let counts = read_counts(&h, &telescope)?;
+    let (n_blts, n_times, n_freqs, n_pols, n_spws) =
+        (counts.n_blts, counts.n_times, counts.n_freqs, counts.n_pols, counts.n_spws);
 
     let ant_1 = h.i64s("ant_1_array", "the first antenna of each baseline-time")?;
     let ant_2 = h.i64s("ant_2_array", "the second antenna of each baseline-time")?;
@@ -193,14 +157,9 @@ pub(crate) fn read_header(path: &Path, group: &Group) -> Result<Header> {
     expect_len(&h, "ant_2_array", ant_2.len(), n_blts, "Nblts")?;
     expect_len(&h, "time_array", time_jd.len(), n_blts, "Nblts")?;
 
-    let n_ants_data = match h.has("Nants_data") {
-        true => h.scalar_i64("Nants_data", "")? as usize,
-        false => count_unique(ant_1.iter().chain(ant_2.iter()).copied()),
-    };
-    let n_bls = match h.has("Nbls") {
-        true => h.scalar_i64("Nbls", "")? as usize,
-        false => count_unique(ant_1.iter().zip(&ant_2).map(|(a, b)| (*a, *b))),
-    };
+    let n_ants_data =
+        counts.n_ants_data.unwrap_or_else(|| count_unique(ant_1.iter().chain(ant_2.iter()).copied()));
+    let n_bls = counts.n_bls.unwrap_or_else(|| count_unique(ant_1.iter().zip(&ant_2).map(|(a, b)| (*a, *b))));
 
     let integration_time_s = {
         let v = h.f64s("integration_time", "the integration time of each baseline-time (s)")?;
@@ -281,7 +240,12 @@ pub(crate) fn read_header(path: &Path, group: &Group) -> Result<Header> {
         h.i64s("polarization_array", "polarisation codes")?.into_iter().map(|p| p as i32).collect();
     expect_len(&h, "polarization_array", polarization.len(), n_pols, "Npols")?;
 
-    let vis_units = h.opt_string("vis_units")?.unwrap_or_else(|| "uncalib".to_owned());
+    // Older files allowed "UNCALIB"; pyuvdata normalises it.
+    let vis_units = match h.opt_string("vis_units")? {
+        Some(u) if u == "UNCALIB" => "uncalib".to_owned(),
+        Some(u) => u,
+        None => "uncalib".to_owned(),
+    };
     let history = h.opt_string("history")?.unwrap_or_default();
     let object_name = h.opt_string("object_name")?;
     let dut1_s = h.opt_scalar_f64("dut1")?;
@@ -320,6 +284,33 @@ pub(crate) fn read_header(path: &Path, group: &Group) -> Result<Header> {
     };
     check_consistency(path, &header)?;
     Ok(header)
+}
+
+/// Reads and validates the dimension counts (see `counts`), before any array is read.
+fn read_counts(h: &Node, telescope: &Telescope) -> Result<counts::Counts> {
+    let opt = |name: &str| -> Result<Option<i64>> {
+        if h.has(name) { h.scalar_i64(name, "").map(Some) } else { Ok(None) }
+    };
+    let mut raw = RawCounts {
+        n_blts: h.scalar_i64("Nblts", "the number of baseline-times")?,
+        n_times: h.scalar_i64("Ntimes", "the number of unique times")?,
+        n_freqs: h.scalar_i64("Nfreqs", "the number of channels")?,
+        n_pols: h.scalar_i64("Npols", "the number of polarisations")?,
+        n_spws: h.scalar_i64("Nspws", "the number of spectral windows")?,
+        n_bls: opt("Nbls")?,
+        n_ants_data: opt("Nants_data")?,
+    };
+    // HERA files written before March 2023 record Nbls = Nblts; pyuvdata corrects it to
+    // Nblts / Ntimes when that divides, and so do we.
+    if telescope.name == "HERA" && raw.n_bls == Some(raw.n_blts) && raw.n_times > 0 && raw.n_blts % raw.n_times == 0 {
+        raw.n_bls = Some(raw.n_blts / raw.n_times);
+    }
+    counts::validate(&raw).map_err(|e| Uvh5Error::BadValue {
+        path: h.path.to_owned(),
+        name: h.qualified(e.name),
+        value: e.value.to_string(),
+        expected: e.expected,
+    })
 }
 
 fn read_telescope(h: &Node) -> Result<Telescope> {
@@ -397,121 +388,6 @@ fn read_telescope(h: &Node) -> Result<Telescope> {
     })
 }
 
-fn read_phasing(h: &Node, n_blts: usize) -> Result<Phasing> {
-    if h.has("phase_center_catalog") {
-        let cat_group = h
-            .group
-            .group("phase_center_catalog")
-            .map_err(|e| Uvh5Error::hdf5(h.path, "opening Header/phase_center_catalog", e))?;
-        let mut centers = BTreeMap::new();
-        let names = cat_group
-            .member_names()
-            .map_err(|e| Uvh5Error::hdf5(h.path, "listing Header/phase_center_catalog", e))?;
-        for key in names {
-            let prefix = format!("Header/phase_center_catalog/{key}/");
-            if let Ok(g) = cat_group.group(&key) {
-                // UVH5 1.2: one group per centre, keyed by its id.
-                let id: i64 = key.parse().map_err(|_| Uvh5Error::Inconsistent {
-                    path: h.path.to_owned(),
-                    detail: format!("phase centre id '{key}' is not an integer"),
-                })?;
-                let n = Node { path: h.path, group: &g, prefix: &prefix };
-                centers.insert(id, read_center(&n, None)?);
-            } else {
-                // UVH5 1.1: one JSON string per centre, keyed by its name.
-                let n = Node { path: h.path, group: &cat_group, prefix: "Header/phase_center_catalog/" };
-                let json = n.string(&key, "")?;
-                let (id, center) = parse_center_json(h.path, &key, &json)?;
-                centers.insert(id, center);
-            }
-        }
-        let id_array = h.i64s("phase_center_id_array", "the phase centre id of each baseline-time")?;
-        expect_len(h, "phase_center_id_array", id_array.len(), n_blts, "Nblts")?;
-        for id in &id_array {
-            if !centers.contains_key(id) {
-                return Err(Uvh5Error::Inconsistent {
-                    path: h.path.to_owned(),
-                    detail: format!("phase_center_id_array refers to id {id}, which the catalogue lacks"),
-                });
-            }
-        }
-        let opt = |name: &str| -> Result<Option<Vec<f64>>> {
-            match h.opt_dataset(name)? {
-                Some(ds) => {
-                    let v = h.f64s_of(&ds, name)?;
-                    expect_len(h, name, v.len(), n_blts, "Nblts")?;
-                    Ok(Some(v))
-                }
-                None => Ok(None),
-            }
-        };
-        return Ok(Phasing::Catalog {
-            centers,
-            id_array,
-            app_ra_rad: opt("phase_center_app_ra")?,
-            app_dec_rad: opt("phase_center_app_dec")?,
-            frame_pa_rad: opt("phase_center_frame_pa")?,
-        });
-    }
-    let phase_type = h.string("phase_type", "'drift' or 'phased' (or a phase_center_catalog)")?;
-    match phase_type.as_str() {
-        "phased" => Ok(Phasing::Phased {
-            name: h.opt_string("object_name")?.unwrap_or_else(|| "unknown".into()),
-            ra_rad: h.scalar_f64("phase_center_ra", "required when phase_type is 'phased'")?,
-            dec_rad: h.scalar_f64("phase_center_dec", "required when phase_type is 'phased'")?,
-            frame: h.opt_string("phase_center_frame")?.unwrap_or_else(|| "icrs".into()),
-            epoch: h.opt_scalar_f64("phase_center_epoch")?,
-        }),
-        // pyuvdata treats any other value as unprojected, with a warning.
-        _ => Ok(Phasing::Drift),
-    }
-}
-
-fn read_center(n: &Node, name: Option<String>) -> Result<PhaseCenter> {
-    let opt_f = |k: &str| -> Result<Option<f64>> {
-        match n.opt_dataset(k)? {
-            Some(ds) if ds.size() == 1 && ds.shape().iter().all(|&d| d == 1) => {
-                n.f64s_of(&ds, k).map(|v| v.first().copied())
-            }
-            // Empty datasets stand for None; arrays (e.g. ephemeris) are not used here.
-            _ => Ok(None),
-        }
-    };
-    let opt_s = |k: &str| -> Result<Option<String>> {
-        match n.opt_dataset(k)? {
-            Some(ds) if ds.size() == 1 => n.strings_of(&ds, k).map(|mut v| v.pop()),
-            _ => Ok(None),
-        }
-    };
-    Ok(PhaseCenter {
-        name: name.or(opt_s("cat_name")?).unwrap_or_default(),
-        cat_type: opt_s("cat_type")?.unwrap_or_else(|| "sidereal".into()),
-        lon_rad: opt_f("cat_lon")?,
-        lat_rad: opt_f("cat_lat")?,
-        frame: opt_s("cat_frame")?,
-        epoch: opt_f("cat_epoch")?,
-    })
-}
-
-/// UVH5 1.1 stored each catalogue entry as a JSON object string.
-fn parse_center_json(path: &Path, key: &str, json: &str) -> Result<(i64, PhaseCenter)> {
-    let bad = |detail: String| Uvh5Error::Inconsistent { path: path.to_owned(), detail };
-    let v: serde_json::Value = serde_json::from_str(json)
-        .map_err(|e| bad(format!("phase centre '{key}' is not valid JSON: {e}")))?;
-    let id = v["cat_id"].as_i64().ok_or_else(|| bad(format!("phase centre '{key}' has no integer cat_id")))?;
-    Ok((
-        id,
-        PhaseCenter {
-            name: key.to_owned(),
-            cat_type: v["cat_type"].as_str().unwrap_or("sidereal").to_owned(),
-            lon_rad: v["cat_lon"].as_f64(),
-            lat_rad: v["cat_lat"].as_f64(),
-            frame: v["cat_frame"].as_str().map(str::to_owned),
-            epoch: v["cat_epoch"].as_f64(),
-        },
-    ))
-}
-
 fn read_extra_keywords(path: &Path, header: &Group) -> Result<BTreeMap<String, ExtraValue>> {
     let mut out = BTreeMap::new();
     if !header.link_exists("extra_keywords") {
@@ -582,22 +458,6 @@ fn check_consistency(path: &Path, h: &Header) -> Result<()> {
         }
     }
     Ok(())
-}
-
-fn expect_len(h: &Node, name: &str, got: usize, expected: usize, what: &str) -> Result<()> {
-    if got != expected {
-        return Err(bad_len(h, name, got, expected, what));
-    }
-    Ok(())
-}
-
-fn bad_len(h: &Node, name: &str, got: usize, expected: usize, what: &str) -> Uvh5Error {
-    Uvh5Error::BadShape {
-        path: h.path.to_owned(),
-        name: h.qualified(name),
-        expected: format!("({expected},) = ({what},)"),
-        got: vec![got],
-    }
 }
 
 fn count_unique<T: Ord>(it: impl Iterator<Item = T>) -> usize {

@@ -1,6 +1,6 @@
 //! UVH5: the HDF5-based visibility format of pyuvdata, as read and written by contimg.
 //!
-//! - [`Uvh5File`] opens any UVH5 file pyuvdata writes or reads (format versions 1.0–1.2 and
+//! - [`Uvh5File`] opens any UVH5 file pyuvdata writes or reads (format versions 0.1 and 1.0–1.2 and
 //!   unversioned DSA-110 files, legacy and current shapes, float or integer visibilities,
 //!   compressed or not) and reads hyperslabs of it into a [`VisBlock`].
 //! - [`Dsa110Writer`] writes subband files exactly as the DSA-110 correlator does.
@@ -8,11 +8,14 @@
 //! Every failure is a [`Uvh5Error`] that names the file and carries a stable `code()`.
 
 mod chunkindex;
+mod counts;
 mod error;
 mod h5util;
+mod phasing;
 pub mod header;
 mod probe;
 mod read;
+mod vlen;
 pub mod storage;
 pub mod write;
 
@@ -24,3 +27,10 @@ pub use storage::{Placement, Sink, SKIP};
 pub use write::{Dsa110Header, Dsa110Writer};
 
 pub use num_complex::Complex32;
+
+/// Entry points for the fuzz targets in `fuzz/` (parsers that take bytes); not a stable API.
+#[doc(hidden)]
+pub mod fuzzing {
+    pub use crate::chunkindex::{chunks, ChunkEntry, ReadAt, Unusable};
+    pub use crate::counts::{validate as validate_counts, Counts, RawCounts};
+}

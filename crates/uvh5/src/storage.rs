@@ -15,6 +15,7 @@ use std::path::Path;
 
 use hdf5::Dataset;
 
+use crate::chunkindex::Unusable;
 use crate::error::{Result, Uvh5Error};
 
 /// How one element is encoded on disk (all little-endian).
@@ -334,7 +335,7 @@ pub fn read_region<T: Decode>(
                 // Extend the run while the next chunk follows on directly.
                 let mut j = i + 1;
                 while j < needed.len()
-                    && needed[j].1 == Some(start_addr + ((j - i) * chunk_bytes) as u64)
+                    && needed[j].1.is_some() && needed[j].1 == start_addr.checked_add(((j - i) * chunk_bytes) as u64)
                     && (j - i + 1) * chunk_bytes <= MAX_READ
                 {
                     j += 1;
@@ -433,7 +434,7 @@ pub fn read_region_placed<T: Decode>(
                 };
                 let mut j = i + 1;
                 while j < needed.len()
-                    && needed[j].1 == Some(start_addr + ((j - i) * chunk_bytes) as u64)
+                    && needed[j].1.is_some() && needed[j].1 == start_addr.checked_add(((j - i) * chunk_bytes) as u64)
                     && (j - i + 1) * chunk_bytes <= MAX_READ
                 {
                     j += 1;
@@ -535,7 +536,9 @@ fn object_header_address(ds: &Dataset) -> Option<u64> {
     })
 }
 
-/// Builds the chunk grid from the file's own B-tree (see `chunkindex`).
+/// Builds the chunk grid from the file's own B-tree (see `chunkindex`). `Unsupported` when
+/// the index is of another kind (ask libhdf5 chunk by chunk); `Corrupt` when it is malformed or
+/// lists a chunk that is not a whole unfiltered chunk of this grid, exactly once.
 fn chunk_grid_from_btree(
     file: &File,
     superblock: &crate::probe::Superblock,
@@ -543,25 +546,34 @@ fn chunk_grid_from_btree(
     dims4: &[usize],
     chunk_full: &[usize],
     grid: [usize; 3],
-) -> Option<Vec<Option<u64>>> {
-    let oh = object_header_address(ds)?;
-    let entries = crate::chunkindex::chunks(file, oh, superblock.size_of_offsets, superblock.size_of_lengths, dims4.len())?;
-    let elem = ds.dtype().ok()?.size();
-    let chunk_bytes: usize = chunk_full.iter().product::<usize>() * elem;
-    let mut addrs = vec![None; grid.iter().product()];
+) -> Result<Vec<Option<u64>>, Unusable> {
+    let oh = object_header_address(ds).ok_or(Unusable::Unsupported)?;
+    let n_chunks = grid.iter().product();
+    let entries =
+        crate::chunkindex::chunks(file, oh, superblock.size_of_offsets, superblock.size_of_lengths, dims4.len(), n_chunks)?;
+    let elem = ds.dtype().map_err(|_| Unusable::Unsupported)?.size();
+    let chunk_bytes = chunk_full.iter().try_fold(elem, |acc, &c| acc.checked_mul(c)).ok_or(Unusable::Corrupt)?;
+    let mut addrs = vec![None; n_chunks];
     for e in entries {
-        // Chunks written with filters, or of an unexpected size, are not raw bytes we can use.
+        // The dataset has no filters, so every chunk must be raw bytes of the full chunk size,
+        // at a chunk boundary inside the grid, listed once.
         if e.filter_mask != 0 || e.size as usize != chunk_bytes {
-            return None;
+            return Err(Unusable::Corrupt);
         }
-        let c: Vec<usize> = e.offset.iter().zip(chunk_full).map(|(&o, &c)| o as usize / c).collect();
+        if e.offset.iter().zip(chunk_full).any(|(&o, &c)| o % c as u64 != 0) {
+            return Err(Unusable::Corrupt);
+        }
+        let c: Vec<u64> = e.offset.iter().zip(chunk_full).map(|(&o, &c)| o / c as u64).collect();
         let (gb, gf, gp) = if dims4.len() == 4 { (c[0], c[2], c[3]) } else { (c[0], c[1], c[2]) };
-        if gb >= grid[0] || gf >= grid[1] || gp >= grid[2] {
-            return None;
+        if (dims4.len() == 4 && c[1] != 0) || gb >= grid[0] as u64 || gf >= grid[1] as u64 || gp >= grid[2] as u64 {
+            return Err(Unusable::Corrupt);
         }
-        addrs[(gb * grid[1] + gf) * grid[2] + gp] = Some(e.addr);
+        let slot = &mut addrs[(gb as usize * grid[1] + gf as usize) * grid[2] + gp as usize];
+        if slot.replace(e.addr).is_some() {
+            return Err(Unusable::Corrupt);
+        }
     }
-    Some(addrs)
+    Ok(addrs)
 }
 
 /// Asks libhdf5 where the dataset's raw bytes are, if they can be read directly.
@@ -590,8 +602,20 @@ pub fn raw_layout(
                 ([chunk_full[0], chunk_full[1], chunk_full[2]], [dims4[0], dims4[1], dims4[2]])
             };
             let grid = [dims[0].div_ceil(chunk[0]), dims[1].div_ceil(chunk[1]), dims[2].div_ceil(chunk[2])];
-            if let Some(addrs) = chunk_grid_from_btree(file, superblock, ds, dims4, &chunk_full, grid) {
-                return Some(RawLayout::Chunked { chunk, grid, addrs });
+            // The chunk map costs 16 bytes a chunk. Each chunk written takes more than 32
+            // bytes of the file (its B-tree entry alone), so a grid larger than that is mostly
+            // unwritten — a header claiming far more data than the file holds — and is read
+            // through libhdf5, block by block, rather than mapped.
+            let n_chunks = grid.iter().try_fold(1usize, |acc, &g| acc.checked_mul(g))?;
+            if n_chunks as u64 > file.metadata().ok()?.len() / 32 + 1 {
+                return None;
+            }
+            match chunk_grid_from_btree(file, superblock, ds, dims4, &chunk_full, grid) {
+                Ok(addrs) => return Some(RawLayout::Chunked { chunk, grid, addrs }),
+                // A malformed index: libhdf5's per-chunk lookup and its reads can disagree on
+                // it (found by fuzzing), so read only through libhdf5, as pyuvdata does.
+                Err(Unusable::Corrupt) => return None,
+                Err(Unusable::Unsupported) => {}
             }
             // Slow path: one libhdf5 lookup per chunk.
             let mut addrs = Vec::with_capacity(grid.iter().product());
