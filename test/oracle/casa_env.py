@@ -25,6 +25,8 @@ def setup():
             "measures_auto_update = False\n"
             "data_auto_update = False\n"
             "nologfile = True\n"
+            # casatasks still opens casa-<time>.log in the working directory unless told where.
+            f"logfile = {os.path.join(home, 'casa.log')!r}\n"
             "log2term = False\n"
         )
     os.environ["HOME"] = home
