@@ -652,7 +652,8 @@ fn ms_spec(
             .map(|(i, f)| FieldSpec { name: f.name.clone(), code: String::new(), ra_rad: f.ra_deg.to_radians(), dec_rad: f.dec_deg.to_radians(), time_mjd_s: field_time(i) })
             .collect(),
         observation: ObservationSpec {
-            telescope_name: h.telescope.name.clone(),
+            // CASA looks the observatory up by this name (see dsa110::MS_TELESCOPE_NAME).
+            telescope_name: if is_dsa { dsa110::MS_TELESCOPE_NAME.into() } else { h.telescope.name.clone() },
             observer: String::new(),
             project: if is_dsa { "DSA-110 continuum".into() } else { String::new() },
             telescope_location_itrf_m: Some(site.ecef_m),

@@ -38,6 +38,8 @@ pub struct FitsImage<'a> {
     pub bunit: &'a str,
     pub object: &'a str,
     pub telescope: &'a str,
+    /// Array reference position (ITRF = FITS OBSGEO-X/Y/Z, m), when known.
+    pub obsgeo_m: Option<[f64; 3]>,
     pub date_obs: &'a str,
     pub history: &'a [String],
     /// Extra cards as (keyword, value already formatted as FITS, comment).
@@ -116,6 +118,12 @@ pub fn write_to(path: &Path, img: &FitsImage) -> std::io::Result<()> {
         card("CRPIX4", "1.0", ""),
         card("SPECSYS", &string_value("TOPOCENT"), ""),
     ];
+    if let Some(g) = img.obsgeo_m {
+        // Geocentric ITRF metres (FITS WCS paper III), which astropy reads as the observer.
+        for (k, v) in ["OBSGEO-X", "OBSGEO-Y", "OBSGEO-Z"].iter().zip(g) {
+            cards.push(card(k, &float(v), "array reference position, ITRF (m)"));
+        }
+    }
     if let Some(b) = img.beam {
         cards.push(card("BMAJ", &float(b.bmaj_deg), "restoring beam FWHM major axis (deg)"));
         cards.push(card("BMIN", &float(b.bmin_deg), "restoring beam FWHM minor axis (deg)"));

@@ -298,7 +298,7 @@ fn run(cfg: &ImageConfig, progress: &(dyn Fn(ImageProgress) + Sync), cancelled: 
     // Read.
     let t = Instant::now();
     let read_progress = |done, total| progress(ImageProgress { rows_done: done, rows_total: total, ..event("read", 0, 0.0, 0.0, 0) });
-    let StokesI { mut spws, phase_center, field_name, times_mjd_s, rows_read, rows_flagged, telescope } =
+    let StokesI { mut spws, phase_center, field_name, times_mjd_s, rows_read, rows_flagged, telescope, array_itrf_m } =
         read_stokes_i(&cfg.ms, &cfg.column, &read_progress, cancelled)?;
     timings.read = t.elapsed().as_secs_f64();
     let max_uv = vis::max_uv_lambda(&spws);
@@ -505,7 +505,12 @@ fn run(cfg: &ImageConfig, progress: &(dyn Fn(ImageProgress) + Sync), cancelled: 
         ("RMS".to_string(), format!("{rms:.6E}"), "residual robust rms (Jy/beam)".to_string()),
     ];
     let object = if field_name.is_empty() { "DRIFT".to_string() } else { field_name.clone() };
-    let tel = if telescope.is_empty() { "DSA-110".to_string() } else { telescope.clone() };
+    // A DSA-110 MS names a CASA observatory (dsa110::MS_TELESCOPE_NAME), not the instrument.
+    let tel = if telescope.is_empty() || telescope == dsa110::MS_TELESCOPE_NAME || telescope == dsa110::TELESCOPE_NAME {
+        "DSA-110".to_string()
+    } else {
+        telescope.clone()
+    };
     let suffix = |s: &str| -> PathBuf {
         let mut p = cfg.output_prefix.clone().into_os_string();
         p.push(s);
@@ -526,6 +531,7 @@ fn run(cfg: &ImageConfig, progress: &(dyn Fn(ImageProgress) + Sync), cancelled: 
                 bunit,
                 object: &object,
                 telescope: &tel,
+                obsgeo_m: array_itrf_m,
                 date_obs: &date_obs,
                 history: &history,
                 extra: &extra,

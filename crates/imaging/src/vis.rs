@@ -52,6 +52,21 @@ pub struct StokesI {
     pub rows_read: usize,
     pub rows_flagged: usize,
     pub telescope: String,
+    /// Array reference position (ITRF, m): OBSERVATION's TELESCOPE_LOCATION when the MS has it,
+    /// else the mean of the unflagged antennas (never CASA's table of observatories by name).
+    pub array_itrf_m: Option<[f64; 3]>,
+}
+
+/// Mean ITRF position of the unflagged antennas that have one (m).
+fn mean_antenna_itrf_m(ms: &MsReader) -> Option<[f64; 3]> {
+    let ants = ms.antennas().ok()?;
+    let used: Vec<[f64; 3]> =
+        ants.iter().filter(|a| !a.flagged && a.position_itrf_m.iter().any(|&v| v != 0.0)).map(|a| a.position_itrf_m).collect();
+    if used.is_empty() {
+        return None;
+    }
+    let n = used.len() as f64;
+    Some([0, 1, 2].map(|k| used.iter().map(|p| p[k]).sum::<f64>() / n))
 }
 
 /// Longest projected baseline in wavelengths (at each channel's own frequency).
@@ -171,11 +186,9 @@ pub fn read_stokes_i(
         .enumerate()
         .map(|(i, s)| SpwVis { spw: i, freq_hz: s.chan_freq_hz.clone(), ..Default::default() })
         .collect();
-    let telescope = ms
-        .observations()
-        .ok()
-        .and_then(|o| o.first().map(|o| o.telescope_name.clone()))
-        .unwrap_or_default();
+    let observation = ms.observations().ok().and_then(|o| o.into_iter().next());
+    let telescope = observation.as_ref().map(|o| o.telescope_name.clone()).unwrap_or_default();
+    let array_itrf_m = observation.and_then(|o| o.telescope_location_itrf_m).or_else(|| mean_antenna_itrf_m(&ms));
 
     let n_rows = ms.n_rows();
     let mut rd = RowData::default();
@@ -275,5 +288,6 @@ pub fn read_stokes_i(
         rows_read,
         rows_flagged,
         telescope,
+        array_itrf_m,
     })
 }
