@@ -3,12 +3,13 @@
  * MeasurementSet into place. Implements the `Converter` contract that `contimg convert` and the
  * streaming worker share.
  */
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { callNative, ContimgError, native } from '../native.js';
 import { version } from '../version.js';
 import { inspectUvh5 } from '../cli/commands/inspect.js';
+import { makeDirs } from '../layout/fsops.js';
 import { cleanAbandoned, decideStaging, estimateMsBytes, markOwner, moveIntoPlace } from './staging.js';
 import type { ConvertHooks, ConvertJob, ConvertOptions, ConvertResult, Converter } from './types.js';
 
@@ -89,17 +90,17 @@ export const convertJob: Converter = async (job: ConvertJob, opts: ConvertOption
     };
   }
   const outputDir = path.dirname(job.outputMs);
-  mkdirSync(outputDir, { recursive: true });
+  makeDirs(outputDir);
   // Staging directories of conversions whose process died, wherever they were built.
   for (const base of [outputDir, job.staging.tmpfsPath, job.staging.scratchDir, job.staging.workspaceDir]) if (base) cleanAbandoned(base);
   const resumable = job.checkpointDir !== undefined;
   const estimateBytes = estimate(job, opts);
   const decision = decideStaging(job.groupId, outputDir, estimateBytes, job.staging, resumable);
-  mkdirSync(decision.dir, { recursive: true });
+  makeDirs(decision.dir);
   markOwner(decision.dir);
   const built = path.join(decision.dir, path.basename(job.outputMs));
   const checkpointPath = job.checkpointDir ? path.join(job.checkpointDir, `${job.groupId}.checkpoint.json`) : undefined;
-  if (job.checkpointDir) mkdirSync(job.checkpointDir, { recursive: true });
+  if (job.checkpointDir) makeDirs(job.checkpointDir);
 
   const token = new (native().CancelToken)();
   const onAbort = () => token.cancel();
@@ -152,7 +153,14 @@ export const convertJob: Converter = async (job: ConvertJob, opts: ConvertOption
   try {
     moved = moveIntoPlace(built, job.outputMs, job.overwrite);
   } catch (err) {
-    throw new ContimgError('CONVERT_IO', `${job.outputMs}: cannot move the finished MeasurementSet into place: ${(err as Error).message}`);
+    // Nothing of this attempt stays behind (moveIntoPlace removed its partial copy), unless a
+    // checkpoint will resume from the built MS.
+    if (!resumable && !job.staging.keepTemp) rmSync(decision.dir, { recursive: true, force: true });
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new ContimgError(
+      typeof code === 'string' && /^E[A-Z0-9]+$/.test(code) ? code : 'CONVERT_IO',
+      `${job.outputMs}: cannot move the finished MeasurementSet into place: ${(err as Error).message}`,
+    );
   }
   const moveS = (performance.now() - tMove) / 1000;
   if (!job.staging.keepTemp) rmSync(decision.dir, { recursive: true, force: true });

@@ -21,7 +21,6 @@ import {
   closeSync,
   existsSync,
   fsyncSync,
-  mkdirSync,
   openSync,
   readdirSync,
   renameSync,
@@ -34,6 +33,7 @@ import {
   lstatSync,
 } from 'node:fs';
 import path from 'node:path';
+import { makeDirs } from '../layout/fsops.js';
 import type { StagingLocation, StagingOptions } from './types.js';
 
 export interface StagingDecision {
@@ -194,7 +194,7 @@ function fsyncPath(p: string): void {
 
 /** Copies a directory tree, fsyncing every file and directory. */
 function copyTreeDurable(src: string, dst: string): void {
-  mkdirSync(dst, { recursive: true });
+  makeDirs(dst);
   for (const entry of readdirSync(src)) {
     const s = path.join(src, entry);
     const d = path.join(dst, entry);
@@ -221,14 +221,20 @@ export interface MoveResult {
  */
 export function moveIntoPlace(built: string, target: string, overwrite: boolean): MoveResult {
   const outDir = path.dirname(target);
-  mkdirSync(outDir, { recursive: true });
+  makeDirs(outDir);
   const tag = `${process.pid}-${randomBytes(3).toString('hex')}`;
   let source = built;
   let method: MoveResult['method'] = 'rename';
   if (!sameFileSystem(path.dirname(built), outDir)) {
     // Copy next to the target under a hidden name, durable, then rename.
     const partial = path.join(outDir, `.${path.basename(target)}.partial-${tag}`);
-    copyTreeDurable(built, partial);
+    try {
+      copyTreeDurable(built, partial);
+    } catch (e) {
+      // A full or failing disk: the partial copy is useless and only takes the space a retry needs.
+      rmSync(partial, { recursive: true, force: true });
+      throw e;
+    }
     source = partial;
     method = 'copy';
   }
@@ -249,7 +255,7 @@ export function moveIntoPlace(built: string, target: string, overwrite: boolean)
 
 /** Owner record of a staging directory, so a later run can tell abandoned ones apart. */
 export function markOwner(dir: string): void {
-  mkdirSync(dir, { recursive: true });
+  makeDirs(dir);
   writeFileSync(path.join(dir, '.owner'), JSON.stringify({ pid: process.pid, startedAt: Date.now() }));
 }
 
@@ -271,6 +277,17 @@ function ownerAlive(dir: string): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * Staging directories in `base` whose conversion's process is gone (what `cleanAbandoned` would
+ * remove), without touching them: for the monitor's warning.
+ */
+export function abandonedStaging(base: string): string[] {
+  if (!existsSync(base)) return [];
+  return readdirSync(base)
+    .filter((e) => /^\.?contimg-staging-(.+)-(\d+)-[0-9a-f]{6}$/.test(e) && !ownerAlive(path.join(base, e)))
+    .map((e) => path.join(base, e));
 }
 
 /**

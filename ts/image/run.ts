@@ -3,10 +3,10 @@
  * (crates/imaging); this module decides where the outputs go, skips what already exists, and
  * registers the image when the pipeline layout is in use.
  */
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { callNative, native, ContimgError } from '../native.js';
-import { obsDateOfGroup, type Layout } from '../layout/index.js';
+import { makeDirs, obsDateOfGroup, type Layout } from '../layout/index.js';
 import { msRegistered, openRegistries, registerProduct } from '../registry/index.js';
 import { version } from '../version.js';
 
@@ -136,7 +136,8 @@ export async function imageJob(job: ImageJob): Promise<ImageResult> {
   if (existsSync(image) && !job.overwrite) {
     return { status: 'skipped', ms, prefix, reason: `${image} exists (use --overwrite to replace it)` };
   }
-  mkdirSync(path.dirname(prefix), { recursive: true });
+  // Not Node's recursive mkdir: it spins forever under /proc and calls EROFS ENOENT (fsops.ts).
+  makeDirs(path.dirname(prefix));
   if (job.overwrite) {
     // The restored image goes first, so that a crash part-way never leaves an old image
     // beside new residuals that a reader would take for one set.

@@ -56,6 +56,56 @@ export function resolves(p: string): boolean {
   }
 }
 
+const FS_REASONS: Record<string, string> = {
+  EROFS: 'the file system is read-only',
+  ENOSPC: 'no space left on device',
+  EDQUOT: 'disk quota exceeded',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  ENOENT: 'the kernel refuses to create it there',
+  ENOTDIR: 'a path component is not a directory',
+};
+
+/** A file-system error as a ContimgError whose code is the errno name (EROFS, ENOSPC, …). */
+export function fsError(e: unknown, p: string, doing: string): ContimgError {
+  const code = (e as NodeJS.ErrnoException).code;
+  if (typeof code !== 'string' || !/^E[A-Z0-9]+$/.test(code)) return asContimgError(e);
+  return new ContimgError(code, `${p}: ${doing}: ${FS_REASONS[code] ?? (e as Error).message} (${code})`);
+}
+
+/**
+ * Creates `dir` and its missing parents, one mkdir(2) at a time from the deepest existing
+ * ancestor. Not `mkdirSync(…, { recursive: true })`: Node's recursive mkdir spins forever where
+ * the kernel answers ENOENT for a directory whose parent exists (under /proc, /sys), and reports
+ * a read-only file system as ENOENT. Errors carry the errno as code (EROFS, EACCES, ENOENT, …)
+ * and name the directory.
+ */
+export function makeDirs(dir: string): void {
+  const abs = path.resolve(dir);
+  const missing: string[] = [];
+  for (let p = abs; ; p = path.dirname(p)) {
+    let isDir: boolean;
+    try {
+      isDir = statSync(p).isDirectory();
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw fsError(e, p, 'cannot create directory');
+      missing.push(p);
+      if (path.dirname(p) === p) break;
+      continue;
+    }
+    if (!isDir) throw new ContimgError('ENOTDIR', `${p}: cannot create directory ${abs}: ${p} is not a directory (ENOTDIR)`);
+    break;
+  }
+  for (const d of missing.reverse()) {
+    try {
+      mkdirSync(d);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST' && resolves(d) && statSync(d).isDirectory()) continue;
+      throw fsError(e, d, 'cannot create directory');
+    }
+  }
+}
+
 /** The absolute target of the symlink at `link` (relative targets resolved against its directory). */
 export function linkTarget(link: string): string {
   return path.resolve(path.dirname(link), readlinkSync(link));
@@ -102,7 +152,7 @@ export function cleanStaleTemps(target: string): void {
 
 /** Writes `data` to `file` atomically: a temporary beside it, fsync, rename, fsync the directory. */
 export function atomicWriteFile(file: string, data: string | Uint8Array): void {
-  mkdirSync(path.dirname(file), { recursive: true });
+  makeDirs(path.dirname(file));
   cleanStaleTemps(file);
   const tmp = tempName(file, 'tmp');
   const fd = openSync(tmp, 'wx');
@@ -144,7 +194,7 @@ export function atomicSymlink(link: string, target: string): void {
   if (kind !== 'missing' && kind !== 'symlink') {
     throw new ContimgError('LAYOUT_CONFLICT', `${link}: cannot make it a link to ${target}: a ${kind} is already there`);
   }
-  mkdirSync(path.dirname(link), { recursive: true });
+  makeDirs(path.dirname(link));
   cleanStaleTemps(link);
   const tmp = tempName(link, 'link');
   symlinkSync(target, tmp);
@@ -162,7 +212,7 @@ export function atomicSymlink(link: string, target: string): void {
  * place later by one rename (`commit`), e.g. right after the data it stands in for moves away.
  */
 export function prepareSymlink(link: string, target: string): { commit(): void; discard(): void } {
-  mkdirSync(path.dirname(link), { recursive: true });
+  makeDirs(path.dirname(link));
   cleanStaleTemps(link);
   const tmp = tempName(link, 'link');
   symlinkSync(target, tmp);
@@ -367,7 +417,7 @@ function pidAlive(pid: number): boolean {
  * Returns the release function.
  */
 export function acquireLock(file: string, command: string): () => void {
-  mkdirSync(path.dirname(file), { recursive: true });
+  makeDirs(path.dirname(file));
   const me: LockOwner = { pid: process.pid, host: os.hostname(), startedAt: new Date().toISOString(), command };
   for (let attempt = 0; attempt < 3; attempt++) {
     try {

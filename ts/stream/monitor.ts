@@ -8,8 +8,9 @@
  * periodic tick notices; they run even with `--no-monitoring`, so a stuck group is always
  * reported. Periodic reports (queue depth, stale claims, resources) are the monitor's own.
  */
-import { readFileSync, readdirSync, statfsSync } from 'node:fs';
+import { readFileSync, readdirSync, statSync, statfsSync } from 'node:fs';
 import os from 'node:os';
+import { abandonedStaging } from '../convert/staging.js';
 import type { Logger } from '../log.js';
 import type { StreamQueue, StateCounts } from './queue.js';
 
@@ -22,7 +23,31 @@ export const WARNINGS = {
   waitingForSubbands: (groupId: string, timeoutS: number) =>
     `Group ${groupId} has been waiting for missing subbands longer than ${Math.round(timeoutS)} s`,
   failedIncreased: (n: number, was: number) => `Failed count increased: ${n} (was ${was})`,
+  stagingLeftovers: (dirs: string[], bytes: number) =>
+    `Staging left by dead conversions: ${dirs.length} director${dirs.length === 1 ? 'y' : 'ies'} (${formatGb(bytes)}): ${dirs.join(', ')}; \`contimg stream\` removes them when it starts`,
 } as const;
+
+/** Bytes under `p` (files only, not following links). */
+function treeBytes(p: string): number {
+  let total = 0;
+  try {
+    for (const e of readdirSync(p, { withFileTypes: true })) {
+      const q = `${p}/${e.name}`;
+      if (e.isDirectory()) total += treeBytes(q);
+      else if (e.isFile()) total += statSync(q).size;
+    }
+  } catch {
+    // Removed while we looked.
+  }
+  return total;
+}
+
+/** The warning for staging directories that conversions which died left in `bases`, if any. */
+export function stagingWarning(bases: readonly string[]): string | null {
+  const dirs = [...new Set(bases)].flatMap((b) => abandonedStaging(b));
+  if (dirs.length === 0) return null;
+  return WARNINGS.stagingLeftovers(dirs, dirs.reduce((n, d) => n + treeBytes(d), 0));
+}
 
 /** 270 → "4.5", 900 → "15". */
 function minutes(s: number): string {
@@ -74,6 +99,11 @@ export class SpaceGuard {
     return this.pausedBy.length > 0;
   }
 
+  /** Why claims are paused (empty when they are not). */
+  get reasons(): readonly string[] {
+    return this.pausedBy;
+  }
+
   /** True when claims may go on. Logs each pause and resume once. */
   check(): boolean {
     const low: string[] = [];
@@ -101,6 +131,8 @@ export interface MonitorConfig {
   collectingTimeoutS: number;
   /** File systems to report: input, output, scratch, tmpfs. */
   dirs: { name: string; path: string }[];
+  /** Where conversions stage (output, scratch, tmpfs, workspace): leftovers there are warned about. */
+  stagingBases?: string[];
 }
 
 export interface ResourceReport {
@@ -269,7 +301,10 @@ export class Monitor {
         `, RAM=${(100 * (1 - r.memAvailableBytes / r.memTotalBytes)).toFixed(1)}% (${formatGb(r.memTotalBytes - r.memAvailableBytes)}/${formatGb(r.memTotalBytes)})` +
         `, RSS=${(r.rssBytes / 1e6).toFixed(0)} MB${r.openFds === null ? '' : `, fds=${r.openFds}`}; free: ${disks}`,
     );
+    const leftovers = stagingWarning(this.cfg.stagingBases ?? []);
+    if (leftovers) warn(leftovers);
     const pausedForSpace = this.guard ? !this.guard.check() : false;
+    if (pausedForSpace) warnings.push(`Claims paused: ${this.guard!.reasons.join('; ')}`);
     return { counts, warnings, resources: r, pausedForSpace };
   }
 

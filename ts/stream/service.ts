@@ -4,13 +4,13 @@
  * watching both. `contimg stream` builds a `StreamConfig` from its options and runs this; tests
  * run it in-process with their own converter, clock-free.
  */
-import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Converter, ConvertOptions, StagingOptions } from '../convert/types.js';
 import { silentLogger, type Logger } from '../log.js';
 import { subbandLabel } from '../groups.js';
 import { flatOutput, layoutOutput, type GroupOutput } from '../convert/output.js';
-import { loadCalibrators, type Calibrator, type Layout } from '../layout/index.js';
+import { loadCalibrators, makeDirs, type Calibrator, type Layout } from '../layout/index.js';
+import { cleanAbandoned } from '../convert/staging.js';
 import { ContimgError } from '../native.js';
 import { defaultConverter, loadConverterModule } from './converter.js';
 import { Monitor, SpaceGuard, realDiskProbe, type DiskProbe, type SpaceRule } from './monitor.js';
@@ -154,7 +154,14 @@ export class StreamService {
     const output = this.output();
     const outputDirs = output.dirs;
     const outputRoot = outputDirs.find((d) => d.name === 'output')!.path;
-    for (const d of [c.inputDir, ...outputDirs.map((o) => o.path), c.scratchDir, c.checkpointDir]) if (d) mkdirSync(d, { recursive: true });
+    for (const d of [c.inputDir, ...outputDirs.map((o) => o.path), c.scratchDir, c.checkpointDir]) if (d) makeDirs(d);
+    // Staging left by a conversion that died (a crash, a full disk) is freed before the space
+    // guard looks: otherwise it could keep the disk too full to ever claim the group again.
+    const staging = output.staging(c.staging);
+    for (const base of new Set([outputRoot, staging.tmpfsPath, staging.scratchDir, staging.workspaceDir])) {
+      if (!base) continue;
+      for (const dir of cleanAbandoned(base)) this.log.warn({ path: dir }, `Removed ${dir}, left by a conversion whose process is gone`);
+    }
     // Thread caps for libraries that read them when they load (the native core loads lazily).
     process.env.OMP_NUM_THREADS ??= String(c.ompThreads);
     const convert: ConvertOptions = { ...c.convert, threads: c.convert.threads ?? c.ompThreads, expectedSubbands: c.expectedSubbands };
@@ -180,6 +187,7 @@ export class StreamService {
             ...(c.scratchDir ? [{ name: 'scratch', path: c.scratchDir }] : []),
             ...(c.staging.noTmpfs ? [] : [{ name: 'tmpfs', path: c.staging.tmpfsPath }]),
           ],
+          stagingBases: [outputRoot, staging.tmpfsPath, staging.scratchDir, staging.workspaceDir].filter((d): d is string => !!d),
         },
         this.log,
         probe,

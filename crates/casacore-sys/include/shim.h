@@ -18,6 +18,9 @@
  * - Buffers of bulk data are wrapped, not copied (casacore StorageInitPolicy::SHARE).
  * - Variable-size results (strings, name lists) are returned as a malloc'ed buffer holding
  *   NUL-terminated strings back to back; free it with ccs_free().
+ * - A write that fails (or would run into a full disk) breaks the handle: casacore is told never to
+ *   write that table (or its subtables) again, later writes and flushes fail with CCS_ERR_BROKEN,
+ *   and close only frees the handle. What is on disk is then incomplete and must be discarded.
  * - Keyword paths: "NAME" addresses a keyword of the table or column; "MEASINFO.Ref" walks into
  *   nested records (created on put when missing).
  */
@@ -38,6 +41,10 @@ extern "C" {
 #define CCS_ERR_TYPE 3     /* column / keyword has another data type than requested */
 #define CCS_ERR_ARG 4      /* invalid argument (null pointer, unknown dtype, …) */
 #define CCS_ERR_NOTFOUND 5 /* no such column / keyword / subtable */
+#define CCS_ERR_NOSPACE 6  /* the file system is full (or too full to write the table safely) */
+#define CCS_ERR_READONLY 7 /* the file system is read-only */
+#define CCS_ERR_NOMEM 8    /* a C++ allocation failed */
+#define CCS_ERR_BROKEN 9   /* an earlier write to this table failed; it is no longer written */
 
 /* Element types. */
 #define CCS_BOOL 1
@@ -82,7 +89,8 @@ int ccs_ms_create(const char *path, const ccs_ms_layout *layout, ccs_table **out
 int ccs_table_open(const char *path, int writable, ccs_table **out);
 /* Open the subtable stored in table keyword `name` (e.g. "ANTENNA"), in the parent's mode. */
 int ccs_table_open_subtable(const ccs_table *parent, const char *name, ccs_table **out);
-/* Flush (if writable) and free the handle. The handle is freed even when an error is returned. */
+/* Flush (if writable and not broken) and free the handle. The handle is freed even when an error
+ * is returned. */
 int ccs_table_close(ccs_table *t);
 int ccs_table_flush(ccs_table *t);
 int ccs_table_nrows(const ccs_table *t, uint64_t *out);

@@ -31,6 +31,10 @@ pub mod ffi {
     pub const CCS_ERR_TYPE: c_int = 3;
     pub const CCS_ERR_ARG: c_int = 4;
     pub const CCS_ERR_NOTFOUND: c_int = 5;
+    pub const CCS_ERR_NOSPACE: c_int = 6;
+    pub const CCS_ERR_READONLY: c_int = 7;
+    pub const CCS_ERR_NOMEM: c_int = 8;
+    pub const CCS_ERR_BROKEN: c_int = 9;
 
     pub const CCS_BOOL: c_int = 1;
     pub const CCS_INT: c_int = 2;
@@ -283,6 +287,16 @@ pub enum ErrorKind {
     Argument,
     /// No such table, column, keyword or subtable.
     NotFound,
+    /// The file system is full, or too full for casacore to write the table safely (the shim
+    /// checks before casacore writes: casacore 3.5 aborts the process when its last buffered
+    /// write fails).
+    NoSpace,
+    /// The file system is read-only.
+    ReadOnly,
+    /// A C++ allocation failed.
+    OutOfMemory,
+    /// An earlier write to this table failed; the shim no longer writes it (it is incomplete).
+    Broken,
 }
 
 /// An error reported by the shim: the kind, and casacore's (or the shim's) message.
@@ -311,6 +325,10 @@ fn check(rc: c_int) -> Result<()> {
         ffi::CCS_ERR_TYPE => ErrorKind::Type,
         ffi::CCS_ERR_ARG => ErrorKind::Argument,
         ffi::CCS_ERR_NOTFOUND => ErrorKind::NotFound,
+        ffi::CCS_ERR_NOSPACE => ErrorKind::NoSpace,
+        ffi::CCS_ERR_READONLY => ErrorKind::ReadOnly,
+        ffi::CCS_ERR_NOMEM => ErrorKind::OutOfMemory,
+        ffi::CCS_ERR_BROKEN => ErrorKind::Broken,
         _ => ErrorKind::Casacore,
     };
     // SAFETY: the shim returns a pointer to its thread-local NUL-terminated message, valid until

@@ -2,6 +2,19 @@
 //
 // Every extern "C" function body runs inside guard(), which catches every C++ exception and turns
 // it into an error code plus a thread-local message. Nothing may unwind into Rust.
+//
+// A try/catch is not enough on a full (or failing) disk: casacore 3.5 writes the last buffer of
+// every AipsIO file (table.dat, the storage managers' headers) in ~RegularFileIO, a destructor,
+// and an exception leaving a destructor calls std::terminate (SIGABRT) whatever catches it. It
+// happens in BaseTable::writeEnd's ios.close() during Table::flush, when any write inside
+// PlainTable::putFile unwinds through its AipsIO, and in the flush that ~PlainTable does for a
+// writable table. So every call that may make casacore write (see write_guard):
+//   - first checks the file system has room for everything the table may still write (the dirty
+//     tiles of its caches plus a fixed reserve for the small files) and fails with
+//     CCS_ERR_NOSPACE before casacore writes a byte when it has not;
+//   - on any failure marks the table and its subtables "do not write" (BaseTable::doNotWrite), so
+//     that no later flush and no destructor tries to write into the same full disk again. The
+//     handle is then broken: writes and flushes fail at once, close only frees it.
 
 #include "shim.h"
 
@@ -17,7 +30,9 @@
 #include <casacore/tables/DataMan/IncrementalStMan.h>
 #include <casacore/tables/DataMan/StandardStMan.h>
 #include <casacore/tables/DataMan/TiledColumnStMan.h>
+#include <casacore/tables/DataMan/TiledStManAccessor.h>
 #include <casacore/tables/Tables/ArrColDesc.h>
+#include <casacore/tables/Tables/BaseTable.h>
 #include <casacore/tables/Tables/ArrayColumn.h>
 #include <casacore/tables/Tables/ColumnDesc.h>
 #include <casacore/tables/Tables/ScaColDesc.h>
@@ -29,6 +44,10 @@
 #include <casacore/tables/Tables/TableLock.h>
 #include <casacore/tables/Tables/TableRecord.h>
 
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <complex>
 #include <cstdlib>
 #include <cstring>
@@ -42,6 +61,9 @@ using namespace casacore;
 
 struct ccs_table {
   std::unique_ptr<Table> table;
+  // Set when a write failed: the table is marked not to be written again (see write_guard).
+  bool broken = false;
+  std::string broken_why;
 };
 
 namespace {
@@ -58,6 +80,15 @@ struct ShimError : std::exception {
 
 [[noreturn]] void fail(int code, const std::string &msg) { throw ShimError(code, msg); }
 
+// casacore reports I/O failures as AipsError with strerror() in the message; recover the cause so
+// that callers can say "disk full" or "read-only file system" instead of "casacore error".
+int classify(const std::string &msg) {
+  for (int e : {ENOSPC, EDQUOT})
+    if (msg.find(std::strerror(e)) != std::string::npos) return CCS_ERR_NOSPACE;
+  if (msg.find(std::strerror(EROFS)) != std::string::npos) return CCS_ERR_READONLY;
+  return CCS_ERR_CASACORE;
+}
+
 template <class F> int guard(F &&f) noexcept {
   try {
     f();
@@ -65,9 +96,12 @@ template <class F> int guard(F &&f) noexcept {
   } catch (const ShimError &e) {
     g_last_error = e.msg;
     return e.code;
+  } catch (const std::bad_alloc &) {
+    g_last_error = "out of memory (a C++ allocation failed)";
+    return CCS_ERR_NOMEM;
   } catch (const std::exception &e) {
     g_last_error = e.what();
-    return CCS_ERR_CASACORE;
+    return classify(g_last_error);
   } catch (...) {
     g_last_error = "unknown C++ exception";
     return CCS_ERR_CASACORE;
@@ -81,6 +115,120 @@ void need(const void *p, const char *what) {
 Table &tab(const ccs_table *t) {
   if (t == nullptr || !t->table) fail(CCS_ERR_ARG, "null table handle");
   return *t->table;
+}
+
+// ---- full disks (see the comment at the top) ----
+
+// casacore keeps the "do not write" switch on BaseTable, behind Table's private baseTablePtr();
+// shouldNotWrite() is protected. An explicit template instantiation may name private members
+// (C++17 [temp.explicit]/14), which is the standard-conforming way to reach them without
+// patching casacore.
+template <class Tag, typename Tag::type M> struct Expose {
+  friend typename Tag::type get(Tag) { return M; }
+};
+struct TableBasePtr {
+  using type = BaseTable *(Table::*)() const;
+  friend type get(TableBasePtr);
+};
+struct BaseShouldNotWrite {
+  using type = Bool (BaseTable::*)() const;
+  friend type get(BaseShouldNotWrite);
+};
+template struct Expose<TableBasePtr, &Table::baseTablePtr>;
+template struct Expose<BaseShouldNotWrite, &BaseTable::shouldNotWrite>;
+
+BaseTable *base_of(const Table &t) { return (t.*get(TableBasePtr()))(); }
+bool write_disabled(const Table &t) { return (base_of(t)->*get(BaseShouldNotWrite()))(); }
+
+// Room kept free for what a flush writes besides the cached tiles: table.dat, storage manager
+// headers, the lock file, the SSM/ISM buckets and the subtables (a few MB for a DSA-110 MS).
+// The environment variable lets tests exercise the check without filling gigabytes.
+uint64_t reserve_bytes() {
+  static const uint64_t r = [] {
+    const char *v = std::getenv("CONTIMG_CASACORE_RESERVE_BYTES");
+    if (v != nullptr && *v != '\0') return uint64_t(std::strtoull(v, nullptr, 10));
+    return uint64_t(16) << 20;
+  }();
+  return r;
+}
+
+// Upper bound of the bytes the tile caches of `t` hold (and may write at the next flush).
+uint64_t cached_tile_bytes(const Table &t) {
+  uint64_t total = 0;
+  Record info = t.dataManagerInfo();
+  for (uInt i = 0; i < info.nfields(); i++) {
+    const Record &dm = info.subRecord(i);
+    String type = dm.asString("TYPE");
+    if (!type.startsWith("Tiled")) continue;
+    ROTiledStManAccessor acc(t, dm.asString("NAME"));
+    for (uInt h = 0; h < acc.nhypercubes(); h++) total += uint64_t(acc.getCacheSize(h)) * acc.getBucketSize(h);
+  }
+  return total;
+}
+
+uint64_t free_bytes(const std::string &dir) {
+  struct statvfs st;
+  if (statvfs(dir.c_str(), &st) != 0) return UINT64_MAX; // cannot tell: let casacore try
+  return uint64_t(st.f_bavail) * st.f_frsize;
+}
+
+std::string mb(uint64_t b) {
+  std::ostringstream os;
+  os.precision(1);
+  os << std::fixed << double(b) / 1e6 << " MB";
+  return os.str();
+}
+
+// Fails (before casacore writes anything) when the file system holding `dir` has less room than
+// `pending` bytes plus the reserve.
+void ensure_space(const std::string &dir, uint64_t pending, const std::string &what) {
+  uint64_t need = pending + reserve_bytes();
+  uint64_t have = free_bytes(dir);
+  if (have < need)
+    fail(CCS_ERR_NOSPACE, what + ": " + std::strerror(ENOSPC) + " (" + mb(have) + " free in " + dir +
+                              ", writing the table safely needs " + mb(need) + ")");
+}
+
+void ensure_space(const Table &t) {
+  if (!t.isWritable()) return;
+  ensure_space(std::string(t.tableName()), cached_tile_bytes(t), std::string(t.tableName()));
+}
+
+// Tell casacore never to write `t` and its subtables again: neither a flush nor a destructor.
+void abandon(const Table &t, int depth = 0) noexcept {
+  try {
+    if (t.isNull()) return;
+    base_of(t)->doNotWrite();
+    if (depth > 2) return;
+    const TableRecord &kw = t.keywordSet();
+    for (uInt i = 0; i < kw.nfields(); i++)
+      if (kw.dataType(i) == TpTable) abandon(kw.asTable(i), depth + 1);
+  } catch (...) {
+    // Best effort: the main table is already marked.
+  }
+}
+
+// guard() for a call that may write to `t`: refuses a broken handle, checks for room first, and
+// breaks the handle when anything fails after casacore may have started writing.
+template <class F> int write_guard(ccs_table *t, const char *op, F &&f) noexcept {
+  bool started = false;
+  int rc = guard([&] {
+    Table &tb = tab(t);
+    if (t->broken || write_disabled(tb))
+      fail(CCS_ERR_BROKEN, std::string(op) + " on " + std::string(tb.tableName()) +
+                               ": the table is no longer written after an earlier failure" +
+                               (t->broken_why.empty() ? std::string() : " (" + t->broken_why + ")"));
+    ensure_space(tb);
+    started = true;
+    f(tb);
+  });
+  if (rc != CCS_OK && t != nullptr && t->table && (started || rc == CCS_ERR_NOSPACE) && rc != CCS_ERR_BROKEN &&
+      rc != CCS_ERR_ARG && rc != CCS_ERR_SHAPE && rc != CCS_ERR_TYPE && rc != CCS_ERR_NOTFOUND) {
+    t->broken = true;
+    t->broken_why = g_last_error;
+    abandon(*t->table);
+  }
+  return rc;
 }
 
 std::string shape_str(const IPosition &s) {
@@ -403,6 +551,19 @@ int ccs_ms_create(const char *path, const ccs_ms_layout *layout, ccs_table **out
     for (const auto &c : tiled)
       td.defineHypercolumn("Tiled" + c.col, c.tile.size(), Vector<String>(1, String(c.col)));
 
+    // Room for the empty MS (a few hundred kB) and the reserve its first flush needs.
+    std::string parent(path);
+    parent = parent.find('/') == std::string::npos ? "." : parent.substr(0, parent.rfind('/'));
+    if (parent.empty()) parent = "/";
+    // casacore's own message for a directory it cannot make ("does not exist and cannot be
+    // created") drops errno; say why.
+    if (access(parent.c_str(), W_OK) != 0) {
+      int e = errno;
+      fail(e == EROFS ? CCS_ERR_READONLY : CCS_ERR_CASACORE,
+           std::string("create ") + path + ": cannot write in " + parent + ": " + std::strerror(e));
+    }
+    ensure_space(parent, 0, std::string("create ") + path);
+
     SetupNewTable setup(path, td, Table::NewNoReplace);
     // Columns that change rarely (once per integration or never) cost almost nothing in
     // IncrementalStMan, which stores a value only when it changes.
@@ -417,6 +578,15 @@ int ccs_ms_create(const char *path, const ccs_ms_layout *layout, ccs_table **out
     // The writer is the only user of a new MS (it is written in a staging area and moved into
     // place), so it holds a permanent lock instead of re-acquiring one on every access.
     std::unique_ptr<MeasurementSet> ms(new MeasurementSet(setup, TableLock(TableLock::PermanentLocking), 0, False));
+    // If anything below throws, the half-made MS must not be written by its destructors (the
+    // caller removes the directory).
+    struct AbandonOnThrow {
+      std::unique_ptr<MeasurementSet> &ms;
+      bool armed = true;
+      ~AbandonOnThrow() {
+        if (armed && ms) abandon(*ms);
+      }
+    } abandon_on_throw{ms};
     ms->createDefaultSubtables(Table::New);
     {
       SetupNewTable src(ms->sourceTableName(), MSSource::requiredTableDesc(), Table::New);
@@ -434,6 +604,7 @@ int ccs_ms_create(const char *path, const ccs_ms_layout *layout, ccs_table **out
       fc.rwKeywordSet().define("CATEGORY", cats);
     }
     auto *h = new ccs_table;
+    abandon_on_throw.armed = false;
     h->table.reset(ms.release());
     *out = h;
   });
@@ -473,20 +644,22 @@ int ccs_table_open_subtable(const ccs_table *parent, const char *name, ccs_table
 }
 
 int ccs_table_close(ccs_table *t) {
-  int rc = guard([&] {
-    Table &tb = tab(t);
-    if (tb.isWritable()) tb.flush();
-  });
+  // Flush here, inside the guards, so that the destructor finds nothing left to write; when the
+  // flush fails (or the handle is broken) the table is abandoned and the destructor writes nothing.
+  int rc = CCS_OK;
+  if (t != nullptr && t->table && t->table->isWritable() && !t->broken && !write_disabled(*t->table))
+    rc = write_guard(t, "close", [&](Table &tb) { tb.flush(); });
   if (t != nullptr) {
     int rc2 = guard([&] { delete t; });
     if (rc == CCS_OK) rc = rc2;
+  } else {
+    rc = guard([&] { tab(t); });
   }
   return rc;
 }
 
 int ccs_table_flush(ccs_table *t) {
-  return guard([&] {
-    Table &tb = tab(t);
+  return write_guard(t, "flush", [&](Table &tb) {
     if (tb.isWritable()) tb.flush();
   });
 }
@@ -506,8 +679,7 @@ int ccs_table_is_writable(const ccs_table *t, int *out) {
 }
 
 int ccs_table_add_rows(ccs_table *t, uint64_t n) {
-  return guard([&] {
-    Table &tb = tab(t);
+  return write_guard(t, "table_add_rows", [&](Table &tb) {
     if (n > 0) tb.addRow(n, False);
   });
 }
@@ -570,8 +742,7 @@ int ccs_cell_shape(const ccs_table *t, const char *col, uint64_t row, int *ndim,
 }
 
 int ccs_table_add_column(ccs_table *t, const char *name, int dtype, int ndim, const int64_t *shape) {
-  return guard([&] {
-    Table &tb = tab(t);
+  return write_guard(t, "table_add_column", [&](Table &tb) {
     need(name, "column name");
     if (tb.tableDesc().isColumn(name)) fail(CCS_ERR_ARG, std::string("column ") + name + " already exists");
     IPosition shp;
@@ -600,8 +771,7 @@ int ccs_table_add_column(ccs_table *t, const char *name, int dtype, int ndim, co
 }
 
 int ccs_put_scalar_range(ccs_table *t, const char *col, int dtype, uint64_t row0, uint64_t nrows, const void *buf) {
-  return guard([&] {
-    Table &tb = tab(t);
+  return write_guard(t, "put_scalar_range", [&](Table &tb) {
     check_scalar(tb, col, dtype, row0, nrows);
     if (nrows == 0) return;
     need(buf, "buffer");
@@ -636,8 +806,7 @@ int ccs_get_scalar_range(const ccs_table *t, const char *col, int dtype, uint64_
 }
 
 int ccs_put_string_range(ccs_table *t, const char *col, uint64_t row0, uint64_t nrows, const char *const *strs) {
-  return guard([&] {
-    Table &tb = tab(t);
+  return write_guard(t, "put_string_range", [&](Table &tb) {
     check_scalar(tb, col, CCS_STRING, row0, nrows);
     if (nrows == 0) return;
     need(strs, "strings");
@@ -667,8 +836,7 @@ int ccs_get_string_range(const ccs_table *t, const char *col, uint64_t row0, uin
 
 int ccs_put_array_range(ccs_table *t, const char *col, int dtype, uint64_t row0, uint64_t nrows, int ndim,
                         const int64_t *cell_shape, const void *buf) {
-  return guard([&] {
-    Table &tb = tab(t);
+  return write_guard(t, "put_array_range", [&](Table &tb) {
     IPosition cell = make_shape(ndim, cell_shape);
     check_array(tb, col, dtype, row0, nrows, cell, false);
     if (nrows == 0) return;
@@ -707,8 +875,7 @@ int ccs_get_array_range(const ccs_table *t, const char *col, int dtype, uint64_t
 
 int ccs_put_string_array_range(ccs_table *t, const char *col, uint64_t row0, uint64_t nrows, int ndim,
                                const int64_t *cell_shape, const char *const *strs) {
-  return guard([&] {
-    Table &tb = tab(t);
+  return write_guard(t, "put_string_array_range", [&](Table &tb) {
     IPosition cell = make_shape(ndim, cell_shape);
     check_array(tb, col, CCS_STRING, row0, nrows, cell, false);
     if (nrows == 0) return;
@@ -790,9 +957,9 @@ int ccs_kw_names(const ccs_table *t, const char *col, const char *path, char **o
 }
 
 int ccs_kw_put_scalar(ccs_table *t, const char *col, const char *path, int dtype, const void *value) {
-  return guard([&] {
+  return write_guard(t, "kw_put_scalar", [&](Table &tb) {
     need(value, "value");
-    with_rw_kw(tab(t), col, path, [&](TableRecord &rec, const std::string &name) {
+    with_rw_kw(tb, col, path, [&](TableRecord &rec, const std::string &name) {
       switch (dtype) {
       case CCS_BOOL: prepare_define(rec, name, TpBool); rec.define(name, *static_cast<const Bool *>(value)); break;
       case CCS_INT: prepare_define(rec, name, TpInt); rec.define(name, *static_cast<const Int *>(value)); break;
@@ -821,9 +988,9 @@ int ccs_kw_get_scalar(const ccs_table *t, const char *col, const char *path, int
 }
 
 int ccs_kw_put_string(ccs_table *t, const char *col, const char *path, const char *value) {
-  return guard([&] {
+  return write_guard(t, "kw_put_string", [&](Table &tb) {
     need(value, "value");
-    with_rw_kw(tab(t), col, path, [&](TableRecord &rec, const std::string &name) {
+    with_rw_kw(tb, col, path, [&](TableRecord &rec, const std::string &name) {
       prepare_define(rec, name, TpString);
       rec.define(name, String(value));
     });
@@ -842,9 +1009,9 @@ int ccs_kw_get_string(const ccs_table *t, const char *col, const char *path, cha
 }
 
 int ccs_kw_put_array(ccs_table *t, const char *col, const char *path, int dtype, const void *values, uint64_t n) {
-  return guard([&] {
+  return write_guard(t, "kw_put_array", [&](Table &tb) {
     if (n > 0) need(values, "values");
-    with_rw_kw(tab(t), col, path, [&](TableRecord &rec, const std::string &name) {
+    with_rw_kw(tb, col, path, [&](TableRecord &rec, const std::string &name) {
       switch (dtype) {
       case CCS_INT: {
         prepare_define(rec, name, TpArrayInt);
@@ -899,14 +1066,14 @@ int ccs_kw_get_array(const ccs_table *t, const char *col, const char *path, int 
 }
 
 int ccs_kw_put_string_array(ccs_table *t, const char *col, const char *path, const char *const *strs, uint64_t n) {
-  return guard([&] {
+  return write_guard(t, "kw_put_string_array", [&](Table &tb) {
     if (n > 0) need(strs, "strings");
     Vector<String> v(n);
     for (uint64_t i = 0; i < n; i++) {
       need(strs[i], "string");
       v[i] = strs[i];
     }
-    with_rw_kw(tab(t), col, path, [&](TableRecord &rec, const std::string &name) {
+    with_rw_kw(tb, col, path, [&](TableRecord &rec, const std::string &name) {
       prepare_define(rec, name, TpArrayString);
       rec.define(name, v);
     });
@@ -930,8 +1097,7 @@ int ccs_kw_get_string_array(const ccs_table *t, const char *col, const char *pat
 }
 
 int ccs_kw_remove(ccs_table *t, const char *col, const char *path) {
-  return guard([&] {
-    Table &tb = tab(t);
+  return write_guard(t, "kw_remove", [&](Table &tb) {
     // Only walk (and so never create) records that exist.
     if (!with_ro_kw(tb, col, path, [](const TableRecord &, const std::string &) {})) return;
     with_rw_kw(tb, col, path, [&](TableRecord &rec, const std::string &name) { rec.removeField(name); });

@@ -22,6 +22,13 @@ pub enum ImagingError {
     #[error("{path}: every cross-correlation sample of {column} is flagged or has zero weight: nothing to image")]
     NothingToImage { path: PathBuf, column: String },
 
+    #[error("invalid size: a {size}×{size} image needs about {:.1} GB for its images and gridding buffers, but only {:.1} GB of memory is available; use --size {max_size} or less", *need_bytes as f64 / 1e9, *available_bytes as f64 / 1e9)]
+    TooLarge { size: usize, need_bytes: u64, available_bytes: u64, max_size: usize },
+
+    /// A buffer could not be allocated (reported instead of aborting the process).
+    #[error("out of memory: cannot allocate {bytes} bytes for {what}")]
+    OutOfMemory { what: &'static str, bytes: u64 },
+
     #[error("invalid {name}: {reason}")]
     InvalidArgument { name: &'static str, reason: String },
 
@@ -46,7 +53,13 @@ impl ImagingError {
             ImagingError::NothingToImage { .. } => "IMAGE_NOTHING_TO_IMAGE",
             ImagingError::InvalidArgument { .. } => "IMAGE_INVALID_ARGUMENT",
             ImagingError::Grid(_) => "IMAGE_GRID",
-            ImagingError::Io { .. } => "IMAGE_IO",
+            ImagingError::TooLarge { .. } => "IMAGE_TOO_LARGE",
+            ImagingError::OutOfMemory { .. } => "IMAGE_OUT_OF_MEMORY",
+            ImagingError::Io { source, .. } => match source.kind() {
+                std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded => "IMAGE_NO_SPACE",
+                std::io::ErrorKind::ReadOnlyFilesystem => "IMAGE_READ_ONLY",
+                _ => "IMAGE_IO",
+            },
             ImagingError::Cancelled => "CANCELLED",
         }
     }

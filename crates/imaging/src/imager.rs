@@ -30,7 +30,8 @@ use crate::error::ImagingError;
 use crate::fits::{self, Beam, FitsImage, Wcs};
 use crate::vis::{self, read_stokes_i, SpwVis, StokesI};
 use crate::weights::{self, Weighting};
-use crate::{pb, quicklook};
+use crate::output::Partials;
+use crate::{limits, pb, quicklook};
 
 /// Sidereal rate (rad/s): how fast a meridian-transit pointing moves in RA.
 const SIDEREAL_RATE_RAD_S: f64 = std::f64::consts::TAU / 86_164.090_530_8;
@@ -95,6 +96,8 @@ impl ImageConfig {
         if self.size < 16 || self.size % 2 != 0 {
             return bad("size", "the image size must be even and at least 16 pixels");
         }
+        // Before reading anything: an image whose buffers cannot fit is refused, not aborted on.
+        limits::check_size(self.size, self.pbcor, limits::available_memory_bytes())?;
         if self.cell_arcsec.is_some_and(|c| !(c > 0.0 && c.is_finite())) {
             return bad("cell-arcsec", "the pixel size must be a positive number of arcseconds");
         }
@@ -304,13 +307,16 @@ fn run(cfg: &ImageConfig, progress: &(dyn Fn(ImageProgress) + Sync), cancelled: 
     let max_uv = vis::max_uv_lambda(&spws);
     let (freq_hz, bandwidth_hz) = vis::band(&spws);
     let nvis: usize = spws.iter().map(SpwVis::n_vis).sum();
+    if !(max_uv > 0.0) {
+        return Err(ImagingError::NothingToImage { path: cfg.ms.clone(), column: cfg.column.clone() });
+    }
     let cell_rad = match cfg.cell_arcsec {
-        Some(c) => (c / 3600.0).to_radians(),
-        None => {
-            // A third of the finest fringe, rounded down to 0.1″.
-            let c = (1.0 / (3.0 * max_uv)).to_degrees() * 3600.0;
-            ((c * 10.0).floor().max(1.0) / 10.0 / 3600.0).to_radians()
+        Some(c) => {
+            let cell = (c / 3600.0).to_radians();
+            limits::check_cell(n, cell, max_uv, limits::min_uv_lambda(&spws), freq_hz)?;
+            cell
         }
+        None => limits::default_cell_rad(max_uv),
     };
     let cell_arcsec = cell_rad.to_degrees() * 3600.0;
     if max_uv * cell_rad > 0.5 {
@@ -511,38 +517,32 @@ fn run(cfg: &ImageConfig, progress: &(dyn Fn(ImageProgress) + Sync), cancelled: 
     } else {
         telescope.clone()
     };
-    let suffix = |s: &str| -> PathBuf {
-        let mut p = cfg.output_prefix.clone().into_os_string();
-        p.push(s);
-        PathBuf::from(p)
+    // Every file under a temporary name; a failure anywhere below removes them all (output.rs).
+    let mut files = Partials::new(&cfg.output_prefix);
+    let write_fits = |files: &mut Partials, suffix: &str, data: &[f32], bunit: &str, with_beam: bool| {
+        files.write(suffix, |p| {
+            fits::write_to(
+                p,
+                &FitsImage {
+                    data,
+                    nx: n,
+                    ny: n,
+                    wcs: &wcs,
+                    beam: if with_beam { beam } else { None },
+                    bunit,
+                    object: &object,
+                    telescope: &tel,
+                    obsgeo_m: array_itrf_m,
+                    date_obs: &date_obs,
+                    history: &history,
+                    extra: &extra,
+                },
+            )
+        })
     };
-    let mut outputs: Vec<(PathBuf, PathBuf)> = Vec::new();
-    let write_fits = |name: &str, data: &[f32], bunit: &str, with_beam: bool| -> Result<(PathBuf, PathBuf), ImagingError> {
-        let final_path = suffix(name);
-        let tmp = suffix(&format!("{name}.partial"));
-        fits::write_to(
-            &tmp,
-            &FitsImage {
-                data,
-                nx: n,
-                ny: n,
-                wcs: &wcs,
-                beam: if with_beam { beam } else { None },
-                bunit,
-                object: &object,
-                telescope: &tel,
-                obsgeo_m: array_itrf_m,
-                date_obs: &date_obs,
-                history: &history,
-                extra: &extra,
-            },
-        )
-        .map_err(|e| ImagingError::Io { path: tmp.clone(), source: e })?;
-        Ok((tmp, final_path))
-    };
-    outputs.push(write_fits(".residual.fits", &residual, "Jy/beam", true)?);
-    outputs.push(write_fits(".model.fits", &clean.model, "Jy/pixel", false)?);
-    outputs.push(write_fits(".psf.fits", &psf, "", true)?);
+    write_fits(&mut files, ".residual.fits", &residual, "Jy/beam", true)?;
+    write_fits(&mut files, ".model.fits", &clean.model, "Jy/pixel", false)?;
+    write_fits(&mut files, ".psf.fits", &psf, "", true)?;
     if cfg.pbcor {
         let tmid = 0.5 * (times_mjd_s.first().copied().unwrap_or(0.0) + times_mjd_s.last().copied().unwrap_or(0.0));
         // The FIELD is the meridian at mid-time; the dishes stay on the meridian, so at time t
@@ -552,20 +552,15 @@ fn run(cfg: &ImageConfig, progress: &(dyn Fn(ImageProgress) + Sync), cancelled: 
         let freqs: Vec<f64> = (0..16).map(|k| freq_hz - 0.5 * bandwidth_hz + (k as f64 + 0.5) * bandwidth_hz / 16.0).collect();
         let pbimg = pb::beam_image(n, &wcs, &pointings, &freqs);
         let corrected = pb::correct(&restored, &pbimg, cfg.pb_cutoff as f32);
-        outputs.push(write_fits(".pb.fits", &pbimg, "", false)?);
-        outputs.push(write_fits(".image.pbcor.fits", &corrected, "Jy/beam", true)?);
+        write_fits(&mut files, ".pb.fits", &pbimg, "", false)?;
+        write_fits(&mut files, ".image.pbcor.fits", &corrected, "Jy/beam", true)?;
     }
     {
-        let png = suffix(".image.png");
-        let tmp = suffix(".image.png.partial");
         let title = format!("{} {}", cfg.ms.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default(), date_obs);
-        quicklook::write_to(&tmp, &restored, n, &wcs, &title, "Jy/beam").map_err(|e| ImagingError::Io { path: tmp.clone(), source: e })?;
-        outputs.push((tmp, png));
+        files.write(".image.png", |p| quicklook::write_to(p, &restored, n, &wcs, &title, "Jy/beam"))?;
     }
-    outputs.push(write_fits(".image.fits", &restored, "Jy/beam", true)?);
-    for (tmp, fin) in &outputs {
-        std::fs::rename(tmp, fin).map_err(|e| ImagingError::Io { path: fin.clone(), source: e })?;
-    }
+    write_fits(&mut files, ".image.fits", &restored, "Jy/beam", true)?;
+    let outputs = files.commit()?;
     if let Some(dir) = cfg.output_prefix.parent() {
         fsync_dir(dir);
     }
@@ -574,7 +569,7 @@ fn run(cfg: &ImageConfig, progress: &(dyn Fn(ImageProgress) + Sync), cancelled: 
 
     Ok(ImageSummary {
         ms: cfg.ms.display().to_string(),
-        outputs: outputs.iter().map(|(_, p)| p.display().to_string()).collect(),
+        outputs: outputs.iter().map(|p| p.display().to_string()).collect(),
         size: n,
         cell_arcsec,
         phase_center_deg: [wcs.ra_deg, wcs.dec_deg],

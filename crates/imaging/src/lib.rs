@@ -10,6 +10,8 @@ pub mod clean;
 pub mod error;
 pub mod fits;
 pub mod imager;
+pub mod limits;
+mod output;
 pub mod pb;
 pub mod quicklook;
 pub mod vis;

@@ -1,6 +1,6 @@
 use std::path::PathBuf;
 
-use casacore_sys::CasaError;
+use casacore_sys::{CasaError, ErrorKind};
 
 /// Every error of this crate.
 #[derive(Debug, thiserror::Error)]
@@ -9,6 +9,19 @@ pub enum MsError {
     /// what we were doing, e.g. "put MAIN.DATA rows 0..4656".
     #[error("casacore error during {op}: {message}")]
     Casacore { op: String, message: String },
+
+    /// The file system is full (or too full to finish the table safely). Nothing more is written
+    /// to this MS; it is incomplete.
+    #[error("no space left on device during {op}: {message}")]
+    NoSpace { op: String, message: String },
+
+    /// The file system is read-only.
+    #[error("read-only file system during {op}: {message}")]
+    ReadOnly { op: String, message: String },
+
+    /// casacore could not allocate memory.
+    #[error("out of memory during {op}: {message}")]
+    OutOfMemory { op: String, message: String },
 
     /// A caller buffer has the wrong number of elements for the rows and cell shape it claims.
     #[error("wrong length for {what}: expected {expected} elements, got {got}")]
@@ -44,6 +57,9 @@ impl MsError {
     pub fn code(&self) -> &'static str {
         match self {
             MsError::Casacore { .. } => "MS_CASACORE",
+            MsError::NoSpace { .. } => "MS_NO_SPACE",
+            MsError::ReadOnly { .. } => "MS_READ_ONLY",
+            MsError::OutOfMemory { .. } => "MS_OUT_OF_MEMORY",
             MsError::Shape { .. } => "MS_SHAPE",
             MsError::InvalidSpec(_) => "MS_INVALID_SPEC",
             MsError::InvalidRows { .. } => "MS_INVALID_ROWS",
@@ -61,9 +77,15 @@ pub(crate) trait Op<T> {
 
 impl<T> Op<T> for Result<T, CasaError> {
     fn op(self, op: impl FnOnce() -> String) -> Result<T, MsError> {
-        self.map_err(|e| MsError::Casacore {
-            op: op(),
-            message: e.message,
+        self.map_err(|e| {
+            let (op, message) = (op(), e.message);
+            match e.kind {
+                ErrorKind::NoSpace => MsError::NoSpace { op, message },
+                ErrorKind::ReadOnly => MsError::ReadOnly { op, message },
+                ErrorKind::OutOfMemory => MsError::OutOfMemory { op, message },
+                ErrorKind::Broken => MsError::Poisoned(format!("{op}: {message}")),
+                _ => MsError::Casacore { op, message },
+            }
         })
     }
 }
