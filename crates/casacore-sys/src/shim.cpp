@@ -189,9 +189,39 @@ void ensure_space(const std::string &dir, uint64_t pending, const std::string &w
                               ", writing the table safely needs " + mb(need) + ")");
 }
 
-void ensure_space(const Table &t) {
+// `incoming`: the bytes the call itself hands to casacore. A put may evict (write) as many bytes
+// of full tiles as it brings in, on top of what the caches already hold; counting them keeps the
+// reserve free for the small files that the destructors write whatever happens (an SSM's
+// StManArrayFile flushes its buffer in ~StManArrayFile, even for a table marked doNotWrite).
+void ensure_space(const Table &t, uint64_t incoming) {
   if (!t.isWritable()) return;
-  ensure_space(std::string(t.tableName()), cached_tile_bytes(t), std::string(t.tableName()));
+  uint64_t pending = cached_tile_bytes(t);
+  pending = pending > UINT64_MAX - incoming ? UINT64_MAX : pending + incoming;
+  ensure_space(std::string(t.tableName()), pending, std::string(t.tableName()));
+}
+
+// Bytes of `nrows` values (cells of `cell_shape`) of `dtype`, saturating; 0 for arguments the
+// call will refuse anyway.
+uint64_t put_bytes(int dtype, uint64_t nrows, int ndim, const int64_t *cell_shape) {
+  uint64_t elem = 0;
+  switch (dtype) {
+  case CCS_BOOL: elem = sizeof(Bool); break;
+  case CCS_INT: elem = sizeof(Int); break;
+  case CCS_FLOAT: elem = sizeof(Float); break;
+  case CCS_DOUBLE: elem = sizeof(Double); break;
+  case CCS_COMPLEX: elem = sizeof(Complex); break;
+  case CCS_DCOMPLEX: elem = sizeof(DComplex); break;
+  case CCS_INT64: elem = sizeof(Int64); break;
+  default: return 0;
+  }
+  unsigned __int128 total = (unsigned __int128)elem * nrows;
+  if (ndim > 0 && cell_shape != nullptr)
+    for (int i = 0; i < ndim && i < CCS_MAX_NDIM; i++) {
+      if (cell_shape[i] < 0) return 0;
+      total *= uint64_t(cell_shape[i]);
+      if (total > UINT64_MAX) return UINT64_MAX;
+    }
+  return total > UINT64_MAX ? UINT64_MAX : uint64_t(total);
 }
 
 // Tell casacore never to write `t` and its subtables again: neither a flush nor a destructor.
@@ -210,7 +240,7 @@ void abandon(const Table &t, int depth = 0) noexcept {
 
 // guard() for a call that may write to `t`: refuses a broken handle, checks for room first, and
 // breaks the handle when anything fails after casacore may have started writing.
-template <class F> int write_guard(ccs_table *t, const char *op, F &&f) noexcept {
+template <class F> int write_guard(ccs_table *t, const char *op, F &&f, uint64_t incoming = 0) noexcept {
   bool started = false;
   int rc = guard([&] {
     Table &tb = tab(t);
@@ -218,7 +248,7 @@ template <class F> int write_guard(ccs_table *t, const char *op, F &&f) noexcept
       fail(CCS_ERR_BROKEN, std::string(op) + " on " + std::string(tb.tableName()) +
                                ": the table is no longer written after an earlier failure" +
                                (t->broken_why.empty() ? std::string() : " (" + t->broken_why + ")"));
-    ensure_space(tb);
+    ensure_space(tb, incoming);
     started = true;
     f(tb);
   });
@@ -784,7 +814,7 @@ int ccs_put_scalar_range(ccs_table *t, const char *col, int dtype, uint64_t row0
     case CCS_DCOMPLEX: put_scalar_t<DComplex>(tb, col, row0, nrows, buf); break;
     default: fail(CCS_ERR_ARG, "unsupported dtype for ccs_put_scalar_range");
     }
-  });
+  }, put_bytes(dtype, nrows, 0, nullptr));
 }
 
 int ccs_get_scalar_range(const ccs_table *t, const char *col, int dtype, uint64_t row0, uint64_t nrows, void *buf) {
@@ -850,7 +880,7 @@ int ccs_put_array_range(ccs_table *t, const char *col, int dtype, uint64_t row0,
     case CCS_DCOMPLEX: put_array_t<DComplex>(tb, col, row0, nrows, cell, buf); break;
     default: fail(CCS_ERR_ARG, "unsupported dtype for ccs_put_array_range");
     }
-  });
+  }, put_bytes(dtype, nrows, ndim, cell_shape));
 }
 
 int ccs_get_array_range(const ccs_table *t, const char *col, int dtype, uint64_t row0, uint64_t nrows, int ndim,
