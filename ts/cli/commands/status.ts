@@ -7,7 +7,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { ContimgError } from '../../native.js';
-import { queueWarnings } from '../../stream/monitor.js';
+import { queueWarnings, stagingWarning } from '../../stream/monitor.js';
 import { StreamQueue, type GroupRecord } from '../../stream/queue.js';
 import { LATEST_MIGRATION } from '../../stream/schema.js';
 import { slowGroupThresholdS } from '../../stream/service.js';
@@ -28,6 +28,11 @@ export const statusCommand = defineCommand({
   builder: (y) =>
     queueHealthOptions(y)
       .option('limit', { type: 'number', default: 10, describe: 'How many recent groups and metrics to list' })
+      // The queue does not record where the service writes; given these, status also reports the
+      // staging that dead conversions left there (what pauses claims on a full disk).
+      .option('output-dir', { type: 'string', describe: "The service's --output-dir: report staging left there by conversions that died" })
+      .option('tmpfs-path', { type: 'string', default: '/dev/shm', describe: "The service's --tmpfs-path (checked for dead staging too)" })
+      .option('scratch-dir', { type: 'string', describe: "The service's --scratch-dir (checked for dead staging too)" })
       .option('json', { type: 'boolean', default: false, describe: 'Print JSON' }),
   async run(a, { io }) {
     const file = path.resolve(a['queue-db']);
@@ -49,6 +54,8 @@ export const statusCommand = defineCommand({
         nowS,
         a.limit,
       );
+      const leftovers = stagingWarning([a['output-dir'], a['tmpfs-path'], a['scratch-dir']].filter((d): d is string => !!d).map((d) => path.resolve(d)));
+      if (leftovers) warnings.push(leftovers);
       const value = {
         queueDb: file,
         schema: LATEST_MIGRATION,
