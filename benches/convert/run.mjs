@@ -6,8 +6,9 @@
  *
  *   node benches/convert/run.mjs [--dir DIR] [--skip-pyuvdata] [--sizes full,quarter]
  *
- * contimg runs twice per round: with the options a user gets (`default`: the staging decision
- * is contimg's own) and with `--no-tmpfs` (built beside the output and renamed into place).
+ * contimg runs three times per round: with the options a user gets (`default`: the staging
+ * decision is contimg's own), with `--no-tmpfs` (built beside the output and renamed into place)
+ * and with `--staging tmpfs` (built in /dev/shm and copied, seed 000's order).
  * Every side reads warm input (each run is preceded by a read of the files), writes to the same
  * file system (the bench directory), and fsyncs what it wrote (contimg always does: a finished
  * MS must survive a power cut). BENCH_RUNS rounds (default 5) interleave the floor and both
@@ -102,7 +103,8 @@ function convertOnce(input, out, extra) {
 
 const median = (v) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
 const round2 = (x) => +x.toFixed(2);
-const VARIANTS = { default: [], noTmpfs: ['--no-tmpfs'] };
+// `stagedTmpfs` is seed 000's order (build in /dev/shm, then copy): what `--staging auto` decides against on a local disk.
+const VARIANTS = { default: [], noTmpfs: ['--no-tmpfs'], stagedTmpfs: ['--staging', 'tmpfs'] };
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 
 const PY_RUNS = Number(process.env.BENCH_PYUVDATA_RUNS ?? 3);
