@@ -12,6 +12,17 @@ beforeAll(async () => {
   good = s.groups[0].files[0];
 });
 
+/** Our read of a file gives the bits and counts that pyuvdata's read gives (uvh5_read.py). */
+function expectAsPyuvdata(ref: any): void {
+  const name = path.basename(ref.file);
+  const ours = native().uvh5Digest(ref.file);
+  expect(ours.vis, name).toBe(ref.digest.vis);
+  expect(ours.flags, name).toBe(ref.digest.flags);
+  expect(ours.nsamples, name).toBe(ref.digest.nsamples);
+  const h = native().inspectUvh5(ref.file);
+  expect([h.nBlts, h.nBls, h.nTimes, h.nFreqs], name).toEqual([ref.nblts, ref.nbls, ref.ntimes, ref.nfreqs]);
+}
+
 describe('reading UVH5 that pyuvdata writes', () => {
   it('reads every variant with values identical to pyuvdata', async () => {
     const out = tmpDir();
@@ -19,17 +30,7 @@ describe('reading UVH5 that pyuvdata writes', () => {
     expect(Object.keys(variants).sort()).toEqual(
       ['current_c16', 'current_c8_chunked', 'current_c8_contiguous', 'gzip', 'int16', 'int32', 'legacy_phased', 'lzf', 'v11_json_catalog'].sort(),
     );
-    const reference = await oracle<any[]>('uvh5_read.py', ...Object.values(variants));
-    for (const ref of reference) {
-      const name = path.basename(ref.file);
-      const ours = native().uvh5Digest(ref.file);
-      expect(ours.vis, name).toBe(ref.digest.vis);
-      expect(ours.flags, name).toBe(ref.digest.flags);
-      expect(ours.nsamples, name).toBe(ref.digest.nsamples);
-      const h = native().inspectUvh5(ref.file);
-      expect(h.nBlts, name).toBe(ref.nblts);
-      expect(h.nFreqs, name).toBe(ref.nfreqs);
-    }
+    for (const ref of await oracle<any[]>('uvh5_read.py', ...Object.values(variants))) expectAsPyuvdata(ref);
     const info = (n: string) => native().inspectUvh5(variants[n]!);
     expect(info('current_c16').version).toBe('1.2');
     expect(info('current_c16').layout.legacy_spw_axis).toBe(false);
@@ -48,16 +49,7 @@ describe('older UVH5 (version 0.1, written by pyuvdata 1.x for HERA)', () => {
   it('reads a real 0.1 file and its old-writer variants with the values pyuvdata reads', async () => {
     const variants = await oracle<Record<string, string>>('make_old_uvh5.py', v01, tmpDir());
     const files = [v01, variants.hera_nbls!, variants.vlen_strings!, variants.uncalib_phased!];
-    const reference = await oracle<any[]>('uvh5_read.py', ...files);
-    for (const ref of reference) {
-      const name = path.basename(ref.file);
-      const ours = native().uvh5Digest(ref.file);
-      expect(ours.vis, name).toBe(ref.digest.vis);
-      expect(ours.flags, name).toBe(ref.digest.flags);
-      expect(ours.nsamples, name).toBe(ref.digest.nsamples);
-      const h = native().inspectUvh5(ref.file);
-      expect([h.nBlts, h.nBls, h.nTimes, h.nFreqs], name).toEqual([ref.nblts, ref.nbls, ref.ntimes, ref.nfreqs]);
-    }
+    for (const ref of await oracle<any[]>('uvh5_read.py', ...files)) expectAsPyuvdata(ref);
     expect(native().inspectUvh5(v01).version).toBe('0.1');
     expect(native().inspectUvh5(v01).telescope).toBe('HERA');
   });
