@@ -223,6 +223,8 @@ fn convert_inner(
         None => (fresh_writer(ms_path, &plan)?, 0, 0),
     };
     let mut non_finite = non_finite_before;
+    // Not checkpointed: after a resume this counts the blocks converted since.
+    let mut non_finite_nsamples = 0u64;
     let resumed_from_row = (first_block > 0).then(|| blocks[..first_block].iter().map(|b| b.1.len()).sum());
 
     let phasors: Vec<Phasor> = plan.spws.iter().map(|s| Phasor::new(&s.freqs_hz)).collect();
@@ -285,6 +287,7 @@ fn convert_inner(
             written += rows.len();
             writeback.kick();
             non_finite += block.non_finite;
+            non_finite_nsamples += block.non_finite_nsamples;
             if let Some(cp) = &cfg.checkpoint {
                 let t = Instant::now();
                 let r = writer
@@ -348,6 +351,9 @@ fn convert_inner(
     let mut warnings = plan.warnings.clone();
     if non_finite > 0 {
         warnings.push(format!("{non_finite} visibility sample(s) were NaN or Inf: flagged, with DATA set to 0"));
+    }
+    if non_finite_nsamples > 0 {
+        warnings.push(format!("{non_finite_nsamples} nsamples value(s) were NaN or Inf: flagged, with weight 0"));
     }
 
     Ok(ConvertSummary {
@@ -414,6 +420,8 @@ struct Assembled {
     flag_row: Vec<bool>,
     /// NaN/Inf samples found (and flagged) in this block.
     non_finite: u64,
+    /// NaN/Inf nsamples found (flagged, weight 0) in this block.
+    non_finite_nsamples: u64,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -476,7 +484,7 @@ fn produce(
     let missing: Vec<(usize, usize)> =
         spw_plan.segments().iter().filter(|s| s.source.is_none()).map(|s| (s.out_start * ncorr, s.len * ncorr)).collect();
     // One pass per row: swap cross hands, rotate, conjugate as write_ms does, flag, weigh.
-    out.non_finite = out
+    let [non_finite_vis, non_finite_nsamples] = out
         .data
         .par_chunks_mut(cell)
         .zip(out.flag.par_chunks_mut(cell))
@@ -521,10 +529,11 @@ fn produce(
                     }
                 }
                 let mut non_finite = 0u64;
+                let mut bad_nsamples = 0u64;
                 let mut all_flagged = true;
                 let mut lo = [f32::INFINITY; 4];
                 let mut hi = [f32::NEG_INFINITY; 4];
-                for (j, ((d, fl), ws)) in data.chunks_exact_mut(ncorr).zip(flag.chunks_exact_mut(ncorr)).zip(wspec.chunks_exact(ncorr)).enumerate() {
+                for (j, ((d, fl), ws)) in data.chunks_exact_mut(ncorr).zip(flag.chunks_exact_mut(ncorr)).zip(wspec.chunks_exact_mut(ncorr)).enumerate() {
                     let p = if rotate { phases[j] } else { Complex32::new(1.0, 0.0) };
                     for k in 0..ncorr {
                         // NaN or Inf is no measurement: flagged, and zeroed so that a tool that
@@ -538,7 +547,13 @@ fn produce(
                             d[k] = Complex32::default();
                             non_finite += 1;
                         }
-                        // nsamples = 0 means no data: flagged whatever the flag says.
+                        // nsamples = 0 means no data: flagged whatever the flag says. A NaN or
+                        // Inf nsamples is no weight at all: flagged, and 0 in WEIGHT_SPECTRUM so
+                        // that WEIGHT (its median) and SIGMA stay finite.
+                        if !ws[k].is_finite() {
+                            ws[k] = 0.0;
+                            bad_nsamples += 1;
+                        }
                         let n = ws[k];
                         let f = fl[k] || n == 0.0 || !finite;
                         fl[k] = f;
@@ -560,10 +575,12 @@ fn produce(
                     sigma[k] = if w > 0.0 { 1.0 / w.sqrt() } else { 0.0 };
                 }
                 *flag_row = all_flagged;
-                non_finite
+                [non_finite, bad_nsamples]
             },
         )
-        .sum();
+        .reduce(|| [0, 0], |a, b| [a[0] + b[0], a[1] + b[1]]);
+    out.non_finite = non_finite_vis;
+    out.non_finite_nsamples = non_finite_nsamples;
     let elapsed = t.elapsed().as_secs_f64();
     // Assembly and rotation share one pass; attribute by their measured cost ratio (~1:2).
     times.assemble += elapsed / 3.0;

@@ -95,3 +95,32 @@ fn non_finite_count_survives_a_resume() {
     assert!(s.resumed_from_row.is_some_and(|r| r > 0));
     assert_eq!(s.non_finite_flagged, expected);
 }
+
+#[test]
+fn non_finite_nsamples_are_flagged_with_zero_weight() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("badweights.hdf5");
+    let h = header();
+    let n = N_TIMES * h.n_bls() * N_FREQS * 2;
+    let vis: Vec<Complex32> = (0..n).map(|i| Complex32::new(1.0 + (i % 7) as f32, 0.5)).collect();
+    let mut nsamples = vec![1.0f32; n];
+    let bad = [3usize, 17, 40, 77, n - 1];
+    for (k, &i) in bad.iter().enumerate() {
+        nsamples[i] = [f32::NAN, f32::INFINITY, f32::NEG_INFINITY][k % 3];
+    }
+    let mut w = Dsa110Writer::create(&file, &h).unwrap();
+    w.write_integrations(0..N_TIMES, &vis, &vec![false; n], &nsamples).unwrap();
+    w.finish().unwrap();
+
+    let inputs = [Input { subband: 0, path: file }];
+    let ms = dir.path().join("w.ms");
+    let cfg = ConvertConfig { expected_subbands: 1, ..Default::default() };
+    let s = convert(&inputs, &ms, &cfg, &|_| {}, &AtomicBool::new(false)).unwrap();
+    assert_eq!(s.non_finite_flagged, 0, "the visibilities are all finite");
+    assert!(s.warnings.iter().any(|w| w == "5 nsamples value(s) were NaN or Inf: flagged, with weight 0"), "{:?}", s.warnings);
+
+    let r = ms::reader::MsReader::open(&ms).unwrap();
+    let rows = r.read_rows(0..r.n_rows(), "DATA").unwrap();
+    assert_eq!(rows.flag.iter().filter(|&&f| f).count(), bad.len());
+    assert!(rows.weight.iter().all(|w| w.is_finite()), "WEIGHT/WEIGHT_SPECTRUM stay finite");
+}
