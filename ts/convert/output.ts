@@ -30,8 +30,11 @@ import {
   type MsKind,
   type UtcDate,
 } from '../layout/index.js';
-import { readMsFacts } from '../migrate/scan.js';
-import { msRegistered, openRegistries, registerMs, type Registries } from '../registry/index.js';
+import type { Registries } from '../registry/index.js';
+
+// The registries (Kysely over SQLite) and the MS scanner load with the first registration, so that
+// commands which never register (every `contimg` start loads this module) do not pay for them.
+const registry = () => import('../registry/index.js');
 import type { StagingOptions } from './types.js';
 
 /** JD of MJD 0. */
@@ -158,7 +161,7 @@ function failureDate(job: FailedJob): UtcDate {
 /** The pipeline layout of seed 004. Registries are opened on the first registration. */
 export function layoutOutput(layout: Layout, calibrators: readonly Calibrator[]): GroupOutput {
   let regs: Promise<Registries> | undefined;
-  const registries = () => (regs ??= openRegistries(layout));
+  const registries = () => (regs ??= registry().then((m) => m.openRegistries(layout)));
   return {
     mode: 'layout',
     layout,
@@ -194,6 +197,8 @@ export function layoutOutput(layout: Layout, calibrators: readonly Calibrator[])
     staging: (opts) => ({ ...opts, workspaceDir: layout.conversionWorkspace() }),
     async completed(p, r) {
       const r0 = await registries();
+      const { msRegistered, registerMs } = await registry();
+      const { readMsFacts } = await import('../migrate/scan.js');
       let registered = false;
       const alreadyRegistered = r.skipped && (await msRegistered(r0, p.outputMs));
       if (!alreadyRegistered) {

@@ -7,7 +7,6 @@ import { existsSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { callNative, native, ContimgError } from '../native.js';
 import { makeDirs, obsDateOfGroup, type Layout } from '../layout/index.js';
-import { msRegistered, openRegistries, registerProduct } from '../registry/index.js';
 import { version } from '../version.js';
 
 export type Weighting = 'natural' | 'uniform' | 'briggs';
@@ -174,6 +173,8 @@ export async function imageJob(job: ImageJob): Promise<ImageResult> {
 
   let registered = false;
   if ('layout' in job.where) {
+    // The registries (Kysely over SQLite) load only when a layout run registers its image.
+    const { msRegistered, openRegistries, registerProduct } = await import('../registry/index.js');
     const regs = await openRegistries(job.where.layout);
     try {
       await registerProduct(regs, {

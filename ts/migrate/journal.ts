@@ -12,13 +12,9 @@ import { ContimgError } from '../native.js';
 import type { CalTableType, DataType, LegacyCategory, MsKind, RelocateMethod, RelocateState, UtcDate, WriteMode } from '../layout/index.js';
 import type { MsFacts } from './scan.js';
 
-export type Phase = 1 | 2 | 3 | 4;
-export const PHASES: readonly Phase[] = [1, 2, 3, 4];
+import { PHASES, parsePhase, type Phase } from './phase-number.js';
 
-export function parsePhase(n: unknown): Phase {
-  if (n === 1 || n === 2 || n === 3 || n === 4) return n;
-  throw new ContimgError('MIGRATE_INVALID_ARGUMENT', `--phase must be 1, 2, 3 or 4 (got ${String(n)})`);
-}
+export { PHASES, parsePhase, type Phase };
 
 /** A phase that has no row has not started (or was rolled back). */
 export type PhaseStatus = 'not-started' | 'in-progress' | 'done' | 'rolling-back';

@@ -39,7 +39,9 @@ import {
 } from '../layout/index.js';
 import { openRegistries, registerProduct, rewriteRegistryPaths, type Registries } from '../registry/index.js';
 
-export const DEFAULT_BATCH_SIZE = 20;
+import { DEFAULT_BATCH_SIZE } from './defaults.js';
+
+export { DEFAULT_BATCH_SIZE };
 
 export interface PublishOptions {
   layout: Layout;

@@ -4,7 +4,8 @@
  */
 import { Listr } from 'listr2';
 import { layoutBaseOptions, openLayout } from '../../layout/index.js';
-import { Migration, PHASE_TITLES, parsePhase, type MigrationPlan, type MigrationStatus, type PhaseOutcome, type Verification } from '../../migrate/index.js';
+import type { MigrationPlan, MigrationStatus, PhaseOutcome, Verification } from '../../migrate/index.js';
+import { parsePhase } from '../../migrate/phase-number.js';
 import { defineCommand } from '../command.js';
 import { report } from '../io.js';
 import { bar } from '../progress.js';
@@ -35,6 +36,7 @@ export const migrateCommand = defineCommand({
   async run(a, { io, commandLine }) {
     const layout = openLayout({ stageBase: a['stage-base'], dataBase: a['data-base'], legacyBase: a['legacy-base'] });
     const writing = a.action === 'run' || a.action === 'rollback';
+    const { Migration, PHASE_TITLES } = await import('../../migrate/index.js');
     const m = await Migration.open({ layout, mode: writing ? 'write' : 'read', setBy: commandLine });
     try {
       switch (a.action) {

@@ -4,7 +4,8 @@
  */
 import { Listr } from 'listr2';
 import { DATA_TYPE_NAMES, DATA_TYPES, layoutBaseOptions, openLayout, type DataType } from '../../layout/index.js';
-import { DEFAULT_BATCH_SIZE, publish, type PublishReport } from '../../publish/index.js';
+import { DEFAULT_BATCH_SIZE } from '../../publish/defaults.js';
+import type { PublishReport } from '../../publish/index.js';
 import { defineCommand } from '../command.js';
 import { report } from '../io.js';
 import { bar } from '../progress.js';
@@ -26,6 +27,7 @@ export const publishCommand = defineCommand({
       }),
   async run(a, { io, commandLine }) {
     const layout = openLayout({ stageBase: a['stage-base'], dataBase: a['data-base'] });
+    const { publish } = await import('../../publish/index.js');
     let result: PublishReport | undefined;
     await new Listr(
       [

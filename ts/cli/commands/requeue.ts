@@ -7,8 +7,6 @@
 import path from 'node:path';
 import { existsSync } from 'node:fs';
 import { ContimgError } from '../../native.js';
-import { ownerLiveness } from '../../stream/owner.js';
-import { StreamQueue } from '../../stream/queue.js';
 import { defineCommand } from '../command.js';
 import { report } from '../io.js';
 import { DEFAULT_QUEUE_DB } from './stream.js';
@@ -25,6 +23,8 @@ export const requeueCommand = defineCommand({
   async run(a, { io }) {
     const file = path.resolve(a['queue-db']);
     if (!existsSync(file)) throw new ContimgError('NOT_FOUND', `${file}: no queue database`);
+    const { StreamQueue } = await import('../../stream/queue.js');
+    const { ownerLiveness } = await import('../../stream/owner.js');
     const queue = await StreamQueue.open(file);
     try {
       const group = String(a.group);

@@ -8,9 +8,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { ContimgError } from '../../native.js';
 import { queueWarnings, stagingWarning } from '../../stream/monitor.js';
-import { StreamQueue, type GroupRecord } from '../../stream/queue.js';
-import { LATEST_MIGRATION } from '../../stream/schema.js';
-import { slowGroupThresholdS } from '../../stream/service.js';
+import type { GroupRecord } from '../../stream/queue.js';
 import { defineCommand } from '../command.js';
 import { report } from '../io.js';
 import { queueHealthOptions } from './stream.js';
@@ -37,6 +35,10 @@ export const statusCommand = defineCommand({
   async run(a, { io }) {
     const file = path.resolve(a['queue-db']);
     if (!existsSync(file)) throw new ContimgError('NOT_FOUND', `${file}: no queue database (give --queue-db, or start \`contimg stream\` first)`);
+    // The queue (Kysely over SQLite) loads only for this command.
+    const { StreamQueue } = await import('../../stream/queue.js');
+    const { LATEST_MIGRATION } = await import('../../stream/schema.js');
+    const { slowGroupThresholdS } = await import('../../stream/service.js');
     const queue = await StreamQueue.open(file);
     try {
       const nowS = Date.now() / 1000;

@@ -9,7 +9,7 @@ import type { Argv } from 'yargs';
 import { createLogger, normaliseLevel } from '../../log.js';
 import { checkOutputArgs, layoutFromArgs } from '../../convert/output.js';
 import { layoutWriterOptions, loadCalibrators } from '../../layout/index.js';
-import { StreamService, type StreamConfig } from '../../stream/service.js';
+import type { StreamConfig } from '../../stream/service.js';
 import type { WatchMode } from '../../stream/watcher.js';
 import { defineCommand } from '../command.js';
 import { convertOptions, toConvertOptions, toStagingOptions, type ConvertArgs } from './convert.js';
@@ -126,6 +126,7 @@ export const streamCommand = defineCommand({
       staging: { ...toStagingOptions(a as unknown as ConvertArgs), scratchDir: a['scratch-dir'] ? path.resolve(a['scratch-dir']) : undefined },
       commandLine,
     };
+    const { StreamService } = await import('../../stream/service.js');
     const service = new StreamService(cfg, { log });
     let signals = 0;
     const onSignal = (sig: NodeJS.Signals) => {
