@@ -31,11 +31,11 @@ import {
   type UtcDate,
 } from '../layout/index.js';
 import type { Registries } from '../registry/index.js';
+import type { StagingOptions } from './types.js';
 
 // The registries (Kysely over SQLite) and the MS scanner load with the first registration, so that
 // commands which never register (every `contimg` start loads this module) do not pay for them.
 const registry = () => import('../registry/index.js');
-import type { StagingOptions } from './types.js';
 
 /** JD of MJD 0. */
 const JD_AT_MJD_ZERO = 2_400_000.5;

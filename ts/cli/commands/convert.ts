@@ -19,7 +19,7 @@ import {
 } from '../../groups.js';
 import { checkOutputArgs, outputFromArgs, type Completion, type GroupOutput, type GroupPlacement } from '../../convert/output.js';
 import { convertJob, type ConvertRunResult } from '../../convert/run.js';
-import { decideStaging, estimateMsBytes } from '../../convert/staging.js';
+import { DEFAULT_TMPFS_PATH, decideStaging, estimateMsBytes } from '../../convert/staging.js';
 import { layoutWriterOptions } from '../../layout/index.js';
 import type { ConvertJob, ConvertOptions, ConvertProgress, StagingOptions } from '../../convert/types.js';
 import { createLogger, type Logger } from '../../log.js';
@@ -46,7 +46,7 @@ export function convertOptions<T>(y: Argv<T>) {
     .option('threads', { type: 'number', describe: 'Cap on native threads (default: all cores)' })
     .option('chunk-integrations', { type: 'number', describe: 'Integrations per streamed block (default: from a memory budget)' })
     .option('group-tolerance', { type: 'number', default: DEFAULT_GROUP_TOLERANCE_S, describe: 'Subbands within this many seconds form one group' })
-    .option('tmpfs-path', { type: 'string', default: '/dev/shm', describe: 'tmpfs to build in when it has room' })
+    .option('tmpfs-path', { type: 'string', default: DEFAULT_TMPFS_PATH, describe: 'tmpfs to build in when it has room' })
     .option('staging', { choices: ['auto', 'tmpfs', 'in-place'] as const, default: 'auto' as const, describe: 'Where to build the MS: auto (in place on a local file system, tmpfs on a network one), tmpfs (when it has room), in-place' })
     .option('tmpfs', { type: 'boolean', default: true, describe: '--no-tmpfs: never build in tmpfs (same as --staging in-place)' })
     .option('scratch-dir', { type: 'string', describe: 'Fast local storage to build in when tmpfs lacks room' })

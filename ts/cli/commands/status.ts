@@ -6,6 +6,7 @@
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { DEFAULT_TMPFS_PATH } from '../../convert/staging.js';
 import { ContimgError } from '../../native.js';
 import { queueWarnings, stagingWarning } from '../../stream/monitor.js';
 import type { GroupRecord } from '../../stream/queue.js';
@@ -29,7 +30,7 @@ export const statusCommand = defineCommand({
       // The queue does not record where the service writes; given these, status also reports the
       // staging that dead conversions left there (what pauses claims on a full disk).
       .option('output-dir', { type: 'string', describe: "The service's --output-dir: report staging left there by conversions that died" })
-      .option('tmpfs-path', { type: 'string', default: '/dev/shm', describe: "The service's --tmpfs-path (checked for dead staging too)" })
+      .option('tmpfs-path', { type: 'string', default: DEFAULT_TMPFS_PATH, describe: "The service's --tmpfs-path (checked for dead staging too)" })
       .option('scratch-dir', { type: 'string', describe: "The service's --scratch-dir (checked for dead staging too)" })
       .option('json', { type: 'boolean', default: false, describe: 'Print JSON' }),
   async run(a, { io }) {
