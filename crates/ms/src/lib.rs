@@ -14,6 +14,7 @@
 //! Everything casacore does goes through the `casacore-sys` shim, which turns every C++
 //! exception into an error value: a failure is an [`MsError`], never an abort.
 
+pub mod caltable;
 mod error;
 pub mod reader;
 pub mod spec;

@@ -1,0 +1,1 @@
+//! Writing a [`super::CalTable`] as a CASA caltable, atomically. (to be written)
