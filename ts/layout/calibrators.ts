@@ -268,3 +268,42 @@ export function nextTransit(source: { raDeg: number; decDeg: number }, afterMjd:
   }
   return { mjd, apparentDecDeg: apparentPlace(source.raDeg, source.decDeg, mjd).decDeg };
 }
+
+/**
+ * The dish's power response at `thetaRad` from the pointing centre: the tapered-illumination
+ * model the simulator uses (`dsa110::beam::primary_beam_power`, from dsa110-calib's
+ * `pb_resp`): A = [cos(πx) / (1 − 4x²)]², x = 1.2 θ D / λ.
+ */
+export function primaryBeamPower(thetaRad: number, freqHz = BEAM_REFERENCE_FREQUENCY_HZ): number {
+  const x = (1.2 * Math.abs(thetaRad) * DISH_DIAMETER_M * freqHz) / SPEED_OF_LIGHT_M_S;
+  const d = 1 - 4 * x * x;
+  // A removable singularity at x = ½, where cos(πx)/(1 − 4x²) = π/4.
+  const v = Math.abs(d) < 1e-9 ? Math.PI / 4 : Math.cos(Math.PI * x) / d;
+  return v * v;
+}
+
+export interface TransitCandidate extends TransitPass {
+  calibrator: Calibrator;
+  /** Primary-beam power at the closest approach (1.4 GHz). */
+  beamResponse: number;
+  /** beamResponse × catalogue flux (Jy): how much of the calibrator the group sees. */
+  rank: number;
+}
+
+/**
+ * Every calibrator that passes within the half-power radius during the interval, best first
+ * by beam response × flux (DESIGN.md §8: the old pipeline ranks by beam × flux).
+ */
+export function transitCandidates(g: GroupSky): TransitCandidate[] {
+  classifyGroup(g); // the same argument checks
+  const radius = g.beamRadiusDeg ?? PRIMARY_BEAM_RADIUS_DEG;
+  const out: TransitCandidate[] = [];
+  for (const c of g.calibrators) {
+    if (Math.abs(c.decDeg - g.pointingDecDeg) > radius + 1) continue;
+    const pass = closestApproach(c, g.startMjd, g.endMjd, g.pointingDecDeg);
+    if (pass.minSeparationDeg > radius) continue;
+    const beamResponse = primaryBeamPower(pass.minSeparationDeg * DEG);
+    out.push({ calibrator: c, ...pass, beamResponse, rank: beamResponse * c.fluxJy });
+  }
+  return out.sort((a, b) => b.rank - a.rank || a.calibrator.name.localeCompare(b.calibrator.name));
+}
