@@ -3,13 +3,14 @@
  * converted into the layout, grouped 4 by 4 with an overlap of 1, with a gap that starts a new
  * sequence. The transit found must be the simulator's; reruns change nothing.
  */
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openLayout } from '../../ts/layout/index.js';
 import { openRegistries } from '../../ts/registry/index.js';
 import { formMsGroups, type MsRecord } from '../../ts/group-formation/form.js';
 import { cleanupTmpDirs, cli, cliJson, tmpDir } from '../helpers.js';
+import { runChild } from '../migrate/fixtures.js';
 
 afterAll(cleanupTmpDirs);
 
@@ -20,6 +21,7 @@ let stage: string;
 let data: string;
 let truth: any;
 let firstBatch: any;
+let pristine: string;
 const base = () => ['--stage-base', stage, '--data-base', data];
 
 beforeAll(async () => {
@@ -35,6 +37,10 @@ beforeAll(async () => {
   await cliJson('simulate', '--output-dir', uv, ...SIM, '--groups', '5', '--dec', String(truth.pointing.dec_deg), '--start', startB);
   const c = await cliJson('convert', '--input-dir', uv, ...CONVERT, '--layout', ...base());
   expect(c.converted).toBe(17);
+  // The products registry before any grouping, for the crash test to start from.
+  pristine = path.join(root, 'pristine');
+  mkdirSync(pristine);
+  for (const n of readdirSync(path.join(data, 'state'))) if (n.startsWith('products.sqlite3')) copyFileSync(path.join(data, 'state', n), path.join(pristine, n));
 }, 120_000);
 
 describe('contimg groups', () => {
@@ -175,4 +181,50 @@ describe('group formation rule', () => {
     // Input order does not matter, and the same MS twice counts once.
     expect(formMsGroups([...list].reverse().concat(list.slice(0, 3))).groups).toEqual(f.groups);
   });
+});
+
+describe('contimg groups killed at any point', () => {
+  const args = () => ['groups', ...base(), '--size', '4', '--overlap', '1', '--flush', '--json'];
+  const restore = () => {
+    rmSync(path.join(stage, 'raw', 'groups'), { recursive: true, force: true });
+    for (const n of readdirSync(path.join(data, 'state'))) if (n.startsWith('products.sqlite3')) rmSync(path.join(data, 'state', n));
+    for (const n of readdirSync(pristine)) copyFileSync(path.join(pristine, n), path.join(data, 'state', n));
+  };
+  const snapshot = async () => {
+    const dir = path.join(stage, 'raw', 'groups');
+    const files: Record<string, string> = {};
+    if (existsSync(dir)) for (const n of readdirSync(dir, { recursive: true }) as string[]) if (n.endsWith('.json') || n.includes('tmp')) files[n] = readFileSync(path.join(dir, n), 'utf8');
+    const regs = await openRegistries(openLayout({ stageBase: stage, dataBase: data }), { readonly: true });
+    try {
+      const groups = (await regs.products.selectFrom('ms_groups').selectAll().orderBy('group_id').execute()).map(({ registered_at: _r, updated_at: _u, ...rest }) => rest);
+      const members = await regs.products.selectFrom('ms_group_members').selectAll().orderBy('group_id').orderBy('position').execute();
+      return { files, groups, members };
+    } finally {
+      await regs.close();
+    }
+  };
+
+  it('leaves the old state or the new one, every registered definition in place, and a rerun finishes', async () => {
+    restore();
+    await cliJson(...args());
+    const reference = await snapshot();
+    expect(reference.groups).toHaveLength(6);
+    const traceFile = path.join(tmpDir(), 'trace');
+    restore();
+    const traced = await runChild(args(), { env: { CONTIMG_FAULT_TRACE: traceFile } });
+    expect(traced.code, traced.stderr).toBe(0);
+    const points = readFileSync(traceFile, 'utf8').trim().split('\n').length;
+    expect(points).toBe(12);
+    for (let k = 1; k <= points; k++) {
+      restore();
+      const r = await runChild(args(), { env: { CONTIMG_FAULT_KILL_AT: String(k) } });
+      expect(r.signal, `killed at ${k}: ${r.stderr}`).toBe('SIGKILL');
+      const mid = await snapshot();
+      // Files are whole, and every registered group's definition exists with its content.
+      for (const [n, text] of Object.entries(mid.files)) expect(text, n).toBe(reference.files[n]);
+      for (const g of mid.groups) expect(existsSync(g.definition_path), `killed at ${k}`).toBe(true);
+      await cliJson(...args());
+      expect(await snapshot(), `killed at ${k}, then rerun`).toEqual(reference);
+    }
+  }, 120_000);
 });

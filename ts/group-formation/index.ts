@@ -6,6 +6,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { ContimgError } from '../native.js';
 import type { Calibrator } from '../layout/calibrators.js';
+import { faultPoint } from '../layout/fault.js';
 import type { Layout } from '../layout/layout.js';
 import type { Registries } from '../registry/index.js';
 import { readMsFacts } from '../migrate/scan.js';
@@ -80,7 +81,10 @@ export async function runGroups(o: GroupsRunOptions): Promise<GroupsRun> {
   for (const [i, g] of formation.groups.entries()) {
     const definition = defineGroup(g, opts, o.calibrators);
     const file = definitionPath(definition, o.out);
+    // Crash tests stop the run at each of these points (ts/layout/fault.ts).
+    faultPoint(`groups: write ${g.id}`);
     const fileOutcome = writeDefinition(file, definition, dryRun);
+    faultPoint(`groups: register ${g.id}`);
     const registry = 'regs' in o.out ? await registerGroup(o.out.regs, file, definition, dryRun) : 'not registered';
     groups.push({ id: g.id, file, fileOutcome, registry, definition });
     o.onGroup?.(i + 1, formation.groups.length);
