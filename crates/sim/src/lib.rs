@@ -345,7 +345,13 @@ fn validate(cfg: &SimConfig) -> Result<(), SimError> {
         return bad(format!("--dec {} is below the horizon at the meridian (must be above {:.1})", cfg.dec_deg, lat - 89.0));
     }
     if let Some(c) = &cfg.calibrator {
-        if !(-90.0..=90.0).contains(&c.dec_deg) || !(c.flux_jy.is_finite() && c.flux_jy >= 0.0) || !c.spectral_index.is_finite() || !(c.ref_freq_hz > 0.0) {
+        let valid = (-90.0..=90.0).contains(&c.dec_deg)
+            && c.flux_jy.is_finite()
+            && c.flux_jy >= 0.0
+            && c.spectral_index.is_finite()
+            && c.ref_freq_hz.is_finite()
+            && c.ref_freq_hz > 0.0;
+        if !valid {
             return bad(format!("calibrator '{}' has an invalid declination, flux, spectral index or reference frequency", c.name));
         }
     }
