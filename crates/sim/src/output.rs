@@ -36,7 +36,7 @@ pub(crate) fn gains_npy_truth(run: &Run, plan: &GroupPlan, path: &Path) -> truth
                 index,
                 antenna: g.antenna,
                 ms_antenna_row: g.antenna,
-                station: stations[g.antenna as usize].number.to_string(),
+                name: stations[g.antenna as usize].number.to_string(),
             })
             .collect(),
         times_jd: plan.times_jd.clone(),

@@ -113,7 +113,8 @@ pub struct GainsNpy {
     pub shape: [usize; 4],
     pub axes: [&'static str; 4],
     /// Axis 0: UVH5 antenna number and MS ANTENNA row (the MS lists all 117 stations, so the
-    /// row is the number) and station name of each index.
+    /// row is the number) and antenna name (UVH5 `antenna_names` = MS ANTENNA NAME, the station
+    /// number "1".."117") of each index.
     pub antennas: Vec<NpyAntenna>,
     /// Axis 1: integration midpoints, as UTC Julian dates and as MS TIME (MJD seconds).
     pub times_jd: Vec<f64>,
@@ -129,5 +130,5 @@ pub struct NpyAntenna {
     pub index: usize,
     pub antenna: i64,
     pub ms_antenna_row: i64,
-    pub station: String,
+    pub name: String,
 }
