@@ -80,6 +80,7 @@ describe('contimg groups', () => {
     expect(cal.name).toBe('3C286');
     expect(cal.ms).toBe(defs[0].ms[0].path);
     expect(cal.ms_position).toBe(0);
+    expect(cal.at_transit).toBe(true);
     expect(Math.abs(cal.transit_mjd - (truth.calibrator.transit_jd - 2_400_000.5)) * 86400).toBeLessThan(1);
     expect(cal.separation_deg).toBeLessThan(0.01);
     expect(cal.rank).toBeGreaterThan(0.999 * 15);
@@ -87,6 +88,7 @@ describe('contimg groups', () => {
     // Later groups see it further out in the beam, so lower. Sequence B, 20 minutes on, has
     // 3C286 five degrees away but 3C293 (3.5 Jy at 31.45°) 0.9° from its beam centre.
     expect(defs[1].calibrator?.rank ?? 0).toBeLessThan(cal.rank);
+    expect(defs[1].calibrator?.at_transit).toBe(false);
     expect(defs[4].candidates.map((c: any) => c.name)).not.toContain('3C286');
     expect(defs[4].calibrator.name).toBe('3C293');
     expect(defs[4].calibrator.rank).toBeCloseTo(3.5 * defs[4].calibrator.beam_response, 12);
@@ -155,7 +157,8 @@ describe('contimg groups', () => {
     expect(bad.code).toBe(1);
     expect(bad.stderr).toContain('GROUPS_INVALID_ARGUMENT');
     const none = await cli('groups', '--size', '4');
-    expect(none.code).toBe(1);
+    expect(none.code).toBe(2);
+    expect(none.stderr).toContain('--layout');
   });
 });
 

@@ -22,6 +22,9 @@ export interface TransitFound {
   /** The MS during which the calibrator comes closest to the beam centre, and its position. */
   ms: string;
   ms_position: number;
+  /** Whether the meridian transit (HA = 0) itself falls in that MS; else transit_mjd is the
+   * closest approach at the group's edge, the calibrator passing through the beam's side. */
+  at_transit: boolean;
   separation_deg: number;
   beam_response: number;
   /** beam_response × flux_jy. */
@@ -72,6 +75,7 @@ export function findTransits(members: readonly MsRecord[], calibrators: readonly
       transit_iso: mjdToIso(c.closestMjd),
       ms: ms.path,
       ms_position: position,
+      at_transit: c.closestMjd > ms.startMjd && c.closestMjd < ms.endMjd,
       separation_deg: c.minSeparationDeg,
       beam_response: c.beamResponse,
       rank: c.rank,

@@ -1,7 +1,7 @@
 /** `contimg groups`: stage 3, groups of consecutive MS with the calibrator transit in each. */
 import path from 'node:path';
 import { ContimgError } from '../../native.js';
-import { DEFAULT_CALIBRATORS_FILE, layoutBaseOptions, loadCalibrators, resolveLayout } from '../../layout/index.js';
+import { DEFAULT_CALIBRATORS_FILE, layoutBaseOptions, layoutRequested, loadCalibrators, resolveLayout } from '../../layout/index.js';
 import { DEFAULT_GROUP_OVERLAP, DEFAULT_GROUP_SIZE, DEFAULT_MAX_GAP } from '../../group-formation/form.js';
 import type { GroupsRun } from '../../group-formation/index.js';
 import { defineCommand } from '../command.js';
@@ -23,16 +23,17 @@ export const groupsCommand = defineCommand({
       .option('calibrators', { type: 'string', default: DEFAULT_CALIBRATORS_FILE, describe: 'Calibrator list (CSV name,ra_deg,dec_deg,flux_jy,spectral_index)' })
       .option('dry-run', { type: 'boolean', default: false, describe: 'Show the groups and what would change; write nothing' })
       .option('json', { type: 'boolean', default: false, describe: 'Print the result as JSON' })
-      .conflicts('output-dir', 'layout'),
+      .conflicts('output-dir', 'layout')
+      .check((a) => {
+        const layout = layoutRequested({ layout: a.layout, stageBase: a['stage-base'], dataBase: a['data-base'] });
+        if (a['output-dir'] === undefined && !layout) throw new Error('give --output-dir, or --layout (or --stage-base, or set CONTIMG_STAGE_BASE) to write raw/groups/ and register the groups');
+        if (a['output-dir'] !== undefined && a['input-dir'] === undefined) throw new Error('with --output-dir, give --input-dir (the registered MS are only known to the layout)');
+        return true;
+      }),
   async run(a, { io }) {
     const calibrators = loadCalibrators(a.calibrators);
     const layout = a['output-dir'] === undefined ? resolveLayout({ layout: a.layout, stageBase: a['stage-base'], dataBase: a['data-base'] }) : null;
-    if (a['output-dir'] === undefined && !layout) {
-      throw new ContimgError('GROUPS_INVALID_ARGUMENT', 'give --output-dir, or --layout (or --stage-base, or set CONTIMG_STAGE_BASE) to write raw/groups/ and register the groups');
-    }
-    if (!layout && a['input-dir'] === undefined) {
-      throw new ContimgError('GROUPS_INVALID_ARGUMENT', 'with --output-dir, give --input-dir (the registered MS are only known to the layout)');
-    }
+    if (a['output-dir'] === undefined && !layout) throw new ContimgError('GROUPS_INVALID_ARGUMENT', 'no layout to write (give --output-dir or --layout)');
     const progress = progressBar(io, 'groups', io.isTTY && !a.json);
     // The registries and casacore load only here (CLI start-up stays light).
     const { openRegistries } = await import('../../registry/index.js');
