@@ -7,7 +7,16 @@ import { execFile } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { CALIBRATOR_REF_FREQ_HZ, classifyGroup, findCalibrator, loadCalibrators } from '../../ts/layout/index.js';
+import {
+  CALIBRATOR_REF_FREQ_HZ,
+  angularSeparationDeg,
+  apparentPlace,
+  classifyGroup,
+  findCalibrator,
+  loadCalibrators,
+  localApparentSiderealTimeDeg,
+  primaryBeamPower,
+} from '../../ts/layout/index.js';
 import { cleanupTmpDirs, cli, cliJson, oracle, python, root, tmpDir } from '../helpers.js';
 
 afterAll(cleanupTmpDirs);
@@ -117,6 +126,20 @@ describe('simulate --calibrator', () => {
     expect(src.ref_freq_hz).toBe(1.405e9);
     expect(Math.abs(src.flux_jy / (cat.fluxJy * (1.405e9 / 1.4e9) ** alpha) - 1)).toBeLessThan(1e-12);
     expect(src.offset_mid_deg).toBeLessThan(0.05);
+
+    // The beam contimg groups ranks with (TS) is the simulator's (Rust): the truth's mean beam
+    // over the group's integrations and channels, recomputed from the geometry here.
+    let sum = 0;
+    const freqs: number[] = truth.gains.npy.freq_hz;
+    for (const jd of truth.times_jd as number[]) {
+      const mjd = jd - 2_400_000.5;
+      const app = apparentPlace(cat.raDeg, cat.decDeg, mjd);
+      const theta = angularSeparationDeg(app.raDeg, app.decDeg, localApparentSiderealTimeDeg(mjd), truth.pointing.dec_deg) * (Math.PI / 180);
+      for (const f of freqs) sum += primaryBeamPower(theta, f);
+    }
+    const mean = sum / (truth.times_jd.length * freqs.length);
+    expect(mean).toBeLessThan(0.9999); // the source moves through the beam: not trivially 1
+    expect(Math.abs(mean - src.beam_mean)).toBeLessThan(1e-5);
   });
 
   it('takes the first transit at or after --start, accepts aliases, and refuses unknown names and bad declinations', async () => {
