@@ -130,6 +130,33 @@ describe('contimg groups', () => {
     }
   });
 
+  it('reports groups no longer formed from the same MS, and --prune removes them (rows, then files)', async () => {
+    const before = await cliJson('groups', ...base(), '--size', '4', '--overlap', '1', '--flush', '--json');
+    expect(before.superseded).toEqual([]);
+    // Overlap 2 instead of 1: groups start at MS 0, 2, 4, …; the old ones at 3, 6, … are superseded.
+    const changed = await cliJson('groups', ...base(), '--size', '4', '--overlap', '2', '--flush', '--json');
+    const oldIds = new Set(before.groups.map((g: any) => g.id));
+    const newIds = new Set(changed.groups.map((g: any) => g.id));
+    const gone = [...oldIds].filter((id) => !newIds.has(id));
+    expect(gone.length).toBeGreaterThan(0);
+    expect(changed.superseded.map((g: any) => g.id).sort()).toEqual(gone.sort());
+    expect(changed.pruned).toBe(false);
+    for (const g of changed.superseded) expect(existsSync(g.file)).toBe(true);
+    const pruned = await cliJson('groups', ...base(), '--size', '4', '--overlap', '2', '--flush', '--prune', '--json');
+    expect(pruned.pruned).toBe(true);
+    for (const g of pruned.superseded) expect(existsSync(g.file)).toBe(false);
+    const again = await cliJson('groups', ...base(), '--size', '4', '--overlap', '2', '--flush', '--json');
+    expect(again.superseded).toEqual([]);
+    expect(again.groups.every((g: any) => g.registry === 'unchanged' && g.file_outcome === 'unchanged')).toBe(true);
+    const regs = await openRegistries(openLayout({ stageBase: stage, dataBase: data }), { readonly: true });
+    try {
+      const ids = (await regs.products.selectFrom('ms_groups').select('group_id').execute()).map((r) => r.group_id).sort();
+      expect(ids).toEqual([...newIds].sort());
+    } finally {
+      await regs.close();
+    }
+  });
+
   it('groups a directory of MS flat with the default size, and refuses bad options', async () => {
     const out = tmpDir();
     const msDir = path.join(stage, 'raw', 'ms', 'science', '2025-10-02');

@@ -12,7 +12,7 @@ import type { Registries } from '../registry/index.js';
 import { readMsFacts } from '../migrate/scan.js';
 import { checkFormOptions, formMsGroups, type FormOptions, type MsRecord } from './form.js';
 import { defineGroup, type GroupDefinition } from './define.js';
-import { definitionPath, registerGroup, writeDefinition, type FileOutcome, type RowOutcome } from './store.js';
+import { definitionPath, pruneGroup, registerGroup, supersededGroups, writeDefinition, type FileOutcome, type RowOutcome } from './store.js';
 
 export * from './form.js';
 export * from './define.js';
@@ -59,6 +59,9 @@ export interface GroupResult {
 export interface GroupsRun {
   groups: GroupResult[];
   pending: string[];
+  /** Registered groups over the same MS that this run did not form again (removed with prune). */
+  superseded: { id: string; file: string }[];
+  pruned: boolean;
   sequences: number;
   msDurationS: number;
   nMs: number;
@@ -70,6 +73,8 @@ export interface GroupsRunOptions extends FormOptions {
   calibrators: readonly Calibrator[];
   out: { layout: Layout; regs: Registries } | { outputDir: string };
   dryRun?: boolean;
+  /** Remove superseded groups (rows, then files). */
+  prune?: boolean;
   onGroup?: (done: number, total: number) => void;
 }
 
@@ -89,5 +94,13 @@ export async function runGroups(o: GroupsRunOptions): Promise<GroupsRun> {
     groups.push({ id: g.id, file, fileOutcome, registry, definition });
     o.onGroup?.(i + 1, formation.groups.length);
   }
-  return { groups, pending: formation.pending.map((m) => m.path), sequences: formation.sequences, msDurationS: formation.msDurationS, nMs: o.ms.length, dryRun };
+  const superseded = 'regs' in o.out ? await supersededGroups(o.out.regs, o.ms.map((m) => m.path), new Set(groups.map((g) => g.id))) : [];
+  const prune = (o.prune ?? false) && !dryRun;
+  if (prune && 'regs' in o.out) {
+    for (const g of superseded) {
+      faultPoint(`groups: prune ${g.id}`);
+      await pruneGroup(o.out.regs, g);
+    }
+  }
+  return { groups, pending: formation.pending.map((m) => m.path), superseded, pruned: prune, sequences: formation.sequences, msDurationS: formation.msDurationS, nMs: o.ms.length, dryRun };
 }

@@ -4,9 +4,9 @@
  * (a row vouches for a file); both steps compare before writing, so a rerun changes nothing
  * that is already right and a rerun after a crash finishes the job.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { atomicWriteFile } from '../layout/fsops.js';
+import { atomicWriteFile, fsyncDir } from '../layout/fsops.js';
 import type { Layout } from '../layout/layout.js';
 import type { Registries } from '../registry/index.js';
 import type { GroupDefinition } from './define.js';
@@ -68,4 +68,33 @@ export async function registerGroup(regs: Registries, file: string, def: GroupDe
       .execute();
     return old ? 'updated' : 'created';
   });
+}
+
+/**
+ * Registered groups that share an MS with this run's input but were not formed again (the MS
+ * changed: a late MS filled a gap, or --size/--overlap changed). They are reported; `prune`
+ * removes them, the rows before the file, so the registry never names a missing file.
+ */
+export async function supersededGroups(regs: Registries, inputMs: readonly string[], formedIds: ReadonlySet<string>): Promise<{ id: string; file: string }[]> {
+  if (inputMs.length === 0) return [];
+  const ids = new Set<string>();
+  // SQLite limits bound parameters: look the MS up in slices.
+  for (let i = 0; i < inputMs.length; i += 500) {
+    const rows = await regs.products.selectFrom('ms_group_members').select('group_id').distinct().where('ms_path', 'in', inputMs.slice(i, i + 500).map((p) => path.resolve(p))).execute();
+    for (const r of rows) if (!formedIds.has(r.group_id)) ids.add(r.group_id);
+  }
+  if (ids.size === 0) return [];
+  const rows = await regs.products.selectFrom('ms_groups').select(['group_id', 'definition_path']).where('group_id', 'in', [...ids]).orderBy('start_mjd').execute();
+  return rows.map((r) => ({ id: r.group_id, file: r.definition_path }));
+}
+
+export async function pruneGroup(regs: Registries, g: { id: string; file: string }): Promise<void> {
+  await regs.products.transaction().execute(async (tx) => {
+    await tx.deleteFrom('ms_group_members').where('group_id', '=', g.id).execute();
+    await tx.deleteFrom('ms_groups').where('group_id', '=', g.id).execute();
+  });
+  if (existsSync(g.file)) {
+    rmSync(g.file);
+    fsyncDir(path.dirname(g.file));
+  }
 }

@@ -20,6 +20,7 @@ export const groupsCommand = defineCommand({
       .option('overlap', { type: 'number', default: DEFAULT_GROUP_OVERLAP, describe: 'MS shared by consecutive groups' })
       .option('max-gap', { type: 'number', default: DEFAULT_MAX_GAP, describe: 'A start-to-start spacing above this many MS durations ends a sequence' })
       .option('flush', { type: 'boolean', default: false, describe: 'Also group the open tail of the last sequence (the last --size MS)' })
+      .option('prune', { type: 'boolean', default: false, describe: 'Remove registered groups over the same MS that are no longer formed (reported as superseded)' })
       .option('calibrators', { type: 'string', default: DEFAULT_CALIBRATORS_FILE, describe: 'Calibrator list (CSV name,ra_deg,dec_deg,flux_jy,spectral_index)' })
       .option('dry-run', { type: 'boolean', default: false, describe: 'Show the groups and what would change; write nothing' })
       .option('json', { type: 'boolean', default: false, describe: 'Print the result as JSON' })
@@ -49,6 +50,7 @@ export const groupsCommand = defineCommand({
         maxGap: a['max-gap'],
         flush: a.flush,
         dryRun: a['dry-run'],
+        prune: a.prune,
         out: layout ? { layout, regs: regs! } : { outputDir: a['output-dir']! },
         onGroup: (d, n) => progress.update(0.5 + (0.5 * d) / n, `group ${d}/${n}`),
       });
@@ -71,6 +73,8 @@ function summarize(r: GroupsRun) {
     sequences: r.sequences,
     msDurationS: r.msDurationS,
     pending: r.pending,
+    superseded: r.superseded,
+    pruned: r.pruned,
     groups: r.groups.map((g) => ({
       id: g.id,
       file: g.file,
@@ -90,6 +94,9 @@ function text(r: GroupsRun): string {
     const cal = d.calibrator ? `, ${d.calibrator.name} transits ${d.calibrator.transit_iso} in ${path.basename(d.calibrator.ms)} (rank ${d.calibrator.rank.toFixed(2)} Jy)` : '';
     return `${g.id}: ${d.n_ms} MS ${d.start_iso} … ${d.end_iso}${cal} — file ${g.fileOutcome}, registry ${g.registry}\n`;
   });
+  const superseded = r.superseded.length
+    ? `${r.superseded.length} registered group(s) no longer formed from these MS${r.pruned ? ', removed' : ' (--prune removes them)'}: ${r.superseded.map((g) => g.id).join(', ')}\n`
+    : '';
   const pending = r.pending.length ? `${r.pending.length} MS pending (the open end of the last sequence; --flush groups them)\n` : '';
-  return `${lines.join('')}${pending}${r.groups.length} group(s) from ${r.nMs} MS in ${r.sequences} sequence(s)${r.dryRun ? ' (dry run: nothing written)' : ''}\n`;
+  return `${lines.join('')}${superseded}${pending}${r.groups.length} group(s) from ${r.nMs} MS in ${r.sequences} sequence(s)${r.dryRun ? ' (dry run: nothing written)' : ''}\n`;
 }
