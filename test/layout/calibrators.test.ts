@@ -106,8 +106,11 @@ describe('classifyGroup', () => {
     }
     // One declination step away, still inside the half-power radius…
     expect(group(t - 100 / 86400, dec + 1.4).kind).toBe('calibrator');
-    // …two, outside it.
-    expect(group(t - 100 / 86400, dec + 1.8).kind).toBe('science');
+    // …two, outside it (for 3C286 alone: the full VLA list has J1326+3154, 4.8 Jy, 0.8° from there).
+    const only3C286 = calibrators.filter((c) => c.name === '3C286');
+    expect(classifyGroup({ startMjd: t - 100 / 86400, endMjd: t + 209 / 86400, pointingDecDeg: dec + 1.8, calibrators: only3C286 }).kind).toBe('science');
+    const neighbour = group(t - 100 / 86400, dec + 1.8);
+    expect(neighbour.kind === 'calibrator' && neighbour.calibrator.name).toBe('J1326+3154');
     // Before the transit, the source is still an hour angle away: 20 minutes is 5°.
     expect(group(t - 20 / 1440, dec).kind).toBe('science');
     // A group that ends just as the source enters the beam (1.5° of hour angle ≈ 6 minutes before).

@@ -7,6 +7,10 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openLayout, parseUtcDate } from '../../ts/layout/index.js';
 import {
+  CAL_MIGRATIONS,
+  DATA_MIGRATIONS,
+  INGEST_MIGRATIONS,
+  PRODUCTS_MIGRATIONS,
   calTablesValidAt,
   openRegistries,
   registerCalTable,
@@ -37,11 +41,12 @@ describe('registries', () => {
     const { layout } = setup();
     const regs = await openRegistries(layout);
     await regs.close();
-    for (const n of ['ingest', 'products', 'cal_registry', 'data_registry']) {
+    const own = { ingest: INGEST_MIGRATIONS, products: PRODUCTS_MIGRATIONS, cal_registry: CAL_MIGRATIONS, data_registry: DATA_MIGRATIONS };
+    for (const [n, m] of Object.entries(own)) {
       const db = new Database(path.join(layout.stateDir, `${n}.sqlite3`), { readonly: true });
-      const migrations = db.prepare('SELECT name FROM kysely_migration').all();
+      const migrations = db.prepare('SELECT name FROM kysely_migration ORDER BY name').all() as { name: string }[];
       db.close();
-      expect(migrations.length, n).toBe(1);
+      expect(migrations.map((x) => x.name), n).toEqual(Object.keys(m).sort());
     }
   });
 

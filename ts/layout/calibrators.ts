@@ -224,3 +224,86 @@ export function classifyGroup(g: GroupSky): GroupClass {
   }
   return best ? { kind: 'calibrator', calibrator: best } : { kind: 'science' };
 }
+
+/** The frequency of the catalogue's flux densities (the VLA manual's 20 cm band), Hz. */
+export const CALIBRATOR_REF_FREQ_HZ = 1.4e9;
+
+/**
+ * Names a calibrator answers to: its catalogue name, the J2000 name hhmm±ddmm (3C286 =
+ * J1331+3030) and the VLA manual's IAU name hhmm±ddd (1331+305, also with a J), all derived
+ * from the position by truncation, as the catalogues name them.
+ */
+export function calibratorAliases(c: Calibrator): string[] {
+  const raMin = Math.floor((c.raDeg / 15) * 60 + 1e-9);
+  const sign = c.decDeg < 0 ? '-' : '+';
+  const decAbs = Math.abs(c.decDeg);
+  const decMin = Math.floor(decAbs * 60 + 1e-9);
+  const hhmm = `${String(Math.floor(raMin / 60)).padStart(2, '0')}${String(raMin % 60).padStart(2, '0')}`;
+  const jName = `J${hhmm}${sign}${String(Math.floor(decMin / 60)).padStart(2, '0')}${String(decMin % 60).padStart(2, '0')}`;
+  const iau = `${hhmm}${sign}${String(Math.floor(decAbs * 10 + 1e-9)).padStart(3, '0')}`;
+  return [...new Set([c.name, jName, iau, `J${iau}`])];
+}
+
+/** Looks a calibrator up by any of its names, case-insensitively; undefined when none matches. */
+export function findCalibrator(calibrators: readonly Calibrator[], name: string): Calibrator | undefined {
+  const want = name.trim().toUpperCase().replace(/\s+/g, '');
+  return (
+    calibrators.find((c) => c.name.toUpperCase() === want) ??
+    calibrators.find((c) => calibratorAliases(c).some((a) => a.toUpperCase() === want))
+  );
+}
+
+/**
+ * The first meridian transit (HA = 0 at the DSA-110 site) at or after `afterMjd` (UTC), and the
+ * apparent declination of date then: where `simulate --calibrator` points and fringe-stops.
+ */
+export function nextTransit(source: { raDeg: number; decDeg: number }, afterMjd: number): { mjd: number; apparentDecDeg: number } {
+  const ha0 = wrap360(localApparentSiderealTimeDeg(afterMjd) - apparentPlace(source.raDeg, source.decDeg, afterMjd).raDeg);
+  // HA grows by SIDEREAL_DEG_PER_DAY: the next zero is (360 − HA) later (now, if HA is 0).
+  let mjd = afterMjd + (ha0 === 0 ? 0 : (360 - ha0) / SIDEREAL_DEG_PER_DAY);
+  // The apparent place moves by arcseconds a day: two corrections reach microseconds.
+  for (let i = 0; i < 3; i++) {
+    const ha = wrap180(localApparentSiderealTimeDeg(mjd) - apparentPlace(source.raDeg, source.decDeg, mjd).raDeg);
+    mjd -= ha / SIDEREAL_DEG_PER_DAY;
+  }
+  return { mjd, apparentDecDeg: apparentPlace(source.raDeg, source.decDeg, mjd).decDeg };
+}
+
+/**
+ * The dish's power response at `thetaRad` from the pointing centre: the tapered-illumination
+ * model the simulator uses (`dsa110::beam::primary_beam_power`, from dsa110-calib's
+ * `pb_resp`): A = [cos(πx) / (1 − 4x²)]², x = 1.2 θ D / λ.
+ */
+export function primaryBeamPower(thetaRad: number, freqHz = BEAM_REFERENCE_FREQUENCY_HZ): number {
+  const x = (1.2 * Math.abs(thetaRad) * DISH_DIAMETER_M * freqHz) / SPEED_OF_LIGHT_M_S;
+  const d = 1 - 4 * x * x;
+  // A removable singularity at x = ½, where cos(πx)/(1 − 4x²) = π/4.
+  const v = Math.abs(d) < 1e-9 ? Math.PI / 4 : Math.cos(Math.PI * x) / d;
+  return v * v;
+}
+
+export interface TransitCandidate extends TransitPass {
+  calibrator: Calibrator;
+  /** Primary-beam power at the closest approach (1.4 GHz). */
+  beamResponse: number;
+  /** beamResponse × catalogue flux (Jy): how much of the calibrator the group sees. */
+  rank: number;
+}
+
+/**
+ * Every calibrator that passes within the half-power radius during the interval, best first
+ * by beam response × flux (DESIGN.md §8: the old pipeline ranks by beam × flux).
+ */
+export function transitCandidates(g: GroupSky): TransitCandidate[] {
+  classifyGroup(g); // the same argument checks
+  const radius = g.beamRadiusDeg ?? PRIMARY_BEAM_RADIUS_DEG;
+  const out: TransitCandidate[] = [];
+  for (const c of g.calibrators) {
+    if (Math.abs(c.decDeg - g.pointingDecDeg) > radius + 1) continue;
+    const pass = closestApproach(c, g.startMjd, g.endMjd, g.pointingDecDeg);
+    if (pass.minSeparationDeg > radius) continue;
+    const beamResponse = primaryBeamPower(pass.minSeparationDeg * DEG);
+    out.push({ calibrator: c, ...pass, beamResponse, rank: beamResponse * c.fluxJy });
+  }
+  return out.sort((a, b) => b.rank - a.rank || a.calibrator.name.localeCompare(b.calibrator.name));
+}

@@ -65,8 +65,35 @@ export interface MsIndexTable {
   updated_at: string;
 }
 
+/** Stage 3: one row per group of consecutive MS (ts/group-formation). */
+export interface MsGroupsTable {
+  group_id: string;
+  obs_date: string;
+  /** `raw/groups/YYYY-MM-DD/group_<id>.json`. */
+  definition_path: string;
+  start_mjd: number;
+  end_mjd: number;
+  n_ms: number;
+  /** The calibrator transit found in the group (best by beam × flux), if any. */
+  calibrator: string | null;
+  transit_mjd: number | null;
+  transit_ms: string | null;
+  calibrator_rank: number | null;
+  registered_at: string;
+  updated_at: string;
+}
+
+/** The MS of each group, in time order. */
+export interface MsGroupMembersTable {
+  group_id: string;
+  position: number;
+  ms_path: string;
+}
+
 export interface ProductsDB {
   ms_index: MsIndexTable;
+  ms_groups: MsGroupsTable;
+  ms_group_members: MsGroupMembersTable;
 }
 
 export const PRODUCTS_MIGRATIONS: Migrations = {
@@ -88,6 +115,32 @@ export const PRODUCTS_MIGRATIONS: Migrations = {
       )`.execute(db);
       await sql`CREATE INDEX ms_index_group ON ms_index (group_id)`.execute(db);
       await sql`CREATE INDEX ms_index_mid ON ms_index (mid_mjd)`.execute(db);
+    },
+  } satisfies Migration,
+  '0002_ms_groups': {
+    async up(db: Kysely<any>) {
+      await sql`CREATE TABLE ms_groups (
+        group_id TEXT PRIMARY KEY,
+        obs_date TEXT NOT NULL,
+        definition_path TEXT NOT NULL UNIQUE,
+        start_mjd REAL NOT NULL,
+        end_mjd REAL NOT NULL CHECK (end_mjd >= start_mjd),
+        n_ms INTEGER NOT NULL CHECK (n_ms > 0),
+        calibrator TEXT,
+        transit_mjd REAL CHECK ((transit_mjd IS NULL) = (calibrator IS NULL)),
+        transit_ms TEXT CHECK ((transit_ms IS NULL) = (calibrator IS NULL)),
+        calibrator_rank REAL CHECK ((calibrator_rank IS NULL) = (calibrator IS NULL)),
+        registered_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+      )`.execute(db);
+      await sql`CREATE INDEX ms_groups_time ON ms_groups (start_mjd, end_mjd)`.execute(db);
+      await sql`CREATE TABLE ms_group_members (
+        group_id TEXT NOT NULL REFERENCES ms_groups (group_id) ON DELETE CASCADE,
+        position INTEGER NOT NULL CHECK (position >= 0),
+        ms_path TEXT NOT NULL,
+        PRIMARY KEY (group_id, position)
+      )`.execute(db);
+      await sql`CREATE INDEX ms_group_members_ms ON ms_group_members (ms_path)`.execute(db);
     },
   } satisfies Migration,
 };
@@ -214,6 +267,9 @@ export const DATA_MIGRATIONS: Migrations = {
  */
 export const PATH_COLUMNS = [
   { registry: 'products', table: 'ms_index', column: 'path', required: true },
+  { registry: 'products', table: 'ms_groups', column: 'definition_path', required: true },
+  { registry: 'products', table: 'ms_groups', column: 'transit_ms', required: true },
+  { registry: 'products', table: 'ms_group_members', column: 'ms_path', required: true },
   { registry: 'cal_registry', table: 'caltables', column: 'path', required: true },
   { registry: 'data_registry', table: 'data_registry', column: 'path', required: true },
   { registry: 'data_registry', table: 'data_registry', column: 'publish_target', required: false },

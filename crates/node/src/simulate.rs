@@ -23,6 +23,21 @@ pub struct SkySource {
     pub spectral_index: Option<f64>,
 }
 
+/// A catalogue calibrator placed at transit (`simulate --calibrator`): TS looks it up and
+/// computes the transit; the simulator adds it to the sky and records it in the truth.
+#[napi(object)]
+pub struct SimCalibrator {
+    pub name: String,
+    pub ra_deg: f64,
+    pub dec_deg: f64,
+    /// Catalogue flux density at `ref_freq_hz` (1.4 GHz) and spectral index.
+    pub flux_jy: f64,
+    pub spectral_index: f64,
+    pub ref_freq_hz: f64,
+    /// UTC Julian date of the transit (the first group's mid-time).
+    pub transit_jd: f64,
+}
+
 #[napi(object)]
 pub struct SimulateOptions {
     pub output_dir: String,
@@ -37,6 +52,7 @@ pub struct SimulateOptions {
     /// Random sources per group (ignored when `sky` is given).
     pub sources: Option<u32>,
     pub sky: Option<Vec<SkySource>>,
+    pub calibrator: Option<SimCalibrator>,
     pub seed: u32,
     /// Noise per real/imaginary part (Jy); default: SEFD 5800 Jy radiometer noise.
     pub noise_jy: Option<f64>,
@@ -64,6 +80,8 @@ pub struct SimulatedGroup {
     pub group: String,
     pub files: Vec<String>,
     pub truth: String,
+    /// `<group>.gains.npy`.
+    pub gains: String,
     pub n_sources: u32,
 }
 
@@ -101,6 +119,15 @@ fn config(o: SimulateOptions) -> std::result::Result<sim::SimConfig, Error<Code>
         ),
         None => sim::SkySpec::Random { per_group: o.sources.unwrap_or(5) as usize },
     };
+    cfg.calibrator = o.calibrator.map(|c| sim::CatalogueCalibrator {
+        name: c.name,
+        ra_deg: c.ra_deg,
+        dec_deg: c.dec_deg,
+        flux_jy: c.flux_jy,
+        spectral_index: c.spectral_index,
+        ref_freq_hz: c.ref_freq_hz,
+        transit_jd: c.transit_jd,
+    });
     cfg.seed = o.seed as u64;
     cfg.noise_jy = o.noise_jy.unwrap_or_else(sim::default_noise_jy);
     cfg.flag_fraction = o.flag_fraction;
@@ -146,6 +173,7 @@ pub fn simulate<'env>(
                     group: g.group,
                     files: g.files.iter().map(|f| f.display().to_string()).collect(),
                     truth: g.truth.display().to_string(),
+                    gains: g.gains.display().to_string(),
                     n_sources: g.n_sources as u32,
                 })
                 .collect(),

@@ -23,11 +23,12 @@
 
 mod error;
 pub mod gains;
+mod output;
 pub mod sky;
 pub mod truth;
 
 use std::f64::consts::TAU;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use num_complex::{Complex32, Complex64};
@@ -42,7 +43,7 @@ use uvh5::{Dsa110Header, Dsa110Writer};
 
 pub use error::SimError;
 pub use gains::{AntennaGains, GainParams};
-pub use sky::Source;
+pub use sky::{CatalogueCalibrator, Source};
 
 const C_M_S: f64 = astro::SPEED_OF_LIGHT_M_S;
 
@@ -76,6 +77,8 @@ pub struct SimConfig {
     /// UVH5 antenna numbers (station number − 1) with data, ascending.
     pub antennas: Vec<i64>,
     pub sky: SkySpec,
+    /// A calibrator added to the sky (`--calibrator`), recorded in the truth.
+    pub calibrator: Option<CatalogueCalibrator>,
     pub seed: u64,
     pub noise_jy: f64,
     pub flag_fraction: f64,
@@ -103,6 +106,7 @@ impl SimConfig {
             n_integrations: 24,
             antennas: default_antennas(96),
             sky: SkySpec::Random { per_group: 5 },
+            calibrator: None,
             seed: 1,
             noise_jy: default_noise_jy(),
             flag_fraction: 0.0,
@@ -140,6 +144,8 @@ pub struct GroupSummary {
     pub group: String,
     pub files: Vec<PathBuf>,
     pub truth: PathBuf,
+    /// `<group>.gains.npy`: the true gains, [antenna][integration][channel][pol].
+    pub gains: PathBuf,
     pub n_sources: usize,
 }
 
@@ -226,31 +232,46 @@ pub fn simulate(
         })
         .collect();
 
-    let mut gain_rng = ChaCha8Rng::seed_from_u64(mix(cfg.seed, 0x6a, 0, 0));
     let gains: Vec<AntennaGains> = cfg
         .antennas
         .iter()
         .map(|&a| {
             let (xx, yy) = if cfg.apply_gains {
-                (GainParams::random(&mut gain_rng), GainParams::random(&mut gain_rng))
+                (GainParams::for_antenna(cfg.seed, a, 0), GainParams::for_antenna(cfg.seed, a, 1))
             } else {
                 (GainParams::UNITY, GainParams::UNITY)
             };
             AntennaGains { antenna: a, xx, yy }
         })
         .collect();
-    let (f_lo, f_hi) = cfg.band.freq_range_hz();
-    let band_coord = gains::BandCoordinate { freq_mid_hz: 0.5 * (f_lo + f_hi), freq_span_hz: f_hi - f_lo };
+    let band_coord = gains::BandCoordinate::DSA110;
 
     let plans = plan_groups(cfg, &site, table, s_pc)?;
     let run = Run { cfg, positions, bl, bl_uvw, gains, band_coord, cancel };
+
+    // Refuse before writing anything, so a refused run leaves an existing group untouched.
+    if !cfg.overwrite {
+        for plan in &plans {
+            for sb in 0..cfg.band.n_subbands {
+                let f = cfg.output_dir.join(dsa110::names::subband_file_name(&plan.timestamps[sb], sb));
+                if f.exists() {
+                    return Err(SimError::InvalidArgument(format!("{} already exists (use --overwrite to replace it)", f.display())));
+                }
+            }
+        }
+    }
 
     // Truth first, so a reader that sees the data can always find it.
     let mut summaries = Vec::new();
     for plan in &plans {
         let truth_path = cfg.output_dir.join(format!("{}.truth.json", plan.id));
-        write_atomically(&truth_path, &serde_json::to_vec_pretty(&make_truth(&run, plan)).expect("truth serialises"))?;
+        let gains_path = cfg.output_dir.join(format!("{}.gains.npy", plan.id));
+        output::write_gains_npy(&run, plan, &gains_path)?;
+        let mut truth = make_truth(&run, plan);
+        truth.gains.npy = Some(output::gains_npy_truth(&run, plan, &gains_path));
+        output::write_atomically(&truth_path, &serde_json::to_vec_pretty(&truth).expect("truth serialises"))?;
         summaries.push(GroupSummary {
+            gains: gains_path,
             group: plan.id.clone(),
             files: (0..cfg.band.n_subbands)
                 .map(|sb| cfg.output_dir.join(dsa110::names::subband_file_name(&plan.timestamps[sb], sb)))
@@ -323,6 +344,17 @@ fn validate(cfg: &SimConfig) -> Result<(), SimError> {
     if !(lat - 90.0 + 1.0..=90.0).contains(&cfg.dec_deg) {
         return bad(format!("--dec {} is below the horizon at the meridian (must be above {:.1})", cfg.dec_deg, lat - 89.0));
     }
+    if let Some(c) = &cfg.calibrator {
+        let valid = (-90.0..=90.0).contains(&c.dec_deg)
+            && c.flux_jy.is_finite()
+            && c.flux_jy >= 0.0
+            && c.spectral_index.is_finite()
+            && c.ref_freq_hz.is_finite()
+            && c.ref_freq_hz > 0.0;
+        if !valid {
+            return bad(format!("calibrator '{}' has an invalid declination, flux, spectral index or reference frequency", c.name));
+        }
+    }
     if let SkySpec::Sources(s) = &cfg.sky {
         if let Some(bad_src) = s.iter().find(|s| !(-90.0..=90.0).contains(&s.dec_deg) || !s.flux_jy.is_finite() || s.flux_jy < 0.0) {
             return bad(format!("sky source '{}' has an invalid declination or flux", bad_src.name));
@@ -353,7 +385,7 @@ fn angle_between(a: [f64; 3], b: [f64; 3]) -> f64 {
 }
 
 /// A well-mixed 64-bit seed for one random stream (SplitMix64 finaliser).
-fn mix(seed: u64, a: u64, b: u64, c: u64) -> u64 {
+pub(crate) fn mix(seed: u64, a: u64, b: u64, c: u64) -> u64 {
     let mut z = seed ^ a.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ b.rotate_left(21) ^ c.rotate_left(42);
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
@@ -388,7 +420,7 @@ fn plan_groups(cfg: &SimConfig, site: &Site, table: &EopTable, s_pc: [f64; 3]) -
     }
 
     // One sky for the whole run, so neighbouring groups see the same sources drift by.
-    let sky: Vec<Source> = match &cfg.sky {
+    let mut sky: Vec<Source> = match &cfg.sky {
         SkySpec::Sources(s) => s.clone(),
         SkySpec::Random { per_group } => skeleton
             .iter()
@@ -398,6 +430,7 @@ fn plan_groups(cfg: &SimConfig, site: &Site, table: &EopTable, s_pc: [f64; 3]) -
             })
             .collect(),
     };
+    sky.extend(cfg.calibrator.iter().map(CatalogueCalibrator::source));
 
     skeleton
         .into_iter()
@@ -513,13 +546,15 @@ fn make_truth(run: &Run, plan: &GroupPlan) -> truth::Truth {
         flag_fraction: cfg.flag_fraction,
         uvw_convention: if cfg.flip_uvw { "ant1-ant2" } else { "ant2-ant1" },
         sources,
+        calibrator: cfg.calibrator.clone(),
         gains: truth::GainsTruth {
             applied: cfg.apply_gains,
             convention: "visdata[ant_1, ant_2] = conj(g[ant_1]) * g[ant_2] * model (so MS DATA = g[ANTENNA1] conj(g[ANTENNA2]) model, the CASA convention)",
-            model: "g = a0*(1 + a1*x + a2*x^2)*(1 + ad*dt_h) * exp(i*(p0 + p1*x + p2*x^2 + pd*dt_h)), x = (freq_hz - freq_mid_hz)/freq_span_hz, dt_h = (t_jd - t0_jd)*24",
+            model: gains::MODEL,
             band_coordinate: run.band_coord,
-            t0_jd: cfg.start_jd,
+            epoch_jd: gains::EPOCH_JD,
             antennas: run.gains.clone(),
+            npy: None,
         },
     }
 }
@@ -634,14 +669,14 @@ fn model_integration(
     }
 
     // Gains per [ch][ant][pol].
-    let dt_h = (plan.times_jd[i] - cfg.start_jd) * 24.0;
+    let t_h = gains::hours_since_epoch(plan.times_jd[i]);
     let mut g = vec![Complex64::new(1.0, 0.0); n_chan * n_ant * 2];
     if cfg.apply_gains {
         for (c, &f) in freqs.iter().enumerate() {
             let x = run.band_coord.x(f);
             for (ai, ag) in run.gains.iter().enumerate() {
-                g[(c * n_ant + ai) * 2] = ag.xx.eval(x, dt_h);
-                g[(c * n_ant + ai) * 2 + 1] = ag.yy.eval(x, dt_h);
+                g[(c * n_ant + ai) * 2] = ag.xx.eval(x, t_h);
+                g[(c * n_ant + ai) * 2 + 1] = ag.yy.eval(x, t_h);
             }
         }
     }
@@ -691,10 +726,4 @@ fn model_integration(
 /// integers, ns); the simulator applies none.
 fn applied_delays() -> String {
     vec!["0"; 2 * dsa110::N_STATIONS].join(" ")
-}
-
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), SimError> {
-    let tmp = path.with_extension("json.tmp");
-    std::fs::write(&tmp, bytes).map_err(|e| SimError::io(&tmp, "write", e))?;
-    std::fs::rename(&tmp, path).map_err(|e| SimError::io(path, "rename into place", e))
 }

@@ -26,6 +26,36 @@ impl Source {
     }
 }
 
+/// A calibrator from the catalogue (`data/calibrators.csv`), placed at transit by
+/// `simulate --calibrator`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CatalogueCalibrator {
+    pub name: String,
+    /// J2000/ICRS.
+    pub ra_deg: f64,
+    pub dec_deg: f64,
+    /// Catalogue flux density at `ref_freq_hz` (1.4 GHz) and spectral index.
+    pub flux_jy: f64,
+    pub spectral_index: f64,
+    pub ref_freq_hz: f64,
+    /// When it crosses the meridian (HA = 0), UTC Julian date: the first group's mid-time.
+    pub transit_jd: f64,
+}
+
+impl CatalogueCalibrator {
+    /// The sky source: the same power law, re-referenced to `REF_FREQ_HZ`, so that
+    /// `Source::flux_at(ν)` equals the catalogue's S(ν) at every frequency.
+    pub fn source(&self) -> Source {
+        Source {
+            name: self.name.clone(),
+            ra_deg: self.ra_deg,
+            dec_deg: self.dec_deg,
+            flux_jy: self.flux_jy * (REF_FREQ_HZ / self.ref_freq_hz).powf(self.spectral_index),
+            spectral_index: self.spectral_index,
+        }
+    }
+}
+
 /// Draws `n` sources around a centre: positions uniform within `radius_deg` (on the sphere),
 /// fluxes log-uniform in [20 mJy, 2 Jy], spectral indices around −0.7.
 pub fn random_sources(
@@ -72,6 +102,15 @@ fn rotate_from_pole(x: f64, y: f64, z: f64, ra0: f64, dec0: f64) -> (f64, f64) {
 mod tests {
     use super::*;
     use rand::SeedableRng;
+
+    #[test]
+    fn calibrator_flux_is_the_catalogue_power_law() {
+        let c = CatalogueCalibrator { name: "3C286".into(), ra_deg: 202.78, dec_deg: 30.5, flux_jy: 14.9, spectral_index: -0.46, ref_freq_hz: 1.4e9, transit_jd: 0.0 };
+        let s = c.source();
+        for f in [1.3e9, 1.4e9, 1.5e9] {
+            assert!((s.flux_at(f) - 14.9 * (f / 1.4e9).powf(-0.46)).abs() < 1e-12);
+        }
+    }
 
     #[test]
     fn sources_land_inside_the_cap() {

@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use crate::gains::{AntennaGains, BandCoordinate};
-use crate::sky::Source;
+use crate::sky::{CatalogueCalibrator, Source};
 
 pub const TRUTH_FORMAT: &str = "contimg-sim-truth/1";
 
@@ -25,6 +25,8 @@ pub struct Truth {
     pub flag_fraction: f64,
     pub uvw_convention: &'static str,
     pub sources: Vec<SourceTruth>,
+    /// The calibrator `--calibrator` placed at transit (also listed in `sources`).
+    pub calibrator: Option<CatalogueCalibrator>,
     pub gains: GainsTruth,
 }
 
@@ -97,6 +99,36 @@ pub struct GainsTruth {
     pub convention: &'static str,
     pub model: &'static str,
     pub band_coordinate: BandCoordinate,
-    pub t0_jd: f64,
+    /// The zero of `t_h` (UTC Julian date); the gains depend on absolute time, not on the run.
+    pub epoch_jd: f64,
     pub antennas: Vec<AntennaGains>,
+    pub npy: Option<GainsNpy>,
+}
+
+/// What `<group>.gains.npy` holds, axis by axis.
+#[derive(Debug, Serialize)]
+pub struct GainsNpy {
+    pub file: String,
+    pub dtype: &'static str,
+    pub shape: [usize; 4],
+    pub axes: [&'static str; 4],
+    /// Axis 0: UVH5 antenna number and MS ANTENNA row (the MS lists all 117 stations, so the
+    /// row is the number) and antenna name (UVH5 `antenna_names` = MS ANTENNA NAME, the station
+    /// number "1".."117") of each index.
+    pub antennas: Vec<NpyAntenna>,
+    /// Axis 1: integration midpoints, as UTC Julian dates and as MS TIME (MJD seconds).
+    pub times_jd: Vec<f64>,
+    pub time_mjd_s: Vec<f64>,
+    /// Axis 2: channel centres, ascending across the whole group.
+    pub freq_hz: Vec<f64>,
+    /// Axis 3.
+    pub pols: [&'static str; 2],
+}
+
+#[derive(Debug, Serialize)]
+pub struct NpyAntenna {
+    pub index: usize,
+    pub antenna: i64,
+    pub ms_antenna_row: i64,
+    pub name: String,
 }
