@@ -8,6 +8,14 @@
   compare OURS CASA          compares CORRECTED_DATA, FLAG, WEIGHT, WEIGHT_SPECTRUM, SIGMA of
                              two MS: max relative difference over samples unflagged in both.
   flag-solutions T N SEED    flags N random solutions (antenna, time) of caltable T in place.
+  truth-tables MS TRUTH TPL OUT
+                             B and G tables holding the simulator's true gains (truth.json:
+                             g = B(ν)·G(t), B the frequency part, G = (1 + ad·Δt)·exp(i pd·Δt)),
+                             written over copies of the CASA-made tables TPL/bp and TPL/g; G
+                             has 4 solutions spanning the MS, so linear interpolation is exact.
+  model-diff OURS MODEL_MS   max |CORRECTED_DATA − MODEL_MS.DATA| / rms(MODEL_MS.DATA), unflagged.
+  break TABLE KIND OUT       a copy of TABLE made wrong: KIND freq (channels shifted by 1 MHz)
+                             or antennas (ANTENNA subtable cut to 100 rows).
 
 Prints one JSON object on stdout.
 """
@@ -95,6 +103,113 @@ def cmd_flag_solutions(t, n, seed):
     return {'flagged_rows': sorted(int(r) for r in pick)}
 
 
+def cmd_truth_tables(ms, truth_path, tpl, out):
+    import numpy as np
+    from casacore.tables import table
+
+    truth = json.load(open(truth_path))
+    gains = truth['gains']
+    band = gains['band_coordinate']
+    t0_jd = gains['t0_jd']
+    shutil.rmtree(out, ignore_errors=True)
+    os.makedirs(out)
+    shutil.copytree(tpl + '/bp', out + '/bp')
+    shutil.copytree(tpl + '/g', out + '/g')
+    params = {a['antenna']: a for a in gains['antennas']}
+    pols = ['xx', 'yy']
+
+    def bpass(p, x):
+        return p['a0'] * (1 + p['a1'] * x + p['a2'] * x * x) * np.exp(1j * (p['p0'] + p['p1'] * x + p['p2'] * x * x))
+
+    def drift(p, dt_h):
+        return (1 + p['ad'] * dt_h) * np.exp(1j * p['pd'] * dt_h)
+
+    # B: one solution per antenna at the channel frequencies of the table's spw.
+    bp = table(out + '/bp', readonly=False, ack=False)
+    freq = table(out + '/bp/SPECTRAL_WINDOW', ack=False).getcol('CHAN_FREQ')[0]
+    x = (freq - band['freq_mid_hz']) / band['freq_span_hz']
+    c = bp.getcol('CPARAM')
+    f = np.ones(c.shape, bool)
+    for r, a in enumerate(bp.getcol('ANTENNA1')):
+        if a in params:
+            for k, pol in enumerate(pols):
+                c[r, :, k] = bpass(params[a][pol], x)
+            f[r] = False
+    bp.putcol('CPARAM', c)
+    bp.putcol('FLAG', f)
+    bp.close()
+
+    # G: 4 solutions per antenna from the first to the last integration.
+    t_ms = np.unique(table(ms, ack=False).getcol('TIME'))
+    times = np.linspace(t_ms[0], t_ms[-1], 4)
+    g = table(out + '/g', readonly=False, ack=False)
+    ants = sorted(set(int(a) for a in g.getcol('ANTENNA1')))
+    g.removerows(list(range(g.nrows())))
+    n = len(ants) * len(times)
+    g.addrows(n)
+    tcol, acol, cp, fl = [], [], np.zeros((n, 1, 2), np.complex64), np.ones((n, 1, 2), bool)
+    r = 0
+    for t in times:
+        dt_h = (t / 86400.0 + 2400000.5 - t0_jd) * 24.0
+        for a in ants:
+            tcol.append(t)
+            acol.append(a)
+            if a in params:
+                for k, pol in enumerate(pols):
+                    cp[r, 0, k] = drift(params[a][pol], dt_h)
+                fl[r] = False
+            r += 1
+    g.putcol('TIME', np.array(tcol))
+    g.putcol('ANTENNA1', np.array(acol, np.int32))
+    g.putcol('ANTENNA2', np.zeros(n, np.int32))
+    for col, v in [('FIELD_ID', 0), ('SPECTRAL_WINDOW_ID', 0), ('SCAN_NUMBER', 1), ('OBSERVATION_ID', 0)]:
+        g.putcol(col, np.full(n, v, np.int32))
+    g.putcol('INTERVAL', np.zeros(n))
+    g.putcol('CPARAM', cp)
+    g.putcol('FLAG', fl)
+    g.putcol('PARAMERR', np.zeros((n, 1, 2), np.float32))
+    g.putcol('SNR', np.ones((n, 1, 2), np.float32))
+    g.putcol('WEIGHT', np.ones((n, 1, 2), np.float32))
+    g.close()
+    return {'bp': out + '/bp', 'g': out + '/g', 'g_times': times.tolist()}
+
+
+def cmd_model_diff(ours, model_ms):
+    import numpy as np
+    from casacore.tables import table
+
+    a = table(ours, ack=False)
+    m = table(model_ms, ack=False)
+    ca, fa = a.getcol('CORRECTED_DATA'), a.getcol('FLAG')
+    dm = m.getcol('DATA')
+    cross = a.getcol('ANTENNA1') != a.getcol('ANTENNA2')
+    ok = ~fa & cross[:, None, None]
+    rms = float(np.sqrt(np.mean(np.abs(dm[ok]) ** 2)))
+    raw = a.getcol('DATA')
+    return {
+        'max_diff_over_rms': float(np.abs(ca[ok] - dm[ok]).max() / rms),
+        'raw_max_diff_over_rms': float(np.abs(raw[ok] - dm[ok]).max() / rms),
+        'unflagged': int(ok.sum()),
+    }
+
+
+def cmd_break(t, kind, out):
+    import numpy as np
+    from casacore.tables import table
+
+    shutil.rmtree(out, ignore_errors=True)
+    shutil.copytree(t, out)
+    if kind == 'freq':
+        s = table(out + '/SPECTRAL_WINDOW', readonly=False, ack=False)
+        s.putcell('CHAN_FREQ', 0, s.getcell('CHAN_FREQ', 0) + 1e6)
+        s.close()
+    elif kind == 'antennas':
+        a = table(out + '/ANTENNA', readonly=False, ack=False)
+        a.removerows(list(range(100, a.nrows())))
+        a.close()
+    return {'table': out}
+
+
 def main():
     cmd, args = sys.argv[1], sys.argv[2:]
     if cmd == 'tables':
@@ -103,6 +218,12 @@ def main():
         out = cmd_apply(args[0], args[1], args[2:])
     elif cmd == 'compare':
         out = cmd_compare(*args)
+    elif cmd == 'truth-tables':
+        out = cmd_truth_tables(*args)
+    elif cmd == 'model-diff':
+        out = cmd_model_diff(*args)
+    elif cmd == 'break':
+        out = cmd_break(*args)
     elif cmd == 'flag-solutions':
         out = cmd_flag_solutions(*args)
     else:

@@ -44,7 +44,7 @@ const SECONDS_PER_DAY = 86_400;
 export function msTimeRangeMjd(ms: string): [number, number] {
   const r = native().msTimeRangeMjdS(ms);
   if (!r) throw new ContimgError('CALIB_BAD_INPUT', `${ms}: the MS has no rows`);
-  return [r[0] / SECONDS_PER_DAY, r[1] / SECONDS_PER_DAY];
+  return [r[0]! / SECONDS_PER_DAY, r[1]! / SECONDS_PER_DAY];
 }
 
 /**

@@ -57,6 +57,9 @@ export const applycalCommand = defineCommand({
           continue;
         }
         if (outputExists(output) && !a.overwrite) {
+          // The output appears only complete (atomic rename); a run killed after the rename
+          // but before registering is finished here.
+          if (layout) await registerCalibrated(layout, ms, output, tables);
           results.push({ status: 'skipped', ms, output, tables, reason: `${output} exists (use --overwrite to replace it)` });
           bar.succeed(`${name}: skipped`);
           continue;

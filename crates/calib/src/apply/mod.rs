@@ -169,6 +169,7 @@ pub fn applycal(
     let staged = output::Staged::begin(&cfg.ms, &cfg.output, cfg.overwrite, &|done, total| {
         progress(ApplyProgress { stage: "copy", rows_done: done, rows_total: total })
     })?;
+    fault_point("copied");
     let copy_seconds = t0.elapsed().as_secs_f64();
     let t1 = Instant::now();
     let mut out = Table::open(staged.path(), true).map_err(|e| CalibError::Io { path: staged.path().into(), message: e.message })?;
@@ -308,6 +309,7 @@ pub fn applycal(
     }
     out.close().map_err(|e| io("close", e))?;
     drop(reader);
+    fault_point("applied");
     let output = staged.commit()?;
     Ok(ApplySummary {
         ms: cfg.ms.clone(),
@@ -322,6 +324,17 @@ pub fn applycal(
         apply_seconds: t1.elapsed().as_secs_f64(),
         seconds: t0.elapsed().as_secs_f64(),
     })
+}
+
+/// Crash tests: `CONTIMG_APPLYCAL_FAULT=<point>` SIGKILLs the process at that point ("copied":
+/// the copy made, nothing applied; "applied": everything written, not yet fsynced or renamed).
+fn fault_point(point: &str) {
+    if std::env::var("CONTIMG_APPLYCAL_FAULT").is_ok_and(|v| v == point) {
+        // SAFETY: kill(2) on our own pid; SIGKILL cannot be caught, which is the point.
+        unsafe {
+            libc::kill(libc::getpid(), libc::SIGKILL);
+        }
+    }
 }
 
 /// The time range of `ms` (MJD seconds), for callers that choose tables.
