@@ -70,18 +70,21 @@ describe('applycal agrees with CASA', () => {
     expect(readdirSync(path.dirname(r.output)).filter((f) => f.includes('partial'))).toEqual([]);
   }, 60_000);
 
-  it('flagged G solutions flag the data they touch, as in CASA', async () => {
-    const g = path.join(dir, 'gflag');
-    cpSync(tabs.g, g, { recursive: true });
-    const f = await oracle<{ flagged_rows: number[] }>('casa_applycal.py', 'flag-solutions', g, '6', '3');
-    expect(f.flagged_rows.length).toBe(6);
-    const r = await ours([tabs.bp, g], path.join(dir, 'ours2'));
-    await oracle('casa_applycal.py', 'apply', ms, path.join(dir, 'casa2.ms'), tabs.bp, g);
-    const c = await oracle<Compare>('casa_applycal.py', 'compare', r.output, path.join(dir, 'casa2.ms'));
-    expect(c.flagged_casa).toBeGreaterThan(0);
-    expect(c.flag_mismatch).toBe(0);
-    expect(c.corrected_max_rel).toBeLessThan(1e-5);
-    expect(r.summary.flaggedAfter).toBe(c.flagged_ours);
+  it('flagged G solutions flag the data they touch, as in CASA (random ones, and next to exact time matches)', async () => {
+    for (const [n, seed] of [['6', '3'], ['pattern', '0']]) {
+      const g = path.join(dir, `gflag-${n}`);
+      cpSync(tabs.g, g, { recursive: true });
+      const f = await oracle<{ flagged_rows: number[] }>('casa_applycal.py', 'flag-solutions', g, n, seed);
+      expect(f.flagged_rows.length).toBeGreaterThanOrEqual(6);
+      const r = await ours([tabs.bp, g], path.join(dir, `ours-${n}`));
+      await oracle('casa_applycal.py', 'apply', ms, path.join(dir, `casa-${n}.ms`), tabs.bp, g);
+      const c = await oracle<Compare>('casa_applycal.py', 'compare', r.output, path.join(dir, `casa-${n}.ms`));
+      expect(c.flagged_casa, n).toBeGreaterThan(0);
+      expect(c.flag_mismatch, n).toBe(0);
+      expect(c.corrected_max_rel, n).toBeLessThan(1e-5);
+      expect(c.weight_max_rel, n).toBeLessThan(1e-5);
+      expect(r.summary.flaggedAfter).toBe(c.flagged_ours);
+    }
   }, 60_000);
 });
 

@@ -7,7 +7,8 @@
                              interp nearest for B tables and linear for G tables) on it.
   compare OURS CASA          compares CORRECTED_DATA, FLAG, WEIGHT, WEIGHT_SPECTRUM, SIGMA of
                              two MS: max relative difference over samples unflagged in both.
-  flag-solutions T N SEED    flags N random solutions (antenna, time) of caltable T in place.
+  flag-solutions T N SEED    flags N random solutions (antenna, time) of caltable T in place;
+                             N = pattern: the 2nd and last solutions of every other antenna.
   truth-tables MS TRUTH TPL OUT
                              B and G tables holding the simulator's true gains (truth.json:
                              g = B(ν)·G(t), B the frequency part, G = (1 + ad·Δt)·exp(i pd·Δt)),
@@ -92,10 +93,19 @@ def cmd_flag_solutions(t, n, seed):
     from casacore.tables import table
 
     tb = table(t, readonly=False, ack=False)
-    rng = np.random.default_rng(int(seed))
     f = tb.getcol('FLAG')
     live = np.where(~f.all(axis=(1, 2)))[0]
-    pick = rng.choice(live, size=int(n), replace=False)
+    if n == 'pattern':
+        # Every other antenna loses its 2nd and its last solution: data at (float-)exactly a
+        # solution's time next to a flagged one, where CASA's exact-match rule decides.
+        t, ant = tb.getcol('TIME'), tb.getcol('ANTENNA1')
+        pick = []
+        for a in sorted(set(ant[live]))[::2]:
+            rows = sorted(live[ant[live] == a], key=lambda r: t[r])
+            pick += [rows[1], rows[-1]]
+    else:
+        rng = np.random.default_rng(int(seed))
+        pick = rng.choice(live, size=int(n), replace=False)
     for r in pick:
         f[r] = True
     tb.putcol('FLAG', f)

@@ -8,7 +8,8 @@
 //! - `linear`: amplitude and phase interpolated separately between the two solutions that
 //!   bracket the time (phase along the shorter arc); before the first or after the last
 //!   solution, the nearest one (no extrapolation). The result is flagged when either bracketing
-//!   solution is.
+//!   solution is (flagged solutions stay in the series, as in CASA), except at a time that
+//!   matches a solution's (see [`TableInterp::pick`]).
 //! - A channel of a B table is the table channel at the same frequency (so a table solved on
 //!   a 16-spw MS applies to a 1-spw MS and back); a G cell covers its spectral window's band.
 //! - calwt: CASA scales weights by a channel-independent factor per antenna and polarization:
@@ -55,8 +56,6 @@ pub struct TableInterp {
     pub jones: Jones,
     pub interp: Interp,
     n_pol: usize,
-    /// Channels per cell, per table spw.
-    cell_chan: Vec<usize>,
     /// Row indices sorted by time, per (table spw, antenna).
     series: HashMap<(usize, usize), Vec<usize>>,
     times: Vec<f64>,
@@ -156,7 +155,6 @@ impl TableInterp {
             jones: tab.jones,
             interp,
             n_pol: tab.n_pol,
-            cell_chan: tab.n_chan.clone(),
             series,
             cparam: tab.rows.iter().map(|r| r.cparam.clone()).collect(),
             flag: tab.rows.iter().map(|r| r.flag.clone()).collect(),
@@ -168,34 +166,39 @@ impl TableInterp {
     }
 
     /// Rows (with weights) to use at `t` from a time-sorted series.
+    ///
+    /// As CASA's CTTimeInterp1 does, times are compared as `f32` seconds since the series'
+    /// first solution: a time that rounds to a solution's time is an exact match and takes that
+    /// solution alone (its flag only), even under `linear`. This decides which samples a flagged
+    /// neighbour flags, so it must be CASA's rule: with casatasks 6.7 the reference is the first
+    /// solution (older CASA sources reference the start of its day; that predicts CASA's flags
+    /// wrongly where an MS time falls within float rounding of a solution time).
     fn pick(&self, s: &[usize], t: f64) -> [(usize, f64); 2] {
+        let t_ref = self.times[s[0]];
+        let rel = |x: f64| (x - t_ref) as f32;
+        let ft = rel(t);
         let first = s[0];
         let last = *s.last().unwrap();
+        if s.len() == 1 || ft < rel(self.times[first]) {
+            return [(first, 1.0), (first, 0.0)];
+        }
+        if ft > rel(self.times[last]) {
+            return [(last, 1.0), (last, 0.0)];
+        }
+        let k = s.partition_point(|&r| rel(self.times[r]) < ft);
+        if k < s.len() && rel(self.times[s[k]]) == ft {
+            return [(s[k], 1.0), (s[k], 0.0)];
+        }
+        // s[k-1] < ft < s[k] (k ≥ 1, k < len: ft is inside the range and not exact).
+        let (a, b) = (s[k - 1], s[k]);
+        let (ta, tb) = (rel(self.times[a]) as f64, rel(self.times[b]) as f64);
         match self.interp {
             Interp::Nearest => {
-                let k = s.partition_point(|&r| self.times[r] < t);
-                let best = if k == 0 {
-                    first
-                } else if k == s.len() {
-                    last
-                } else if (self.times[s[k]] - t) < (t - self.times[s[k - 1]]) {
-                    s[k]
-                } else {
-                    s[k - 1]
-                };
+                let best = if (tb - ft as f64) < (ft as f64 - ta) { b } else { a };
                 [(best, 1.0), (best, 0.0)]
             }
             Interp::Linear => {
-                if t <= self.times[first] {
-                    return [(first, 1.0), (first, 0.0)];
-                }
-                if t >= self.times[last] {
-                    return [(last, 1.0), (last, 0.0)];
-                }
-                let k = s.partition_point(|&r| self.times[r] < t);
-                let (a, b) = (s[k - 1], s[k]);
-                let dt = self.times[b] - self.times[a];
-                let w = if dt > 0.0 { (t - self.times[a]) / dt } else { 0.0 };
+                let w = if tb > ta { (ft as f64 - ta) / (tb - ta) } else { 0.0 };
                 [(a, 1.0 - w), (b, w)]
             }
         }
@@ -220,8 +223,6 @@ impl TableInterp {
                 continue;
             };
             let [(ra, wa), (rb, wb)] = self.pick(s, t);
-            let nc = self.cell_chan[seg.tab_spw];
-            let _ = nc;
             for (&mc, &tc) in seg.ms_chan.iter().zip(&seg.tab_chan) {
                 for p in 0..2 {
                     let tp = if self.n_pol == 1 { 0 } else { p };
