@@ -255,3 +255,82 @@ impl TableInterp {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ms::caltable::read::CalSpw;
+    use ms::caltable::{CalRow, CalTable};
+
+    fn g_table(sol: &[(f64, Complex32, bool)]) -> ReadCalTable {
+        let rows = sol
+            .iter()
+            .map(|&(t, g, f)| CalRow {
+                time_mjd_s: t,
+                interval_s: 0.0,
+                field_id: 0,
+                spw_id: 0,
+                antenna1: 0,
+                antenna2: 0,
+                scan_number: 1,
+                observation_id: 0,
+                cparam: vec![g, g],
+                paramerr: vec![],
+                flag: vec![f, f],
+                snr: vec![],
+                weight: vec![],
+            })
+            .collect();
+        ReadCalTable {
+            path: "t".into(),
+            table: CalTable { jones: Jones::G, ms_name: String::new(), n_pol: 2, n_chan: vec![1], rows },
+            spws: vec![CalSpw { chan_freq_hz: vec![1.4e9], chan_width_hz: vec![1e8] }],
+        }
+    }
+
+    fn at(t: &TableInterp, time: f64) -> (Complex32, bool, f32) {
+        let g = t.eval(time, 0, 0, 2);
+        (g.gain[0], g.flag[0], g.wt[0])
+    }
+
+    #[test]
+    fn linear_interpolates_amplitude_and_phase_along_the_short_arc_without_extrapolating() {
+        let deg = std::f32::consts::PI / 180.0;
+        let tab = g_table(&[(1000.0, Complex32::from_polar(1.0, 170.0 * deg), false), (1100.0, Complex32::from_polar(2.0, -170.0 * deg), false)]);
+        let t = TableInterp::new(tab, Interp::Linear, Path::new("ms"), &[vec![1.38e9, 1.42e9]], 1, None).unwrap();
+        let (g, f, w) = at(&t, 1050.0);
+        assert!((g.norm() - 1.5).abs() < 1e-5, "{g}");
+        assert!((g.arg().abs() - 180.0 * deg).abs() < 1e-4, "{g}");
+        assert!(!f);
+        assert!((w - 2.25).abs() < 1e-4, "calwt factor |g|² {w}");
+        // Outside the range: the first and last solutions, not an extrapolation.
+        assert!((at(&t, 900.0).0.norm() - 1.0).abs() < 1e-6);
+        assert!((at(&t, 1200.0).0.norm() - 2.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn a_flagged_neighbour_flags_linear_results_but_not_an_exact_time_match() {
+        let one = Complex32::new(1.0, 0.0);
+        let tab = g_table(&[(1000.0, one, false), (1100.0, one, true), (1200.0, one, false)]);
+        let t = TableInterp::new(tab.clone(), Interp::Linear, Path::new("ms"), &[vec![1.4e9]], 1, None).unwrap();
+        assert!(at(&t, 1050.0).1);
+        assert!(at(&t, 1150.0).1);
+        assert!(!at(&t, 1000.0).1);
+        assert!(!at(&t, 1200.0).1);
+        // Within f32 rounding of the solution time (seconds since the first solution): exact.
+        assert!(!at(&t, 1200.0 + 1e-6).1);
+        let n = TableInterp::new(tab, Interp::Nearest, Path::new("ms"), &[vec![1.4e9]], 1, None).unwrap();
+        assert!(!at(&n, 1040.0).1);
+        assert!(at(&n, 1060.0).1);
+    }
+
+    #[test]
+    fn channels_outside_every_table_window_and_other_antenna_counts_are_shape_errors() {
+        let one = Complex32::new(1.0, 0.0);
+        let e = TableInterp::new(g_table(&[(0.0, one, false)]), Interp::Linear, Path::new("ms"), &[vec![1.6e9]], 1, None).err().unwrap();
+        assert_eq!(e.code(), "CALIB_TABLE_SHAPE");
+        assert!(e.to_string().contains("1600.000000 MHz"), "{e}");
+        let e = TableInterp::new(g_table(&[(0.0, one, false)]), Interp::Linear, Path::new("ms"), &[vec![1.4e9]], 117, Some(100)).err().unwrap();
+        assert!(e.to_string().contains("100 antennas"), "{e}");
+    }
+}

@@ -252,3 +252,35 @@ fn read_spws(path: &Path, main: &Tab) -> Result<Vec<CalSpw>, MsError> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fake(info: Option<&str>) -> tempfile::TempDir {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("table.dat"), b"").unwrap();
+        if let Some(i) = info {
+            std::fs::write(d.path().join("table.info"), i).unwrap();
+        }
+        d
+    }
+
+    #[test]
+    fn refuses_what_is_not_a_b_or_g_caltable_with_its_code() {
+        let missing = read(Path::new("/nonexistent/table")).unwrap_err();
+        assert_eq!(missing.code(), "CALTABLE_NOT_A_CALTABLE");
+        let d = fake(None);
+        let e = read(d.path()).unwrap_err();
+        assert_eq!(e.code(), "CALTABLE_NOT_A_CALTABLE");
+        assert!(e.to_string().contains(&d.path().display().to_string()));
+        let d = fake(Some("Type = Measurement Set\nSubType = \n"));
+        let e = read(d.path()).unwrap_err();
+        assert_eq!(e.code(), "CALTABLE_NOT_A_CALTABLE");
+        assert!(e.to_string().contains("Measurement Set"), "{e}");
+        let d = fake(Some("Type = Calibration\nSubType = K Jones\n"));
+        let e = read(d.path()).unwrap_err();
+        assert_eq!(e.code(), "CALTABLE_UNSUPPORTED");
+        assert!(e.to_string().contains("K Jones"), "{e}");
+    }
+}
