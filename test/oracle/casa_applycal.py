@@ -134,19 +134,33 @@ def cmd_truth_tables(ms, truth_path, tpl, out):
     def drift(p, dt_h):
         return (1 + p['ad'] * dt_h) * np.exp(1j * p['pd'] * dt_h)
 
-    # B: one solution per antenna at the channel frequencies of the table's spw.
-    bp = table(out + '/bp', readonly=False, ack=False)
-    freq = table(out + '/bp/SPECTRAL_WINDOW', ack=False).getcol('CHAN_FREQ')[0]
+    # B: one solution per antenna at the channel frequencies of the MS's (first) spw, so the
+    # template may come from another MS of the same band.
+    mspw = table(ms + '/SPECTRAL_WINDOW', ack=False)
+    freq = mspw.getcell('CHAN_FREQ', 0)
+    spw = table(out + '/bp/SPECTRAL_WINDOW', readonly=False, ack=False)
+    if spw.getcell('NUM_CHAN', 0) != len(freq) or not np.allclose(spw.getcell('CHAN_FREQ', 0), freq):
+        for col in ['CHAN_FREQ', 'CHAN_WIDTH', 'EFFECTIVE_BW', 'RESOLUTION']:
+            spw.putcell(col, 0, mspw.getcell(col, 0))
+        for col in ['NUM_CHAN', 'REF_FREQUENCY', 'TOTAL_BANDWIDTH']:
+            spw.putcell(col, 0, mspw.getcell(col, 0))
+    spw.close()
     x = (freq - band['freq_mid_hz']) / band['freq_span_hz']
-    c = bp.getcol('CPARAM')
-    f = np.ones(c.shape, bool)
+    bp = table(out + '/bp', readonly=False, ack=False)
+    nrow, nchan = bp.nrows(), len(freq)
+    c = np.ones((nrow, nchan, 2), np.complex64)
+    f = np.ones((nrow, nchan, 2), bool)
     for r, a in enumerate(bp.getcol('ANTENNA1')):
         if a in params:
             for k, pol in enumerate(pols):
                 c[r, :, k] = bpass(params[a][pol], x)
             f[r] = False
-    bp.putcol('CPARAM', c)
-    bp.putcol('FLAG', f)
+    for r in range(nrow):
+        bp.putcell('CPARAM', r, c[r])
+        bp.putcell('FLAG', r, f[r])
+        bp.putcell('PARAMERR', r, np.zeros((nchan, 2), np.float32))
+        bp.putcell('SNR', r, np.ones((nchan, 2), np.float32))
+        bp.putcell('WEIGHT', r, np.ones((nchan, 2), np.float32))
     bp.close()
 
     # G: 4 solutions per antenna from the first to the last integration.
