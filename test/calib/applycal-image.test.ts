@@ -22,7 +22,7 @@ beforeAll(async () => {
   const dir = tmpDir();
   // Template tables from CASA on a tiny MS of the same band; the oracle rewrites their channels
   // and solutions for the big one.
-  await cliJson('simulate', '--output-dir', path.join(dir, 'tiny'), '--antennas', '4', '--channels', '1', '--integrations', '2', '--seed', '1');
+  await cliJson('simulate', '--output-dir', path.join(dir, 'tiny'), '--antennas', '6', '--channels', '1', '--integrations', '2', '--seed', '1');
   const tiny = (await cliJson('convert', '--input-dir', path.join(dir, 'tiny'), '--output-dir', path.join(dir, 'tiny_ms'))).groups[0].outputMs;
   await oracle('casa_applycal.py', 'tables', tiny, path.join(dir, 'tpl'));
 
@@ -37,8 +37,8 @@ beforeAll(async () => {
 describe('a calibrated field group, imaged', () => {
   it('recovers every bright source at its true position with its apparent flux', async () => {
     const out = tmpDir();
-    const args = ['--size', '2048', '--cell-arcsec', '6', '--niter', '300'];
-    const [r] = await cliJson('image', calibrated, '--output-dir', out, ...args);
+    const args = ['--size', '2048', '--cell-arcsec', '6'];
+    const [r] = await cliJson('image', calibrated, '--output-dir', out, ...args, '--niter', '200');
     expect(r.summary.column).toBe('CORRECTED_DATA');
     const c = await oracle<Checked>('check_image.py', r.prefix + '.image.fits', truth, '--inner', '0.9');
     const bright = c.sources.filter((s) => s.inner && s.expected_snr > 20);
@@ -47,8 +47,9 @@ describe('a calibrated field group, imaged', () => {
       expect(s.offset_beams!, `${s.name} position`).toBeLessThan(1 / 3);
       expect(Math.abs(s.flux_ratio! - 1), `${s.name} flux ${s.flux_ratio}`).toBeLessThan(0.1);
     }
-    // Uncalibrated, the gains scatter the flux: the same check fails on DATA.
-    const [d] = await cliJson('image', calibrated, '--output-dir', path.join(out, 'raw'), ...args, '--column', 'DATA');
+    // Uncalibrated, the gains scatter the flux: the same check fails on DATA (a dirty image is
+    // enough to show it, and cheaper).
+    const [d] = await cliJson('image', calibrated, '--output-dir', path.join(out, 'raw'), ...args, '--niter', '0', '--column', 'DATA');
     const u = await oracle<Checked>('check_image.py', d.prefix + '.image.fits', truth, '--inner', '0.9');
     const ok = u.sources.filter((s) => s.inner && s.expected_snr > 20 && (s.offset_beams ?? 9) < 1 / 3 && Math.abs((s.flux_ratio ?? 0) - 1) < 0.1);
     expect(ok.length).toBeLessThan(bright.length);
