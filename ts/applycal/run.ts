@@ -35,6 +35,7 @@ export interface ApplySummary {
   calwt: boolean;
   copySeconds: number;
   applySeconds: number;
+  commitSeconds: number;
   seconds: number;
 }
 

@@ -78,7 +78,10 @@ pub struct ApplySummary {
     pub flagged_after: usize,
     pub calwt: bool,
     pub copy_seconds: f64,
+    /// Reading, correcting and writing the visibilities.
     pub apply_seconds: f64,
+    /// Closing the table, fsync of the whole copy, and the rename.
+    pub commit_seconds: f64,
     pub seconds: f64,
 }
 
@@ -307,6 +310,8 @@ pub fn applycal(
         row0 += n;
         progress(ApplyProgress { stage: "apply", rows_done: row0, rows_total: n_rows });
     }
+    let apply_seconds = t1.elapsed().as_secs_f64();
+    let t2 = Instant::now();
     out.close().map_err(|e| io("close", e))?;
     drop(reader);
     fault_point("applied");
@@ -321,7 +326,8 @@ pub fn applycal(
         flagged_after,
         calwt: cfg.calwt,
         copy_seconds,
-        apply_seconds: t1.elapsed().as_secs_f64(),
+        apply_seconds,
+        commit_seconds: t2.elapsed().as_secs_f64(),
         seconds: t0.elapsed().as_secs_f64(),
     })
 }
