@@ -64,6 +64,7 @@ export const applycalCommand = defineCommand({
           bar.succeed(`${name}: skipped`);
           continue;
         }
+        let lastStage = '';
         const summary = await runApplycal({
           ms,
           output,
@@ -74,6 +75,9 @@ export const applycalCommand = defineCommand({
             const f = p.total > 0 ? p.done / p.total : 0;
             const text = p.stage === 'copy' ? `copying ${formatBytes(p.done)}/${formatBytes(p.total)}` : `applying ${p.done}/${p.total} rows`;
             if (io.isTTY && !a.json) bar.update(p.stage === 'copy' ? f / 2 : 0.5 + f / 2, text);
+            // Without a terminal: one line when each stage starts.
+            else if (!a.json && p.stage !== lastStage) io.stderr(`${name}: ${p.stage === 'copy' ? 'copying the MS' : 'applying the tables'}\n`);
+            lastStage = p.stage;
           },
         });
         let registered = false;
