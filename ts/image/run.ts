@@ -32,7 +32,8 @@ export interface ImageOptions {
 }
 
 export const DEFAULT_IMAGE_OPTIONS: ImageOptions = {
-  column: 'DATA',
+  // auto: CORRECTED_DATA when the MS has it (a calibrated MS), else DATA.
+  column: 'auto',
   size: 2048,
   weighting: 'briggs',
   robust: 0,
@@ -62,6 +63,8 @@ export interface ImageProgress {
 /** The native summary (crates/imaging `ImageSummary`), as much of it as callers read. */
 export interface ImageSummary {
   ms: string;
+  /** The column imaged (`auto` resolved). */
+  column: string;
   outputs: string[];
   size: number;
   cellArcsec: number;
@@ -98,7 +101,7 @@ export function msTimestamp(ms: string): string {
 export function imageParamsTag(o: ImageOptions): string {
   const num = (x: number) => String(x).replace('.', 'p');
   const w = o.weighting === 'briggs' ? `briggs${num(o.robust)}` : o.weighting;
-  return [`${o.size}px`, o.cellArcsec === undefined ? undefined : `${num(o.cellArcsec)}as`, w, o.column === 'DATA' ? undefined : o.column.toLowerCase()]
+  return [`${o.size}px`, o.cellArcsec === undefined ? undefined : `${num(o.cellArcsec)}as`, w, o.column === 'DATA' || o.column === 'auto' ? undefined : o.column.toLowerCase()]
     .filter((x) => x !== undefined)
     .join('_');
 }

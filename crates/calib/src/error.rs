@@ -10,6 +10,19 @@ pub enum CalibError {
     Input { path: PathBuf, message: String },
     #[error("{0}")]
     InvalidArgument(String),
+    /// A caltable that does not fit the MS it is applied to (other antennas, channels or
+    /// polarizations).
+    #[error("{table}: does not fit {ms}: {message}")]
+    TableShape { table: PathBuf, ms: PathBuf, message: String },
+    /// No table has a solution valid at the MS's time.
+    #[error("{ms}: no time overlap with {message}")]
+    NoTimeOverlap { ms: PathBuf, message: String },
+    /// A file-system operation on the output failed.
+    #[error("{path}: {message}")]
+    Io { path: PathBuf, message: String },
+    /// The caller cancelled the job.
+    #[error("cancelled")]
+    Cancelled,
 }
 
 impl CalibError {
@@ -19,6 +32,10 @@ impl CalibError {
             CalibError::Ms(e) => e.code(),
             CalibError::Input { .. } => "CALIB_BAD_INPUT",
             CalibError::InvalidArgument(_) => "INVALID_ARGUMENT",
+            CalibError::TableShape { .. } => "CALIB_TABLE_SHAPE",
+            CalibError::NoTimeOverlap { .. } => "CALIB_NO_TIME_OVERLAP",
+            CalibError::Io { .. } => "CALIB_IO",
+            CalibError::Cancelled => "CANCELLED",
         }
     }
 }

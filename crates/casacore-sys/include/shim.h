@@ -148,6 +148,7 @@ int ccs_kw_put_string_array(ccs_table *t, const char *col, const char *path,
 int ccs_kw_get_string_array(const ccs_table *t, const char *col, const char *path, char **out,
                             size_t *len, size_t *count);
 int ccs_kw_remove(ccs_table *t, const char *col, const char *path);
+int ccs_table_add_tiled_column_like(ccs_table *t, const char *name, const char *like);
 
 #ifdef __cplusplus
 }

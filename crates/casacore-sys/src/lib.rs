@@ -1241,3 +1241,27 @@ mod tests {
         assert_eq!(t.subtable("NOPE").unwrap_err().kind, ErrorKind::NotFound);
     }
 }
+
+// ---------------------------------------------------------------- additions for applycal
+
+mod ffi_apply {
+    use std::os::raw::{c_char, c_int};
+    extern "C" {
+        pub fn ccs_table_add_tiled_column_like(
+            t: *mut super::ffi::ccs_table,
+            name: *const c_char,
+            like: *const c_char,
+        ) -> c_int;
+    }
+}
+
+impl Table {
+    /// Add a fixed-shape complex array column `name` (e.g. CORRECTED_DATA) in its own
+    /// TiledColumnStMan, with the cell and tile shape of the existing column `like` (e.g. DATA).
+    pub fn add_tiled_column_like(&mut self, name: &str, like: &str) -> Result<()> {
+        let n = cstr(name)?;
+        let l = cstr(like)?;
+        // SAFETY: live handle, valid C strings.
+        check(unsafe { ffi_apply::ccs_table_add_tiled_column_like(self.raw(), n.as_ptr(), l.as_ptr()) })
+    }
+}

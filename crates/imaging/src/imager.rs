@@ -155,6 +155,8 @@ pub struct MajorCycleSummary {
 #[serde(rename_all = "camelCase")]
 pub struct ImageSummary {
     pub ms: String,
+    /// The visibility column imaged (`auto` resolved).
+    pub column: String,
     pub outputs: Vec<String>,
     pub size: usize,
     pub cell_arcsec: f64,
@@ -272,6 +274,15 @@ fn iso_of_mjd_s(t: f64) -> String {
 /// Images one MS. `progress` sees each stage and major cycle; `cancelled` is polled between
 /// stages and cycles.
 pub fn image_ms(cfg: &ImageConfig, progress: &(dyn Fn(ImageProgress) + Sync), cancelled: &(dyn Fn() -> bool + Sync)) -> Result<ImageSummary, ImagingError> {
+    let resolved;
+    let cfg = if cfg.column.eq_ignore_ascii_case("auto") {
+        // `auto`: the calibrated visibilities when the MS has them (applycal's output), else DATA.
+        let has_corrected = ms::MsReader::open(&cfg.ms)?.has_column("CORRECTED_DATA");
+        resolved = ImageConfig { column: if has_corrected { "CORRECTED_DATA" } else { "DATA" }.into(), ..cfg.clone() };
+        &resolved
+    } else {
+        cfg
+    };
     cfg.validate()?;
     let threads = cfg.threads.unwrap_or(0);
     let pool = rayon::ThreadPoolBuilder::new()
@@ -569,6 +580,7 @@ fn run(cfg: &ImageConfig, progress: &(dyn Fn(ImageProgress) + Sync), cancelled: 
 
     Ok(ImageSummary {
         ms: cfg.ms.display().to_string(),
+        column: cfg.column.clone(),
         outputs: outputs.iter().map(|p| p.display().to_string()).collect(),
         size: n,
         cell_arcsec,

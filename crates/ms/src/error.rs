@@ -47,6 +47,21 @@ pub enum MsError {
     #[error("{path} is not a MeasurementSet: {reason}")]
     NotAMs { path: PathBuf, reason: String },
 
+    /// The table is not a CASA calibration table (no table.info of type Calibration, or the
+    /// columns a caltable must have are missing).
+    #[error("{path} is not a CASA caltable: {reason}")]
+    NotACalTable { path: PathBuf, reason: String },
+
+    /// A caltable of a kind we do not apply (a Jones type other than B or G, or a ParType other
+    /// than Complex).
+    #[error("{path}: unsupported caltable: {reason}")]
+    CalTableUnsupported { path: PathBuf, reason: String },
+
+    /// A caltable whose cells or subtables have shapes that do not fit (e.g. a CPARAM cell with
+    /// more channels than its spectral window).
+    #[error("{path}: caltable has the wrong shape: {reason}")]
+    CalTableShape { path: PathBuf, reason: String },
+
     /// A previous write failed part-way; the MS on disk is incomplete and must be discarded.
     #[error("the MS writer failed earlier ({0}); the MS is incomplete")]
     Poisoned(String),
@@ -66,6 +81,9 @@ impl MsError {
             MsError::MissingColumn { .. } => "MS_MISSING_COLUMN",
             MsError::NotAMs { .. } => "MS_NOT_AN_MS",
             MsError::Poisoned(_) => "MS_POISONED",
+            MsError::NotACalTable { .. } => "CALTABLE_NOT_A_CALTABLE",
+            MsError::CalTableUnsupported { .. } => "CALTABLE_UNSUPPORTED",
+            MsError::CalTableShape { .. } => "CALTABLE_SHAPE",
         }
     }
 }

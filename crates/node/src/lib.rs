@@ -14,6 +14,7 @@ mod simulate;
 mod convert;
 mod image;
 mod fs;
+mod applycal;
 
 use napi_derive::napi;
 

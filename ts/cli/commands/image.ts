@@ -31,7 +31,7 @@ export const imageCommand = defineCommand({
         .option('gain', { type: 'number', default: D.gain, describe: 'CLEAN loop gain' })
         .option('mgain', { type: 'number', default: D.mgain, describe: 'Major-cycle gain: a minor cycle stops once the peak fell by this fraction' })
         .option('max-major', { type: 'number', default: D.maxMajorCycles, describe: 'Maximum major cycles' })
-        .option('column', { type: 'string', default: D.column, describe: 'Visibility column: DATA, CORRECTED_DATA or MODEL_DATA' })
+        .option('column', { type: 'string', default: D.column, describe: 'Visibility column: auto (CORRECTED_DATA when the MS has it, else DATA), DATA, CORRECTED_DATA or MODEL_DATA' })
         .option('pbcor', { type: 'boolean', default: D.pbcor, describe: 'Also write the primary beam (.pb.fits) and the corrected image (.image.pbcor.fits)' })
         .option('pb-cutoff', { type: 'number', default: D.pbCutoff, describe: 'Blank the corrected image where the beam is below this fraction of its peak' })
         .option('epsilon', { type: 'number', default: D.epsilon, describe: 'Gridding accuracy (relative l2 error of the dirty image)' })
@@ -114,10 +114,10 @@ export const imageCommand = defineCommand({
   },
 });
 
-function describe(s: { size: number; cellArcsec: number; beam: { bmaj_deg: number; bmin_deg: number; bpa_deg: number } | null; peakJy: number; rmsJy: number; components: number; majorCycles: unknown[]; timingsS: Record<string, number> }): string {
+function describe(s: { column?: string; size: number; cellArcsec: number; beam: { bmaj_deg: number; bmin_deg: number; bpa_deg: number } | null; peakJy: number; rmsJy: number; components: number; majorCycles: unknown[]; timingsS: Record<string, number> }): string {
   const beam = s.beam ? `beam ${(s.beam.bmaj_deg * 3600).toFixed(1)}"×${(s.beam.bmin_deg * 3600).toFixed(1)}" PA ${s.beam.bpa_deg.toFixed(0)}°` : 'no beam fit';
   return (
-    `${s.size}² × ${s.cellArcsec.toFixed(2)}", ${beam}, peak ${s.peakJy.toExponential(3)} Jy/beam, rms ${s.rmsJy.toExponential(2)} Jy/beam, ` +
+    `${s.column ?? 'DATA'}, ${s.size}² × ${s.cellArcsec.toFixed(2)}", ${beam}, peak ${s.peakJy.toExponential(3)} Jy/beam, rms ${s.rmsJy.toExponential(2)} Jy/beam, ` +
     `${s.components} components in ${s.majorCycles.length} major cycles, ${(s.timingsS.total ?? 0).toFixed(1)} s`
   );
 }

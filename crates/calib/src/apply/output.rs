@@ -1,0 +1,122 @@
+//! The calibrated MS is built as a copy under a temporary name beside its final name
+//! (`.<name>.partial-<pid>`), fsynced, and renamed: a SIGKILL at any instant leaves either no
+//! output under the final name or the complete one, and the next run removes the leftovers.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use crate::CalibError;
+
+pub struct Staged {
+    tmp: PathBuf,
+    final_path: PathBuf,
+    overwrite: bool,
+}
+
+fn io(path: &Path, what: &str, e: std::io::Error) -> CalibError {
+    CalibError::Io { path: path.to_path_buf(), message: format!("{what}: {e}") }
+}
+
+fn tree_bytes(p: &Path) -> std::io::Result<u64> {
+    let mut n = 0;
+    for e in fs::read_dir(p)? {
+        let e = e?;
+        let ft = e.file_type()?;
+        n += if ft.is_dir() { tree_bytes(&e.path())? } else { e.metadata()?.len() };
+    }
+    Ok(n)
+}
+
+fn copy_tree(src: &Path, dst: &Path, done: &mut u64, total: u64, progress: &dyn Fn(usize, usize)) -> Result<(), CalibError> {
+    fs::create_dir(dst).map_err(|e| io(dst, "create directory", e))?;
+    for e in fs::read_dir(src).map_err(|e| io(src, "list", e))? {
+        let e = e.map_err(|e| io(src, "list", e))?;
+        let (s, d) = (e.path(), dst.join(e.file_name()));
+        let ft = e.file_type().map_err(|e| io(&s, "stat", e))?;
+        if ft.is_dir() {
+            copy_tree(&s, &d, done, total, progress)?;
+        } else if ft.is_file() {
+            // casacore's lock file belongs to the source's readers, not to the copy.
+            if e.file_name() == "table.lock" {
+                continue;
+            }
+            *done += fs::copy(&s, &d).map_err(|e| io(&s, &format!("copy to {}", d.display()), e))?;
+            progress(*done as usize, total as usize);
+        }
+    }
+    Ok(())
+}
+
+fn sync_tree(p: &Path) -> Result<(), CalibError> {
+    for e in fs::read_dir(p).map_err(|e| io(p, "list", e))? {
+        let e = e.map_err(|e| io(p, "list", e))?;
+        let path = e.path();
+        if e.file_type().map_err(|e| io(&path, "stat", e))?.is_dir() {
+            sync_tree(&path)?;
+        } else {
+            fs::File::open(&path).and_then(|f| f.sync_all()).map_err(|e| io(&path, "fsync", e))?;
+        }
+    }
+    fs::File::open(p).and_then(|f| f.sync_all()).map_err(|e| io(p, "fsync directory", e))
+}
+
+impl Staged {
+    /// Removes leftovers of killed runs, then copies `input` to the temporary name.
+    pub fn begin(input: &Path, output: &Path, overwrite: bool, progress: &dyn Fn(usize, usize)) -> Result<Staged, CalibError> {
+        let name = output
+            .file_name()
+            .and_then(|n| n.to_str())
+            .ok_or_else(|| CalibError::InvalidArgument(format!("{}: not a file name", output.display())))?;
+        let parent = output.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        if output.exists() && !overwrite {
+            return Err(CalibError::Io { path: output.into(), message: "the output already exists (pass overwrite to replace it)".into() });
+        }
+        fs::create_dir_all(parent).map_err(|e| io(parent, "create directory", e))?;
+        let prefix = format!(".{name}.partial-");
+        for e in fs::read_dir(parent).map_err(|e| io(parent, "list", e))?.flatten() {
+            if e.file_name().to_str().is_some_and(|n| n.starts_with(&prefix)) {
+                fs::remove_dir_all(e.path()).map_err(|er| io(&e.path(), "remove leftover", er))?;
+            }
+        }
+        let tmp = parent.join(format!("{prefix}{}", std::process::id()));
+        let total = tree_bytes(input).map_err(|e| io(input, "size", e))?;
+        let mut done = 0;
+        let staged = Staged { tmp, final_path: output.to_path_buf(), overwrite };
+        if let Err(e) = copy_tree(input, &staged.tmp, &mut done, total, progress) {
+            let _ = fs::remove_dir_all(&staged.tmp);
+            return Err(e);
+        }
+        Ok(staged)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.tmp
+    }
+
+    /// fsync everything, then rename into place (and fsync the parent).
+    pub fn commit(self) -> Result<PathBuf, CalibError> {
+        sync_tree(&self.tmp)?;
+        let parent = self.final_path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let mut old = None;
+        if self.final_path.exists() && self.overwrite {
+            let aside = self.tmp.with_extension("old");
+            fs::rename(&self.final_path, &aside).map_err(|e| io(&self.final_path, "move aside", e))?;
+            old = Some(aside);
+        }
+        fs::rename(&self.tmp, &self.final_path).map_err(|e| io(&self.tmp, &format!("rename to {}", self.final_path.display()), e))?;
+        fs::File::open(parent).and_then(|f| f.sync_all()).map_err(|e| io(parent, "fsync directory", e))?;
+        if let Some(o) = old {
+            let _ = fs::remove_dir_all(o);
+        }
+        Ok(self.final_path.clone())
+    }
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        // An error part-way: leave nothing behind (a SIGKILL leaves it for the next run).
+        if self.tmp.exists() {
+            let _ = fs::remove_dir_all(&self.tmp);
+        }
+    }
+}

@@ -1,0 +1,43 @@
+//! `Table::add_tiled_column_like`: CORRECTED_DATA added to an MS with DATA's cell and tile shape,
+//! readable and writable in row ranges, and refused when it exists or its template does not.
+
+use casacore_sys::{Complex32, MsLayout, Table};
+
+#[test]
+fn corrected_data_is_added_tiled_like_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.ms");
+    let layout = MsLayout {
+        ncorr: 2,
+        nchan: 8,
+        data: true,
+        weight_spectrum: false,
+        model_data: false,
+        corrected_data: false,
+        tile_rows_vis: 16,
+        tile_rows_flag: 64,
+        tile_rows_uvw: 64,
+        tile_rows_weight: 64,
+    };
+    let mut t = Table::create_ms(&path, &layout).unwrap();
+    t.add_rows(40).unwrap();
+    let data: Vec<Complex32> = (0..40 * 16).map(|i| Complex32::new(i as f32, -(i as f32))).collect();
+    t.put_arrays("DATA", 0, 40, &[2, 8], &data).unwrap();
+    t.add_tiled_column_like("CORRECTED_DATA", "DATA").unwrap();
+    let info = t.column_info("CORRECTED_DATA").unwrap();
+    assert_eq!(info.fixed_shape, Some(vec![2, 8]));
+    t.put_arrays("CORRECTED_DATA", 0, 40, &[2, 8], &data).unwrap();
+    t.close().unwrap();
+
+    let t = Table::open(&path, false).unwrap();
+    let back: Vec<Complex32> = t.get_arrays("CORRECTED_DATA", 0, 40, &[2, 8]).unwrap();
+    assert_eq!(back, data);
+    // Its own tiled storage manager, with DATA's tile shape.
+    let dminfo = std::fs::read(path.join("table.dat")).unwrap();
+    assert!(dminfo.windows(19).any(|w| w == b"TiledCORRECTED_DATA"));
+    drop(t);
+
+    let mut t = Table::open(&path, true).unwrap();
+    assert!(t.add_tiled_column_like("CORRECTED_DATA", "DATA").is_err());
+    assert!(t.add_tiled_column_like("X", "NOPE").is_err());
+}
