@@ -113,6 +113,29 @@ def cmd_flag_solutions(t, n, seed):
     return {'flagged_rows': sorted(int(r) for r in pick)}
 
 
+def check_against_npy(truth_path, gains, bpass, drift, epoch_jd):
+    """The formula this oracle evaluates must be the one the simulator applied: compare it
+    with <group>.gains.npy, the simulator's own cube, at a few antennas."""
+    import numpy as np
+
+    npy = gains.get('npy')
+    if not npy:
+        return
+    cube = np.load(os.path.join(os.path.dirname(truth_path), npy['file']))
+    band = gains['band_coordinate']
+    x = (np.array(npy['freq_hz']) - band['freq_mid_hz']) / band['freq_span_hz']
+    t_h = (np.array(npy['times_jd']) - epoch_jd) * 24.0
+    params = {a['antenna']: a for a in gains['antennas']}
+    for entry in npy['antennas'][:: max(1, len(npy['antennas']) // 7)]:
+        p = params[entry['antenna']]
+        for k, pol in enumerate(['xx', 'yy']):
+            want = drift(p[pol], t_h)[:, None] * bpass(p[pol], x)[None, :]
+            got = cube[entry['index'], :, :, k]
+            err = np.abs(got - want).max() / np.abs(want).max()
+            if err > 1e-5:
+                raise SystemExit(f'gain formula disagrees with {npy["file"]} at antenna {entry["antenna"]} {pol}: {err:.2e}')
+
+
 def cmd_truth_tables(ms, truth_path, tpl, out):
     import numpy as np
     from casacore.tables import table
@@ -120,7 +143,7 @@ def cmd_truth_tables(ms, truth_path, tpl, out):
     truth = json.load(open(truth_path))
     gains = truth['gains']
     band = gains['band_coordinate']
-    t0_jd = gains['t0_jd']
+    epoch_jd = gains['epoch_jd']
     shutil.rmtree(out, ignore_errors=True)
     os.makedirs(out)
     shutil.copytree(tpl + '/bp', out + '/bp')
@@ -131,8 +154,10 @@ def cmd_truth_tables(ms, truth_path, tpl, out):
     def bpass(p, x):
         return p['a0'] * (1 + p['a1'] * x + p['a2'] * x * x) * np.exp(1j * (p['p0'] + p['p1'] * x + p['p2'] * x * x))
 
-    def drift(p, dt_h):
-        return (1 + p['ad'] * dt_h) * np.exp(1j * p['pd'] * dt_h)
+    def drift(p, t_h):
+        # The simulator's slow drift (crates/sim/src/gains.rs MODEL), in hours since epoch_jd.
+        amp = 1 + p['ad'] * np.sin(2 * np.pi * t_h / p['ta_h'] + p['phia'])
+        return amp * np.exp(1j * p['pd'] * np.sin(2 * np.pi * t_h / p['tp_h'] + p['phip']))
 
     # B: one solution per antenna at the channel frequencies of the MS's (first) spw, so the
     # template may come from another MS of the same band.
@@ -146,6 +171,7 @@ def cmd_truth_tables(ms, truth_path, tpl, out):
             spw.putcell(col, 0, mspw.getcell(col, 0))
     spw.close()
     x = (freq - band['freq_mid_hz']) / band['freq_span_hz']
+    check_against_npy(truth_path, gains, bpass, drift, epoch_jd)
     bp = table(out + '/bp', readonly=False, ack=False)
     nrow, nchan = bp.nrows(), len(freq)
     c = np.ones((nrow, nchan, 2), np.complex64)
@@ -163,9 +189,10 @@ def cmd_truth_tables(ms, truth_path, tpl, out):
         bp.putcell('WEIGHT', r, np.ones((nchan, 2), np.float32))
     bp.close()
 
-    # G: 4 solutions per antenna from the first to the last integration.
-    t_ms = np.unique(table(ms, ack=False).getcol('TIME'))
-    times = np.linspace(t_ms[0], t_ms[-1], 4)
+    # G: one solution per antenna at every integration. The drift is a sinusoid, so solutions
+    # between integrations would leave an interpolation error; at the integrations themselves
+    # any interpolation returns the solution exactly.
+    times = np.unique(table(ms, ack=False).getcol('TIME'))
     g = table(out + '/g', readonly=False, ack=False)
     ants = sorted(set(int(a) for a in g.getcol('ANTENNA1')))
     g.removerows(list(range(g.nrows())))
@@ -174,13 +201,13 @@ def cmd_truth_tables(ms, truth_path, tpl, out):
     tcol, acol, cp, fl = [], [], np.zeros((n, 1, 2), np.complex64), np.ones((n, 1, 2), bool)
     r = 0
     for t in times:
-        dt_h = (t / 86400.0 + 2400000.5 - t0_jd) * 24.0
+        t_h = (t / 86400.0 + 2400000.5 - epoch_jd) * 24.0
         for a in ants:
             tcol.append(t)
             acol.append(a)
             if a in params:
                 for k, pol in enumerate(pols):
-                    cp[r, 0, k] = drift(params[a][pol], dt_h)
+                    cp[r, 0, k] = drift(params[a][pol], t_h)
                 fl[r] = False
             r += 1
     g.putcol('TIME', np.array(tcol))
