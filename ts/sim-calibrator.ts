@@ -2,7 +2,7 @@
  * `simulate --calibrator NAME`: where to point and when to start so that a catalogue
  * calibrator transits at the first group's mid-time.
  */
-import { ContimgError } from './native.js';
+import { ContimgError } from './error.js';
 import {
   CALIBRATOR_REF_FREQ_HZ,
   DEFAULT_CALIBRATORS_FILE,

@@ -3,7 +3,7 @@
  * or JSON (an array of sources, or any object with a `sources` array such as a truth file).
  */
 import { readFileSync } from 'node:fs';
-import { ContimgError } from './native.js';
+import { ContimgError } from './error.js';
 
 export interface SkySource {
   name: string;

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { projectRoot } from './native.js';
+import { projectRoot } from './project-root.js';
 
 /** The package version, read once from package.json (the single source of truth). */
 export const version: string = (

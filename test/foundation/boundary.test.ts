@@ -1,5 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { asContimgError, callNative, native } from '../../ts/native.js';
+import { callNative, native } from '../../ts/native.js';
+import { asContimgError } from '../../ts/error.js';
 import { cleanupTmpDirs, tmpDir } from '../helpers.js';
 
 afterAll(cleanupTmpDirs);

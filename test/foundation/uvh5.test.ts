@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { native, projectRoot } from '../../ts/native.js';
+import { native } from '../../ts/native.js';
+import { projectRoot } from '../../ts/project-root.js';
 import { cleanupTmpDirs, cliJson, oracle, SMALL, tmpDir } from '../helpers.js';
 
 afterAll(cleanupTmpDirs);

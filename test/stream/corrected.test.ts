@@ -6,7 +6,7 @@ import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Converter } from '../../ts/convert/types.js';
-import { ContimgError } from '../../ts/native.js';
+import { ContimgError } from '../../ts/error.js';
 import { StreamService } from '../../ts/stream/service.js';
 import { cleanupTmpDirs, tmpDir } from '../helpers.js';
 import { captureLog, deliver, groupNames, testConfig, waitFor } from './helpers.js';

@@ -5,7 +5,8 @@
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { callNative, ContimgError, native } from '../native.js';
+import { callNative, native } from '../native.js';
+import { ContimgError } from '../error.js';
 import { makeDirs, obsDateOfGroup, utcDateOfMjd, type CalTableType, type Layout, type MsKind } from '../layout/index.js';
 import { msTimestamp } from '../image/run.js';
 

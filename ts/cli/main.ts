@@ -3,7 +3,7 @@
  * arguments; tests call it directly with their own `Io`.
  */
 import yargs from 'yargs';
-import { asContimgError } from '../native.js';
+import { asContimgError } from '../error.js';
 import { version } from '../version.js';
 import type { AnyCommand, Context } from './command.js';
 import { processIo, type Io } from './io.js';

@@ -12,7 +12,7 @@
  */
 import path from 'node:path';
 import type { SubbandFile } from '../groups.js';
-import { ContimgError } from '../native.js';
+import { ContimgError } from '../error.js';
 import { inspectUvh5 } from '../cli/commands/inspect.js';
 import {
   classifyGroup,

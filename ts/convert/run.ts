@@ -6,7 +6,8 @@
 import { existsSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { callNative, ContimgError, native } from '../native.js';
+import { callNative, native } from '../native.js';
+import { ContimgError } from '../error.js';
 import { version } from '../version.js';
 import { inspectUvh5 } from '../cli/commands/inspect.js';
 import { makeDirs } from '../layout/fsops.js';

@@ -13,7 +13,7 @@
  *   groups and adds new ones, and ids never change.
  * - A group's id is its first MS's group id (the UTC start, `YYYY-MM-DDTHH:MM:SS`).
  */
-import { ContimgError } from '../native.js';
+import { ContimgError } from '../error.js';
 
 export const DEFAULT_GROUP_SIZE = 10;
 export const DEFAULT_GROUP_OVERLAP = 2;

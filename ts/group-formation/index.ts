@@ -4,7 +4,7 @@
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { ContimgError } from '../native.js';
+import { ContimgError } from '../error.js';
 import type { Calibrator } from '../layout/calibrators.js';
 import { faultPoint } from '../layout/fault.js';
 import type { Layout } from '../layout/layout.js';

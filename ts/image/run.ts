@@ -5,7 +5,8 @@
  */
 import { existsSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { callNative, native, ContimgError } from '../native.js';
+import { callNative, native } from '../native.js';
+import { ContimgError } from '../error.js';
 import { makeDirs, obsDateOfGroup, type Layout } from '../layout/index.js';
 import { version } from '../version.js';
 

@@ -15,7 +15,8 @@
  * radius.
  */
 import path from 'node:path';
-import { ContimgError, projectRoot } from '../native.js';
+import { ContimgError } from '../error.js';
+import { projectRoot } from '../project-root.js';
 import { readSky, type SkySource } from '../sky.js';
 
 /** OVRO, the DSA-110 site (DESIGN.md §2: the UVH5 header's telescope location). */

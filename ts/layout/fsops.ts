@@ -27,7 +27,8 @@ import {
 import { open, lstat, readdir, readlink, mkdir, symlink } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { ContimgError, asContimgError, native } from '../native.js';
+import { native } from '../native.js';
+import { ContimgError, asContimgError } from '../error.js';
 
 export type PathKind = 'missing' | 'file' | 'dir' | 'symlink' | 'other';
 

@@ -16,7 +16,7 @@
  */
 import { realpathSync } from 'node:fs';
 import path from 'node:path';
-import { ContimgError } from '../native.js';
+import { ContimgError } from '../error.js';
 import { obsDateOfGroup, parseUtcDate, safeName, UNSAFE_PATH, type UtcDate } from './names.js';
 import { isWithin, resolveRoots, type ResolvedRoots, type RootName, type Roots, type RootSource, type RootsOptions, type StageRoot } from './roots.js';
 import { layoutStatePath, readLayoutState, type LayoutState, type WriteMode } from './state.js';

@@ -3,7 +3,7 @@
  * the table operators read (`contimg migrate plan` and the README print it); `legacyDestination`
  * is the same rules as code. Keep the two side by side.
  */
-import { ContimgError } from '../native.js';
+import { ContimgError } from '../error.js';
 import type { Layout, MsKind } from './layout.js';
 import type { UtcDate } from './names.js';
 

@@ -5,7 +5,7 @@
  * and any of those can be wrong. Refusing bad names here (rather than normalising them) is what
  * keeps a path rule from ever producing a path outside its base.
  */
-import { ContimgError } from '../native.js';
+import { ContimgError } from '../error.js';
 
 /** Error code for names and paths the layout refuses. */
 export const UNSAFE_PATH = 'LAYOUT_UNSAFE_PATH';

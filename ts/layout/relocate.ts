@@ -24,7 +24,7 @@
  */
 import { mkdirSync, renameSync, unlinkSync } from 'node:fs';
 import path from 'node:path';
-import { ContimgError } from '../native.js';
+import { ContimgError } from '../error.js';
 import { faultPoint } from './fault.js';
 import {
   atomicSymlink,

@@ -9,7 +9,7 @@
  * stage tree under /x, whatever CONTIMG_IMAGES_DIR says.
  */
 import path from 'node:path';
-import { ContimgError } from '../native.js';
+import { ContimgError } from '../error.js';
 
 /** The seed's defaults. */
 export const DEFAULT_STAGE_BASE = '/stage/dsa110-contimg';

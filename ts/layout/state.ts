@@ -7,7 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { ContimgError } from '../native.js';
+import { ContimgError } from '../error.js';
 import { atomicWriteFile } from './fsops.js';
 
 /**

@@ -3,7 +3,7 @@
  * `dualWrite` once the product is in place, `recordFailure` when a job fails.
  */
 import { readFileSync } from 'node:fs';
-import { ContimgError } from '../native.js';
+import { ContimgError } from '../error.js';
 import { atomicSymlink, atomicWriteFile, resolves } from './fsops.js';
 import type { Layout } from './layout.js';
 import type { UtcDate } from './names.js';

@@ -8,7 +8,7 @@
 import { existsSync } from 'node:fs';
 import { sql, type Generated, type Kysely, type Selectable } from 'kysely';
 import { openSqlite, type Migrations } from '../db/sqlite.js';
-import { ContimgError } from '../native.js';
+import { ContimgError } from '../error.js';
 import type { CalTableType, DataType, LegacyCategory, MsKind, RelocateMethod, RelocateState, UtcDate, WriteMode } from '../layout/index.js';
 import type { MsFacts } from './scan.js';
 

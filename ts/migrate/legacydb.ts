@@ -6,7 +6,7 @@
  */
 import Database from 'better-sqlite3';
 import { closeSync, openSync, readSync } from 'node:fs';
-import { ContimgError } from '../native.js';
+import { ContimgError } from '../error.js';
 import { pathKind } from '../layout/index.js';
 
 /** True when `file` starts with SQLite's header. */

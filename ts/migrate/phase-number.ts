@@ -2,7 +2,7 @@
  * The four migration phases of seed 004 and `--phase` parsing, apart from the journal so that the
  * CLI can check `--phase` without loading the database layer.
  */
-import { ContimgError } from '../native.js';
+import { ContimgError } from '../error.js';
 
 export type Phase = 1 | 2 | 3 | 4;
 export const PHASES: readonly Phase[] = [1, 2, 3, 4];

@@ -17,7 +17,7 @@
  */
 import { mkdirSync, rmdirSync } from 'node:fs';
 import path from 'node:path';
-import { ContimgError } from '../native.js';
+import { ContimgError } from '../error.js';
 import {
   atomicSymlink,
   faultPoint,

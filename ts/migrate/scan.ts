@@ -5,7 +5,7 @@
  */
 import path from 'node:path';
 import { describeMs, type MsSummary } from '../ms/summary.js';
-import { asContimgError } from '../native.js';
+import { asContimgError } from '../error.js';
 import {
   CAL_TABLE_SUFFIX,
   GROUP_ID_RE,

@@ -14,7 +14,7 @@
  * ever written over an existing published path.
  */
 import path from 'node:path';
-import { ContimgError, asContimgError } from '../native.js';
+import { ContimgError, asContimgError } from '../error.js';
 import {
   DATA_TYPES,
   DATA_TYPE_NAMES,

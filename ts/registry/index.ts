@@ -8,7 +8,7 @@ import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { sql, type Kysely } from 'kysely';
 import { openSqlite, type Migrations } from '../db/sqlite.js';
-import { ContimgError } from '../native.js';
+import { ContimgError } from '../error.js';
 import { treeDigest, type TreeDigest } from '../layout/fsops.js';
 import type { CalTableType, DataType, Layout, MsKind, RegistryName } from '../layout/layout.js';
 import { obsDateOfGroup, utcDateOfMjd, type UtcDate } from '../layout/names.js';

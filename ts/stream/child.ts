@@ -4,7 +4,7 @@
  * goes away (the IPC channel closes), or on SIGTERM/SIGINT (a terminal's Ctrl-C reaches the whole
  * process group; the parent decides what happens next).
  */
-import { asContimgError } from '../native.js';
+import { asContimgError } from '../error.js';
 import { defaultConverter, loadConverterModule } from './converter.js';
 import type { FromChild, ToChild } from './subprocess.js';
 

@@ -9,7 +9,8 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { convertJob } from '../convert/run.js';
 import type { Converter } from '../convert/types.js';
-import { ContimgError, native } from '../native.js';
+import { native } from '../native.js';
+import { ContimgError } from '../error.js';
 
 /** The real converter (the native core, via `contimg convert`'s implementation). */
 export const defaultConverter: Converter = (job, opts, hooks) => convertJob(job, opts, hooks);

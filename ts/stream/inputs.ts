@@ -9,7 +9,7 @@ import { copyFile, mkdir, mkdtemp, rm, stat, symlink } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { SubbandFile } from '../groups.js';
-import { ContimgError } from '../native.js';
+import { ContimgError } from '../error.js';
 
 export interface InputStagingOptions {
   /** Where the temporary directory goes (the scratch dir, else the system temp dir). */

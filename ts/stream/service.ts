@@ -11,7 +11,7 @@ import { subbandLabel } from '../groups.js';
 import { flatOutput, layoutOutput, type GroupOutput } from '../convert/output.js';
 import { loadCalibrators, makeDirs, type Calibrator, type Layout } from '../layout/index.js';
 import { cleanAbandoned } from '../convert/staging.js';
-import { ContimgError } from '../native.js';
+import { ContimgError } from '../error.js';
 import { defaultConverter, loadConverterModule } from './converter.js';
 import { Monitor, SpaceGuard, realDiskProbe, type DiskProbe, type SpaceRule } from './monitor.js';
 import { currentProcess } from './owner.js';

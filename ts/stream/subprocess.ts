@@ -9,7 +9,8 @@ import { fork } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Converter, ConvertJob, ConvertOptions, ConvertProgress, ConvertResult } from '../convert/types.js';
-import { ContimgError, projectRoot } from '../native.js';
+import { ContimgError } from '../error.js';
+import { projectRoot } from '../project-root.js';
 
 /** Parent → child. */
 export type ToChild = { type: 'convert'; job: ConvertJob; opts: ConvertOptions; converterModule?: string } | { type: 'abort' };

@@ -25,7 +25,7 @@ import { performance } from 'node:perf_hooks';
 import type { FailedJob, GroupOutput, GroupPlacement } from '../convert/output.js';
 import type { Converter, ConvertJob, ConvertOptions, ConvertResult, StagingOptions } from '../convert/types.js';
 import type { Logger } from '../log.js';
-import { asContimgError } from '../native.js';
+import { asContimgError } from '../error.js';
 import { originalPaths, stageInputs, type StagedInputs } from './inputs.js';
 import { backfillTimings } from './metrics.js';
 import { currentProcess, ownerLiveness, type Liveness, type ProcessIdentity } from './owner.js';

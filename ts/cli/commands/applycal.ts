@@ -4,7 +4,7 @@
  * and registered when the pipeline layout is in use.
  */
 import path from 'node:path';
-import { asContimgError, ContimgError } from '../../native.js';
+import { asContimgError, ContimgError } from '../../error.js';
 import { calibratedMsPath, msKind, outputExists, registerCalibrated, runApplycal, tablesFromRegistry, type ApplySummary, type ApplyTable } from '../../applycal/run.js';
 import { layoutBaseOptions, resolveLayout } from '../../layout/index.js';
 import { defineCommand } from '../command.js';

@@ -6,7 +6,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { Listr } from 'listr2';
 import type { Argv } from 'yargs';
-import { ContimgError, asContimgError } from '../../native.js';
+import { ContimgError, asContimgError } from '../../error.js';
 import {
   DEFAULT_EXPECTED_SUBBANDS,
   DEFAULT_GROUP_TOLERANCE_S,

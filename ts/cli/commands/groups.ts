@@ -1,6 +1,6 @@
 /** `contimg groups`: stage 3, groups of consecutive MS with the calibrator transit in each. */
 import path from 'node:path';
-import { ContimgError } from '../../native.js';
+import { ContimgError } from '../../error.js';
 import { DEFAULT_CALIBRATORS_FILE, layoutBaseOptions, layoutRequested, loadCalibrators, resolveLayout } from '../../layout/index.js';
 import { DEFAULT_GROUP_OVERLAP, DEFAULT_GROUP_SIZE, DEFAULT_MAX_GAP } from '../../group-formation/form.js';
 import type { GroupsRun } from '../../group-formation/index.js';

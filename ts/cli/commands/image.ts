@@ -3,7 +3,7 @@
  * residual, model, PSF, optional primary-beam correction, PNG quicklook).
  */
 import path from 'node:path';
-import { asContimgError, ContimgError } from '../../native.js';
+import { asContimgError, ContimgError } from '../../error.js';
 import { DEFAULT_IMAGE_OPTIONS, imageJob, type ImageOptions, type ImageProgress, type ImageResult, type Weighting } from '../../image/run.js';
 import { layoutBaseOptions, resolveLayout } from '../../layout/index.js';
 import { defineCommand } from '../command.js';

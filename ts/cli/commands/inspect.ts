@@ -4,7 +4,8 @@
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { callNative, ContimgError, native } from '../../native.js';
+import { callNative, native } from '../../native.js';
+import { ContimgError } from '../../error.js';
 import {
   DEFAULT_EXPECTED_SUBBANDS,
   DEFAULT_GROUP_TOLERANCE_S,

@@ -6,7 +6,7 @@
  */
 import path from 'node:path';
 import { existsSync } from 'node:fs';
-import { ContimgError } from '../../native.js';
+import { ContimgError } from '../../error.js';
 import { defineCommand } from '../command.js';
 import { report } from '../io.js';
 import { DEFAULT_QUEUE_DB } from './stream.js';

@@ -7,7 +7,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { DEFAULT_TMPFS_PATH } from '../../convert/staging.js';
-import { ContimgError } from '../../native.js';
+import { ContimgError } from '../../error.js';
 import { queueWarnings, stagingWarning } from '../../stream/monitor.js';
 import type { GroupRecord } from '../../stream/queue.js';
 import { defineCommand } from '../command.js';
