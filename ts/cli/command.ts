@@ -16,6 +16,9 @@ export interface Command<A = Record<string, unknown>> {
   run: (args: A, ctx: Context) => Promise<number>;
 }
 
+/** The parsed arguments of a yargs builder function, as yargs infers them from its options. */
+export type ArgsOf<B extends (y: Argv<any>) => Argv<any>> = ReturnType<B> extends Argv<infer A> ? A : never;
+
 /** Type-erased form for the command table. */
 export type AnyCommand = Command<any>;
 

@@ -23,7 +23,7 @@ import { DEFAULT_TMPFS_PATH, decideStaging, estimateMsBytes } from '../../conver
 import { layoutWriterOptions } from '../../layout/index.js';
 import type { ConvertJob, ConvertOptions, ConvertProgress, StagingOptions } from '../../convert/types.js';
 import { createLogger, type Logger } from '../../log.js';
-import { defineCommand } from '../command.js';
+import { defineCommand, type ArgsOf } from '../command.js';
 import type { Io } from '../io.js';
 import { bar, formatBytes } from '../progress.js';
 import { inspectUvh5 } from './inspect.js';
@@ -53,24 +53,8 @@ export function convertOptions<T>(y: Argv<T>) {
     .option('keep-temp', { type: 'boolean', default: false, describe: 'Keep temporary directories (debugging)' });
 }
 
-export interface ConvertArgs {
-  'phase-mode': 'meridian' | 'per-integration';
-  'phase-center'?: string;
-  'spw-per-subband': boolean;
-  'allow-missing': boolean;
-  'imaging-columns': boolean;
-  'expected-subbands': number;
-  'uvw-convention': 'auto' | 'ant2-ant1' | 'ant1-ant2';
-  'input-phase': 'auto' | 'stored-uvw' | 'zero';
-  threads?: number;
-  'chunk-integrations'?: number;
-  'group-tolerance': number;
-  'tmpfs-path': string;
-  staging: 'auto' | 'tmpfs' | 'in-place';
-  tmpfs: boolean;
-  'scratch-dir'?: string;
-  'keep-temp': boolean;
-}
+/** What yargs parses from {@link convertOptions}: inferred, so the options are the one source. */
+export type ConvertArgs = ArgsOf<typeof convertOptions<object>>;
 
 export function toConvertOptions(a: ConvertArgs): ConvertOptions {
   let phaseCenter: ConvertOptions['phaseCenter'];
@@ -169,11 +153,8 @@ export function collectGroups(files: string[], inputDir: string | undefined, exp
   return { groups: [...planned, ...singles], notes };
 }
 
-export const convertCommand = defineCommand({
-  command: 'convert [files..]',
-  describe: 'Convert UVH5 subband groups (or single UVH5 files) to Measurement Sets',
-  builder: (y) =>
-    layoutWriterOptions(convertOptions(
+function convertBuilder(y: Argv) {
+  return layoutWriterOptions(convertOptions(
       y
         .positional('files', { type: 'string', array: true, describe: 'UVH5 files (subband files are grouped)' })
         .option('input-dir', { type: 'string', describe: 'Convert every group found in this directory' })
@@ -185,11 +166,20 @@ export const convertCommand = defineCommand({
         .option('checkpoint-dir', { type: 'string', describe: 'Record progress here so an interrupted conversion resumes where it stopped' })
         .option('log-level', { type: 'string', default: 'info', describe: 'Log level (debug, info, warn, error)' })
         .option('json', { type: 'boolean', default: false, describe: 'Print a JSON summary' }),
-    )).check((a) => {
-      if (!(a.files?.length) && !a['input-dir']) throw new Error('give UVH5 files or --input-dir');
-      checkOutputArgs(a);
-      return true;
-    }),
+  )).check((a) => {
+    if (!(a.files?.length) && !a['input-dir']) throw new Error('give UVH5 files or --input-dir');
+    checkOutputArgs(a);
+    return true;
+  });
+}
+
+/** What the conversion loop reads from the command's arguments. */
+type LoopArgs = ArgsOf<typeof convertBuilder>;
+
+export const convertCommand = defineCommand({
+  command: 'convert [files..]',
+  describe: 'Convert UVH5 subband groups (or single UVH5 files) to Measurement Sets',
+  builder: convertBuilder,
   async run(a, { io, commandLine }) {
     const log = createLogger({ level: a['log-level'], json: !io.isTTY, destination: io.isTTY ? undefined : { write: (s: string) => io.stderr(s) } });
     const opts = toConvertOptions(a);
@@ -215,14 +205,6 @@ export const convertCommand = defineCommand({
     }
   },
 });
-
-/** What the conversion loop reads from the command's arguments. */
-interface LoopArgs extends ConvertArgs {
-  'checkpoint-dir'?: string;
-  overwrite: boolean;
-  'dry-run': boolean;
-  json: boolean;
-}
 
 async function convertGroups(
   a: LoopArgs,

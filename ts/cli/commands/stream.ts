@@ -12,7 +12,7 @@ import { layoutWriterOptions, loadCalibrators } from '../../layout/index.js';
 import type { StreamConfig } from '../../stream/service.js';
 import type { WatchMode } from '../../stream/watcher.js';
 import { defineCommand } from '../command.js';
-import { convertOptions, toConvertOptions, toStagingOptions, type ConvertArgs } from './convert.js';
+import { convertOptions, toConvertOptions, toStagingOptions } from './convert.js';
 
 export const DEFAULT_QUEUE_DB = 'streaming_queue.sqlite3';
 
@@ -87,7 +87,7 @@ export const streamCommand = defineCommand({
       destination: io.isTTY ? undefined : { write: (s: string) => io.stderr(s) },
       name: 'contimg-stream',
     });
-    const convert = toConvertOptions(a as unknown as ConvertArgs);
+    const convert = toConvertOptions(a);
     const layout = layoutFromArgs(a);
     const cfg: StreamConfig = {
       inputDir: path.resolve(a['input-dir']),
@@ -123,7 +123,7 @@ export const streamCommand = defineCommand({
       minFreeScratchBytes: a['min-free-scratch-gb'] * 1e9,
       // `--threads` (convert's name) wins over `--omp-threads` when both are given.
       convert: { ...convert, threads: a.threads ?? a['omp-threads'] },
-      staging: { ...toStagingOptions(a as unknown as ConvertArgs), scratchDir: a['scratch-dir'] ? path.resolve(a['scratch-dir']) : undefined },
+      staging: { ...toStagingOptions(a), scratchDir: a['scratch-dir'] ? path.resolve(a['scratch-dir']) : undefined },
       commandLine,
     };
     const { StreamService } = await import('../../stream/service.js');
