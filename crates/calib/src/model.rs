@@ -1,7 +1,7 @@
 //! Model visibilities of point sources, as the simulator makes them (crates/sim):
 //!
 //! ```text
-//! M(u, v, w, ν, t) = Σ_k S_k(ν) A(θ_k(t), ν) exp(−2πi ν (u l_k + v m_k + w (n_k − 1)) / c)
+//! M(u, v, w, ν, t) = Σ_k S_k(ν) A(θ_k(t), ν) exp(+2πi ν (u l_k + v m_k + w (n_k − 1)) / c)
 //! ```
 //!
 //! - `S_k(ν) = S_ref (ν / ν_ref)^α`, Stokes I; XX = YY = I (the simulator's convention: each
@@ -10,7 +10,10 @@
 //!   centre, which at time t is the meridian (HA = 0) at the pointing declination, both in the
 //!   apparent frame of date — exactly what the simulator evaluates per integration.
 //! - `(l, m, n)` are the source's direction cosines relative to the MS phase centre, both ICRS,
-//!   like the MS's UVW (DESIGN.md §3), so no apparent-frame rotation enters the phase.
+//!   like the MS's UVW (DESIGN.md §3), so no apparent-frame rotation enters the phase. The sign
+//!   is that of the MS `convert` writes (uvw = x_ANTENNA2 − x_ANTENNA1 and DATA conjugated as
+//!   pyuvdata's `write_ms` does): fitting the phases of gain-corrected simulated DATA recovers
+//!   the calibrator's ICRS offset from the phase centre (−0.80″, −0.09″ for 3C286) with `+`.
 //!
 //! The pointing declination is the apparent declination of the phase centre at the field's
 //! time: `convert` phases a drift group to the ICRS position of the meridian at the pointing
@@ -120,7 +123,7 @@ impl SkyModel {
         let mut acc = vec![(0.0f64, 0.0f64); freqs_hz.len()];
         for (k, l) in self.lmn.iter().enumerate() {
             let delay_m = uvw_m[0] * l[0] + uvw_m[1] * l[1] + uvw_m[2] * l[2];
-            let k_rad_per_hz = -TAU * delay_m / C_M_S;
+            let k_rad_per_hz = TAU * delay_m / C_M_S;
             let amp = &tm.amp[k * tm.n_chan..(k + 1) * tm.n_chan];
             if uniform && freqs_hz.len() > 1 {
                 let (mut s, mut c) = (k_rad_per_hz * freqs_hz[0]).sin_cos();
@@ -197,9 +200,9 @@ mod tests {
         for (x, y) in a.iter().zip(&b) {
             assert!((x - y).norm() < 1e-5 * y.norm().max(1.0), "{x} {y}");
         }
-        // The phase convention: exp(−2πi ν (ul + vm + w(n−1))/c).
+        // The phase convention: exp(+2πi ν (ul + vm + w(n−1))/c).
         let [l, m, n1] = lmn(1.01, 0.61, 1.0, 0.6);
-        let ph = -TAU * freqs[7] * (uvw[0] * l + uvw[1] * m + uvw[2] * n1) / C_M_S;
+        let ph = TAU * freqs[7] * (uvw[0] * l + uvw[1] * m + uvw[2] * n1) / C_M_S;
         let want = Complex32::new((src.flux_at(freqs[7]) * ph.cos()) as f32, (src.flux_at(freqs[7]) * ph.sin()) as f32);
         assert!((b[7] - want).norm() < 1e-5, "{} {want}", b[7]);
     }
