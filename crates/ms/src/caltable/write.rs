@@ -169,7 +169,36 @@ fn build(tmp: &Path, table: &CalTable, ms: &Path) -> Result<(), MsError> {
             return Err(MsError::NotAMs { path: ms.to_path_buf(), reason: format!("no {sub} subtable") });
         }
     }
+    if table.jones == Jones::G {
+        one_channel_spws(&main)?;
+    }
     main.close()
+}
+
+/// A G table's spectral windows hold one channel, the whole window (as CASA's gaincal writes
+/// them): CASA's applycal matches a G solution's frequency axis to the cell's one channel.
+fn one_channel_spws(main: &Tab) -> Result<(), MsError> {
+    let mut spw = main.sub("SPECTRAL_WINDOW")?;
+    for r in 0..spw.n_rows()? {
+        let freq: Vec<f64> = spw.cell("CHAN_FREQ", r)?;
+        let width: Vec<f64> = spw.cell("CHAN_WIDTH", r)?;
+        if freq.is_empty() {
+            continue;
+        }
+        let lo = freq.iter().zip(&width).map(|(f, w)| f - w.abs() / 2.0).fold(f64::INFINITY, f64::min);
+        let hi = freq.iter().zip(&width).map(|(f, w)| f + w.abs() / 2.0).fold(f64::NEG_INFINITY, f64::max);
+        let centre = freq.iter().sum::<f64>() / freq.len() as f64;
+        let total = hi - lo;
+        let sign = if width.first().is_some_and(|w| *w < 0.0) { -1.0 } else { 1.0 };
+        spw.put_arr("CHAN_FREQ", r, 1, &[1], &[centre])?;
+        for c in ["CHAN_WIDTH", "EFFECTIVE_BW", "RESOLUTION"] {
+            if spw.has_column(c)? {
+                spw.put_arr(c, r, 1, &[1], &[if c == "CHAN_WIDTH" { sign * total } else { total }])?;
+            }
+        }
+        spw.put("NUM_CHAN", r, &[1i32])?;
+    }
+    spw.close()
 }
 
 fn sync_tree(p: &Path) -> Result<(), MsError> {
@@ -249,7 +278,14 @@ mod tests {
             write(&path, &table, &ms, false, &|| {}).unwrap();
             let back = read::read(&path).unwrap();
             assert_eq!(back.table, table);
-            assert_eq!(back.spws[0].chan_freq_hz, vec![1.3e9, 1.4e9, 1.5e9]);
+            match jones {
+                Jones::B => assert_eq!(back.spws[0].chan_freq_hz, vec![1.3e9, 1.4e9, 1.5e9]),
+                // G: one channel spanning the window, as CASA writes it.
+                Jones::G => {
+                    assert_eq!(back.spws[0].chan_freq_hz, vec![1.4e9]);
+                    assert_eq!(back.spws[0].chan_width_hz, vec![3e8]);
+                }
+            }
             // No staging directory is left, and a second write needs overwrite.
             assert!(!staging_path(&path).exists());
             assert!(write(&path, &table, &ms, false, &|| {}).is_err());
