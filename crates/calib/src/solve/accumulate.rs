@@ -78,6 +78,9 @@ impl Accum {
     }
 }
 
+/// Receives `(row0, rows, model)` of every block.
+pub type ModelSink<'a> = &'a mut dyn FnMut(usize, usize, &[Complex32]) -> Result<(), CalibError>;
+
 pub struct Options<'a> {
     pub uvrange: UvRange,
     pub block_rows: usize,
@@ -85,7 +88,7 @@ pub struct Options<'a> {
     pub cancelled: &'a (dyn Fn() -> bool + Sync),
     /// Called with every block's rows and its model, `[row][chan][corr]` (parallel hands only;
     /// cross hands 0), to write MODEL_DATA.
-    pub model_sink: Option<&'a mut dyn FnMut(usize, usize, &[Complex32]) -> Result<(), CalibError>>,
+    pub model_sink: Option<ModelSink<'a>>,
 }
 
 /// Accumulate every row of `reader`.
@@ -255,7 +258,9 @@ fn add_row(
             let x = base + c * ncorr + corr;
             let w = block.weight[x];
             let v = block.data[x];
-            if flag_row || block.flag[x] || !(w > 0.0) || !v.re.is_finite() || !v.im.is_finite() {
+            // `w > 0.0` is false for NaN weights too.
+            let usable = w > 0.0 && v.re.is_finite() && v.im.is_finite();
+            if flag_row || block.flag[x] || !usable {
                 continue;
             }
             used += 1;

@@ -53,7 +53,8 @@ impl Solved {
                 s.gains[x] = sol.gains[a];
                 s.err[x] = sol.err[a];
                 s.snr[x] = sol.snr[a];
-                s.flag[x] = !sol.has_data[a] || !(sol.snr[a] >= min_snr);
+                let snr_ok = sol.snr[a] >= min_snr; // false for a NaN SNR
+                s.flag[x] = !sol.has_data[a] || !snr_ok;
             }
         }
         s

@@ -176,7 +176,7 @@ pub fn calibrate(
 ) -> Result<CalibrateSummary, CalibError> {
     let t0 = Instant::now();
     let input_err = |m: String| CalibError::Input { path: cfg.ms.clone(), message: m };
-    if !(cfg.solint_s > 0.0) {
+    if cfg.solint_s.is_nan() || cfg.solint_s <= 0.0 {
         return Err(CalibError::InvalidArgument(format!("solint {} s must be positive", cfg.solint_s)));
     }
     let reader = MsReader::open(&cfg.ms)?;
@@ -370,7 +370,7 @@ pub fn calibrate(
         t_int_s: median_interval(&lay),
     };
     let all_times: Vec<f64> = lay.intervals.iter().flatten().copied().collect();
-    let tb = build_table(&meta, &lay, &b, Jones::B, &[all_times.clone()]);
+    let tb = build_table(&meta, &lay, &b, Jones::B, std::slice::from_ref(&all_times));
     let tg = build_table(&meta, &lay, &g_inf, Jones::G, &[all_times]);
     let tg2 = build_table(&meta, &lay, &g_short, Jones::G, &lay.intervals);
     let mut summaries = Vec::new();

@@ -95,12 +95,12 @@ pub fn solve(nm: &Normal, mode: Mode, refant: usize) -> Solution {
             }
             let (mut num, mut den) = (Complex64::default(), 0.0);
             let row = i * n;
-            for j in 0..n {
+            for (j, gj) in g.iter().enumerate() {
                 if j == i {
                     continue;
                 }
-                num += g[j] * nm.r[row + j];
-                den += g[j].norm_sqr() * nm.q[row + j];
+                num += gj * nm.r[row + j];
+                den += gj.norm_sqr() * nm.q[row + j];
             }
             next[i] = match mode {
                 Mode::AmplitudePhase => if den > 0.0 { num / den } else { g[i] },

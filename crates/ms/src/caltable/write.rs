@@ -145,7 +145,8 @@ fn build(tmp: &Path, table: &CalTable, ms: &Path) -> Result<(), MsError> {
     let rows = &table.rows;
     main.put("TIME", 0, &rows.iter().map(|r| r.time_mjd_s).collect::<Vec<_>>())?;
     main.put("INTERVAL", 0, &rows.iter().map(|r| r.interval_s).collect::<Vec<_>>())?;
-    let ints: [(&str, fn(&super::CalRow) -> i32); 6] = [
+    type IntOf = fn(&super::CalRow) -> i32;
+    let ints: [(&str, IntOf); 6] = [
         ("FIELD_ID", |r| r.field_id),
         ("SPECTRAL_WINDOW_ID", |r| r.spw_id),
         ("ANTENNA1", |r| r.antenna1),
