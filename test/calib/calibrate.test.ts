@@ -10,7 +10,7 @@
  * - the errors (no calibrator, all flagged, too many flagged), the reference antenna fallback,
  *   the layout path and cal_registry entries that applycal finds.
  */
-import { cpSync, existsSync, readdirSync, readFileSync } from 'node:fs';
+import { cpSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanupTmpDirs, cli, cliJson, oracle, tmpDir, SMALL } from '../helpers.js';
@@ -81,6 +81,28 @@ describe('calibrate against the simulated truth', () => {
     expect(r2.summary.refantIndex).toBe(next);
     const info = await oracle('calib_vs_truth.py', 'tables', ...tables(r2));
     for (const tab of info) expect(tab.antenna2).toEqual([next]);
+  }, 60_000);
+});
+
+describe('calibrate --sky', () => {
+  it('a sky model holding the catalogue calibrator gives the same solutions', async () => {
+    const t = JSON.parse(readFileSync(truth, 'utf8'));
+    const c = t.calibrator;
+    // --sky fluxes are at 1.405 GHz (the simulator's reference), the catalogue's at 1.4 GHz.
+    const flux = c.flux_jy * Math.pow(1.405e9 / c.ref_freq_hz, c.spectral_index);
+    const sky = path.join(dir, 'sky.csv');
+    writeFileSync(sky, `name,ra_deg,dec_deg,flux_jy,spectral_index\nCAL,${c.ra_deg},${c.dec_deg},${flux},${c.spectral_index}\n`);
+    const [r] = await cliJson('calibrate', ms, '--output-dir', path.join(dir, 'sky'), '--sky', sky);
+    expect(r.summary.calibrator).toBe(null);
+    expect(r.summary.sources).toBe(1);
+    const ours = tables(r);
+    const cat = tables(first);
+    for (let k = 0; k < 3; k++) {
+      const d = await oracle('casa_calibrate.py', 'compare', ours[k]!, cat[k]!);
+      expect(d.flag_mismatch).toBe(0);
+      expect(d.phase_max_deg).toBeLessThan(1e-3);
+      expect(d.amp_max_rel).toBeLessThan(1e-5);
+    }
   }, 60_000);
 });
 

@@ -94,23 +94,16 @@ fn add_cell(nm: &mut Normal, i: usize, j: usize, r: Complex64, q: f64, s: f64, n
 pub fn solve_b(acc: &Accum, lay: &Layout, refant: usize, min_snr: f64) -> Solved {
     let n = lay.ants.len();
     let ng = lay.n_gchan();
-    let sols: Vec<stefcal::Solution> = (0..ng * 2)
-        .into_par_iter()
-        .map(|k| {
-            let (g, hand) = (k / 2, k % 2);
+    let by_cell = sum_intervals_by_cell(acc, lay);
+    let n_pairs = lay.n_pairs();
+    let sols: Vec<stefcal::Solution> = by_cell
+        .par_chunks(n_pairs.max(1))
+        .map(|cells| {
             let mut nm = Normal::zeros(n);
             for i in 0..n {
                 for j in i + 1..n {
-                    let p = lay.pair(i, j);
-                    let (mut r, mut q, mut s, mut cnt) = (Complex64::default(), 0.0, 0.0, 0.0);
-                    for int in 0..lay.intervals.len() {
-                        let c = acc.cells[acc.index(lay, int, p, g, hand)];
-                        r += Complex64::new(c.r.re as f64, c.r.im as f64);
-                        q += c.q as f64;
-                        s += c.s as f64;
-                        cnt += c.n as f64;
-                    }
-                    add_cell(&mut nm, i, j, r, q, s, cnt);
+                    let c = &cells[lay.pair(i, j)];
+                    add_cell(&mut nm, i, j, c.r, c.q, c.s, c.n);
                 }
             }
             stefcal::solve(&nm, Mode::AmplitudePhase, refant)
@@ -119,6 +112,56 @@ pub fn solve_b(acc: &Accum, lay: &Layout, refant: usize, min_snr: f64) -> Solved
     let mut solved = Solved::from_solutions(sols, ng, n, min_snr);
     normalize_b(&mut solved, lay);
     solved
+}
+
+/// Sums of one (channel, hand, pair) over the intervals, in f64.
+#[derive(Clone, Copy, Default)]
+struct Sum {
+    r: Complex64,
+    q: f64,
+    s: f64,
+    n: f64,
+}
+
+/// The accumulator summed over intervals and transposed to `[spw·chan][hand][pair]`, so that
+/// each B cell reads its pairs contiguously (reading them strided from `[pair][chan][hand]`
+/// costs a cache miss each, which made this step slower than the accumulation). Pairs go in
+/// tiles, so both the reads (one pair's channels) and the writes (a tile's run of pairs per
+/// channel) stay within cache lines.
+fn sum_intervals_by_cell(acc: &Accum, lay: &Layout) -> Vec<Sum> {
+    const TILE: usize = 32;
+    let (n_pairs, per_pair) = (lay.n_pairs(), lay.n_gchan() * 2);
+    let mut out = vec![Sum::default(); per_pair * n_pairs];
+    let tiles: Vec<Vec<Sum>> = (0..n_pairs.div_ceil(TILE))
+        .into_par_iter()
+        .map(|t| {
+            let p0 = t * TILE;
+            let np = TILE.min(n_pairs - p0);
+            // [cell][pair within tile]
+            let mut tile = vec![Sum::default(); per_pair * np];
+            for int in 0..lay.intervals.len() {
+                for dp in 0..np {
+                    let base = acc.index(lay, int, p0 + dp, 0, 0);
+                    for (k, c) in acc.cells[base..base + per_pair].iter().enumerate() {
+                        let x = &mut tile[k * np + dp];
+                        x.r += Complex64::new(c.r.re as f64, c.r.im as f64);
+                        x.q += c.q as f64;
+                        x.s += c.s as f64;
+                        x.n += c.n as f64;
+                    }
+                }
+            }
+            tile
+        })
+        .collect();
+    for (t, tile) in tiles.iter().enumerate() {
+        let p0 = t * TILE;
+        let np = TILE.min(n_pairs - p0);
+        for k in 0..per_pair {
+            out[k * n_pairs + p0..k * n_pairs + p0 + np].copy_from_slice(&tile[k * np..(k + 1) * np]);
+        }
+    }
+    out
 }
 
 /// solnorm: per antenna, hand and spectral window, divide by the rms amplitude and the phase

@@ -54,7 +54,9 @@ pub struct CalibrateConfig {
     /// Also write the model into MODEL_DATA of the MS (in place, not atomic).
     pub write_model: bool,
     pub overwrite: bool,
-    /// Bytes of DATA per block of rows.
+    /// Bytes of DATA per block of rows. 256 MB holds ~2 full-size integrations, so the
+    /// per-pair cells (30 kB each) are reused from cache across them: 64 MB blocks (under one
+    /// integration) made the accumulation ~20% slower on a full-size group.
     pub block_bytes: usize,
 }
 
@@ -71,7 +73,7 @@ impl CalibrateConfig {
             max_flagged_fraction: 0.25,
             write_model: false,
             overwrite: false,
-            block_bytes: 64 << 20,
+            block_bytes: 256 << 20,
         }
     }
 }
