@@ -23,6 +23,15 @@ pub enum CalibError {
     /// The caller cancelled the job.
     #[error("cancelled")]
     Cancelled,
+    /// calibrate: no catalogue calibrator (or sky model source) within the primary beam.
+    #[error("{ms}: {message}")]
+    NoCalibrator { ms: PathBuf, message: String },
+    /// calibrate: no unflagged visibility (after --uvrange) to solve from.
+    #[error("{ms}: {message}")]
+    AllFlagged { ms: PathBuf, message: String },
+    /// calibrate: more than the allowed fraction of one solve's solutions flagged.
+    #[error("{ms}: {message}")]
+    TooManyFlagged { ms: PathBuf, message: String },
 }
 
 impl CalibError {
@@ -36,6 +45,9 @@ impl CalibError {
             CalibError::NoTimeOverlap { .. } => "CALIB_NO_TIME_OVERLAP",
             CalibError::Io { .. } => "CALIB_IO",
             CalibError::Cancelled => "CANCELLED",
+            CalibError::NoCalibrator { .. } => "CALIB_NO_CALIBRATOR",
+            CalibError::AllFlagged { .. } => "CALIB_ALL_FLAGGED",
+            CalibError::TooManyFlagged { .. } => "CALIB_TOO_MANY_FLAGGED",
         }
     }
 }

@@ -149,6 +149,9 @@ int ccs_kw_get_string_array(const ccs_table *t, const char *col, const char *pat
                             size_t *len, size_t *count);
 int ccs_kw_remove(ccs_table *t, const char *col, const char *path);
 int ccs_table_add_tiled_column_like(ccs_table *t, const char *name, const char *like);
+int ccs_table_create_empty(const char *path, const char *info_type, const char *info_subtype,
+                           ccs_table **out);
+int ccs_table_copy_subtable(ccs_table *t, const char *src_path, const char *name);
 
 #ifdef __cplusplus
 }

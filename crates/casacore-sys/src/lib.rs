@@ -1265,3 +1265,46 @@ impl Table {
         check(unsafe { ffi_apply::ccs_table_add_tiled_column_like(self.raw(), n.as_ptr(), l.as_ptr()) })
     }
 }
+
+// ---------------------------------------------------------------- additions for calibrate
+
+mod ffi_calibrate {
+    use std::os::raw::{c_char, c_int};
+    extern "C" {
+        pub fn ccs_table_create_empty(
+            path: *const c_char,
+            info_type: *const c_char,
+            info_subtype: *const c_char,
+            out: *mut *mut super::ffi::ccs_table,
+        ) -> c_int;
+        pub fn ccs_table_copy_subtable(
+            t: *mut super::ffi::ccs_table,
+            src_path: *const c_char,
+            name: *const c_char,
+        ) -> c_int;
+    }
+}
+
+impl Table {
+    /// Create a new table with no columns and no rows at `path` (which must not exist), with
+    /// table info type and subType (e.g. `"Calibration"`, `"B Jones"`). Columns are added with
+    /// [`Table::add_column`].
+    pub fn create_empty(path: &Path, info_type: &str, info_subtype: &str) -> Result<Table> {
+        let p = path_cstr(path)?;
+        let ty = cstr(info_type)?;
+        let st = cstr(info_subtype)?;
+        let mut out = ptr::null_mut();
+        // SAFETY: valid C strings; on success the shim hands us ownership of the handle.
+        check(unsafe { ffi_calibrate::ccs_table_create_empty(p.as_ptr(), ty.as_ptr(), st.as_ptr(), &mut out) })?;
+        Table::from_raw(out)
+    }
+
+    /// Deep-copy the table at `src` into this table's directory as `name` and define it as
+    /// the subtable keyword `name` (e.g. an MS's ANTENNA into a caltable).
+    pub fn copy_subtable(&mut self, src: &Path, name: &str) -> Result<()> {
+        let s = path_cstr(src)?;
+        let n = cstr(name)?;
+        // SAFETY: live handle, valid C strings.
+        check(unsafe { ffi_calibrate::ccs_table_copy_subtable(self.raw(), s.as_ptr(), n.as_ptr()) })
+    }
+}

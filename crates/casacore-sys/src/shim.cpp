@@ -41,6 +41,7 @@
 #include <casacore/tables/Tables/Table.h>
 #include <casacore/tables/Tables/TableColumn.h>
 #include <casacore/tables/Tables/TableDesc.h>
+#include <casacore/tables/Tables/TableInfo.h>
 #include <casacore/tables/Tables/TableLock.h>
 #include <casacore/tables/Tables/TableRecord.h>
 
@@ -1167,6 +1168,45 @@ int ccs_table_add_tiled_column_like(ccs_table *t, const char *name, const char *
     std::string dm = std::string("Tiled") + name;
     td.defineHypercolumn(dm, tile.nelements(), Vector<String>(1, String(name)));
     tb.addColumn(td, TiledColumnStMan(dm, tile));
+  });
+}
+
+} // extern "C"
+
+// ---------------------------------------------------------------- additions for calibrate
+
+extern "C" {
+
+// A new, empty table (no columns, no rows) at `path` with table info type/subType, e.g. a CASA
+// caltable ("Calibration", "B Jones"); columns are added with ccs_table_add_column.
+int ccs_table_create_empty(const char *path, const char *info_type, const char *info_subtype, ccs_table **out) {
+  return guard([&] {
+    need(path, "path");
+    need(out, "out");
+    *out = nullptr;
+    SetupNewTable setup(path, TableDesc(), Table::NewNoReplace);
+    std::unique_ptr<Table> t(new Table(setup, TableLock(TableLock::PermanentLocking), 0, False));
+    TableInfo &info = t->tableInfo();
+    if (info_type != nullptr) info.setType(info_type);
+    if (info_subtype != nullptr) info.setSubType(info_subtype);
+    t->flushTableInfo();
+    auto *h = new ccs_table;
+    h->table = std::move(t);
+    *out = h;
+  });
+}
+
+// Deep-copy table `src_path` (e.g. an MS subtable) to `<t>/<name>` and define it as the
+// subtable keyword `name` of `t`.
+int ccs_table_copy_subtable(ccs_table *t, const char *src_path, const char *name) {
+  return write_guard(t, "table_copy_subtable", [&](Table &tb) {
+    need(src_path, "source table");
+    need(name, "subtable name");
+    if (!Table::isReadable(src_path)) fail(CCS_ERR_NOTFOUND, std::string("no readable table at ") + src_path);
+    Table src(src_path, TableLock(TableLock::AutoNoReadLocking), Table::Old);
+    std::string dst = std::string(tb.tableName()) + "/" + name;
+    src.deepCopy(dst, Table::New, True);
+    tb.rwKeywordSet().defineTable(name, Table(dst, Table::Old));
   });
 }
 

@@ -15,6 +15,7 @@ mod convert;
 mod image;
 mod fs;
 mod applycal;
+mod calibrate;
 
 use napi_derive::napi;
 

@@ -1,6 +1,7 @@
 /** The command table: every `contimg` subcommand, in the order `--help` lists them. */
 import type { AnyCommand } from '../command.js';
 import { applycalCommand } from './applycal.js';
+import { calibrateCommand } from './calibrate.js';
 import { convertCommand } from './convert.js';
 import { groupsCommand } from './groups.js';
 import { imageCommand } from './image.js';
@@ -12,4 +13,4 @@ import { requeueCommand } from './requeue.js';
 import { statusCommand } from './status.js';
 import { streamCommand } from './stream.js';
 
-export const commands: AnyCommand[] = [simulateCommand, convertCommand, groupsCommand, inspectCommand, streamCommand, statusCommand, requeueCommand, applycalCommand, imageCommand, migrateCommand, publishCommand];
+export const commands: AnyCommand[] = [simulateCommand, convertCommand, groupsCommand, inspectCommand, streamCommand, statusCommand, requeueCommand, calibrateCommand, applycalCommand, imageCommand, migrateCommand, publishCommand];
