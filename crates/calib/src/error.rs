@@ -23,6 +23,15 @@ pub enum CalibError {
     /// The caller cancelled the job.
     #[error("cancelled")]
     Cancelled,
+    /// `flag`: no MS at the path.
+    #[error("{path}: no such MeasurementSet")]
+    MsNotFound { path: PathBuf },
+    /// `flag`: the MS (or its directory) cannot be written.
+    #[error("{path}: the MeasurementSet is read-only: {message}")]
+    MsReadOnly { path: PathBuf, message: String },
+    /// `flag`: MAIN has no DATA column.
+    #[error("{path}: MAIN has no DATA column")]
+    NoDataColumn { path: PathBuf },
 }
 
 impl CalibError {
@@ -36,6 +45,9 @@ impl CalibError {
             CalibError::NoTimeOverlap { .. } => "CALIB_NO_TIME_OVERLAP",
             CalibError::Io { .. } => "CALIB_IO",
             CalibError::Cancelled => "CANCELLED",
+            CalibError::MsNotFound { .. } => "CALIB_MS_NOT_FOUND",
+            CalibError::MsReadOnly { .. } => "CALIB_MS_READ_ONLY",
+            CalibError::NoDataColumn { .. } => "CALIB_NO_DATA_COLUMN",
         }
     }
 }

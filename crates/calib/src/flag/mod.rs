@@ -1,0 +1,562 @@
+//! Stage 4's flagging: `contimg flag MS`. In order:
+//!
+//! 1. autocorrelations, the first and last integration (quack) and `edge_channels` at each
+//!    end of the band — flagged by design;
+//! 2. per baseline, on the time–frequency plane of its mean correlation amplitude
+//!    ([`layout`]): a few iterations of a masked smooth background removed and SumThreshold
+//!    over windows 1…64 in time and frequency with falling sensitivity ([`sumthreshold`]);
+//! 3. across baselines: the mean normalized residual of every (time, channel) over the
+//!    unflagged cross-correlations is itself thresholded (SumThreshold, whole-channel and
+//!    whole-integration outliers), and cells flagged on most baselines are flagged on all;
+//!    antennas whose baselines are much noisier than the array's are flagged;
+//! 4. the scale-invariant rank operator in both directions on every baseline.
+//!
+//! Existing flags are kept (OR). FLAG and FLAG_ROW are replaced atomically ([`swap`]).
+
+pub mod layout;
+pub mod sumthreshold;
+mod swap;
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use ms::MsReader;
+use rayon::prelude::*;
+
+use crate::CalibError;
+use layout::{Layout, Planes};
+use sumthreshold::{background, robust_sigma, sir, sum_threshold, thresholds, Shape};
+
+#[derive(Debug, Clone)]
+pub struct FlagConfig {
+    pub ms: PathBuf,
+    pub autocorr: bool,
+    /// Flag the first and the last integration.
+    pub quack: bool,
+    /// Channels flagged at each end of every spectral window.
+    pub edge_channels: usize,
+    /// SumThreshold, the statistics across baselines and SIR.
+    pub rfi: bool,
+    /// χ_1, the single-sample threshold, in units of the plane's robust σ.
+    pub threshold: f32,
+    /// ρ of χ_M = χ_1 / ρ^log2(M).
+    pub rho: f32,
+    pub max_window: usize,
+    /// Iterations of background + SumThreshold; the first runs 2^(n−1) times less sensitive.
+    pub iterations: usize,
+    /// η of the scale-invariant rank operator (0 turns it off).
+    pub sir_eta: f32,
+    /// Flag a whole antenna when the median noise of its baselines exceeds the array's median
+    /// by this factor.
+    pub antenna_noise_ratio: f32,
+    /// Compute and report, write nothing.
+    pub dry_run: bool,
+    /// Bytes of DATA per casacore read.
+    pub block_bytes: usize,
+}
+
+impl FlagConfig {
+    pub fn new(ms: impl Into<PathBuf>) -> Self {
+        FlagConfig {
+            ms: ms.into(),
+            autocorr: true,
+            quack: true,
+            edge_channels: 0,
+            rfi: true,
+            threshold: 6.0,
+            rho: 1.5,
+            max_window: 64,
+            iterations: 3,
+            sir_eta: 0.2,
+            antenna_noise_ratio: 1.5,
+            dry_run: false,
+            block_bytes: 64 << 20,
+        }
+    }
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StepSummary {
+    pub step: &'static str,
+    /// Samples (row × channel × correlation) this step flagged that were not flagged before.
+    pub newly_flagged: usize,
+    pub fraction_after: f64,
+    pub seconds: f64,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AntennaSummary {
+    /// ANTENNA row.
+    pub antenna: usize,
+    pub fraction_before: f64,
+    pub fraction_after: f64,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FlagSummary {
+    pub ms: PathBuf,
+    pub dry_run: bool,
+    pub rows: usize,
+    pub samples: usize,
+    pub n_time: usize,
+    pub n_baselines: usize,
+    pub n_chan: usize,
+    pub n_corr: usize,
+    pub flagged_before: usize,
+    pub flagged_after: usize,
+    pub fraction_before: f64,
+    pub fraction_after: f64,
+    pub steps: Vec<StepSummary>,
+    /// Antennas with any cross-correlation, in ANTENNA row order.
+    pub per_antenna: Vec<AntennaSummary>,
+    pub per_channel_before: Vec<f64>,
+    pub per_channel_after: Vec<f64>,
+    /// Antennas flagged whole for their noise.
+    pub noisy_antennas: Vec<usize>,
+    pub read_seconds: f64,
+    pub flag_seconds: f64,
+    pub write_seconds: f64,
+    pub seconds: f64,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct FlagProgress {
+    pub stage: &'static str,
+    pub done: usize,
+    pub total: usize,
+}
+
+/// Crash tests: `CONTIMG_FLAG_FAULT=<point>` SIGKILLs the process at that point ("staged":
+/// the copy made, nothing written; "written": the new FLAG complete and fsynced in the copy,
+/// not exchanged; "exchanged": exchanged, the old state not yet removed).
+fn fault_point(point: &str) {
+    if std::env::var("CONTIMG_FLAG_FAULT").is_ok_and(|v| v == point) {
+        // SAFETY: kill(2) on our own pid; SIGKILL cannot be caught, which is the point.
+        unsafe {
+            libc::kill(libc::getpid(), libc::SIGKILL);
+        }
+    }
+}
+
+/// The flag state during the run: one bool per (baseline, time, channel) cell, on top of the
+/// original per-correlation FLAG; `orig_count[cell]` how many correlations were flagged.
+struct State<'a> {
+    lay: &'a Layout,
+    present: &'a [bool],
+    orig_count: Vec<u8>,
+    mask: Vec<bool>,
+}
+
+impl State<'_> {
+    /// Samples flagged when cells in `mask` are flagged in every correlation.
+    fn flagged(&self) -> usize {
+        let n_chan = self.lay.n_chan;
+        let n_corr = self.lay.n_corr;
+        self.mask
+            .par_chunks(n_chan)
+            .zip(self.orig_count.par_chunks(n_chan))
+            .zip(self.present.par_iter())
+            .map(|((m, o), &p)| if !p { 0 } else { m.iter().zip(o).map(|(&m, &o)| if m { n_corr } else { o as usize }).sum() })
+            .sum()
+    }
+}
+
+pub fn flag(
+    cfg: &FlagConfig,
+    progress: &(dyn Fn(FlagProgress) + Sync),
+    cancelled: &(dyn Fn() -> bool + Sync),
+) -> Result<FlagSummary, CalibError> {
+    let t0 = Instant::now();
+    validate(cfg)?;
+    if !cfg.ms.is_dir() {
+        return Err(CalibError::MsNotFound { path: cfg.ms.clone() });
+    }
+    if !cfg.dry_run {
+        swap::check_writable(&cfg.ms).map_err(|message| CalibError::MsReadOnly { path: cfg.ms.clone(), message })?;
+        // A killed earlier run may have left a staged copy, or (fallback path) the MS aside.
+        swap::recover(&cfg.ms)?;
+    }
+    let reader = MsReader::open(&cfg.ms)?;
+    if !reader.has_column("DATA") {
+        return Err(CalibError::NoDataColumn { path: cfg.ms.clone() });
+    }
+    let lay = layout::layout(&reader)?;
+    let row_bytes = (lay.n_corr * lay.n_chan * 8).max(1);
+    let block_rows = (cfg.block_bytes / row_bytes).max(1);
+    let planes = layout::read_planes(&reader, &lay, block_rows, &|d, t| progress(FlagProgress { stage: "read", done: d, total: t }), cancelled)?;
+    let read_seconds = t0.elapsed().as_secs_f64();
+    let t1 = Instant::now();
+
+    let Planes { mut amp, mut flag, present } = planes;
+    let (n_time, n_chan, n_corr) = (lay.n_time(), lay.n_chan, lay.n_corr);
+    let per_cell = n_chan * n_corr;
+    let orig_count: Vec<u8> = flag.par_chunks(n_corr).map(|c| c.iter().filter(|&&f| f).count() as u8).collect();
+    let mut st = State { lay: &lay, present: &present, mask: orig_count.iter().map(|&c| c as usize == n_corr).collect(), orig_count };
+    let samples = lay.n_rows * per_cell;
+    let frac = |n: usize| n as f64 / samples.max(1) as f64;
+    let flagged_before = st.flagged();
+    let per_antenna_before = per_antenna(&lay, &present, &flag);
+    let per_channel_before = per_channel(&lay, &present, &flag);
+    let mut steps = Vec::new();
+    let mut last = flagged_before;
+    let mut step = |name: &'static str, st: &State, t: Instant| {
+        let now = st.flagged();
+        steps.push(StepSummary { step: name, newly_flagged: now - last, fraction_after: frac(now), seconds: t.elapsed().as_secs_f64() });
+        last = now;
+    };
+
+    // 1. By design.
+    let plane = lay.plane_len();
+    let ts = Instant::now();
+    if cfg.autocorr {
+        for (b, bl) in lay.baselines.iter().enumerate() {
+            if bl.is_auto() {
+                st.mask[b * plane..(b + 1) * plane].fill(true);
+            }
+        }
+        step("autocorr", &st, ts);
+    }
+    let ts = Instant::now();
+    if cfg.quack && n_time > 0 {
+        for b in 0..lay.baselines.len() {
+            for t in [0, n_time - 1] {
+                st.mask[b * plane + t * n_chan..b * plane + (t + 1) * n_chan].fill(true);
+            }
+        }
+        step("quack", &st, ts);
+    }
+    let ts = Instant::now();
+    if cfg.edge_channels > 0 {
+        let e = cfg.edge_channels.min(n_chan);
+        for row in st.mask.chunks_mut(n_chan) {
+            row[..e].fill(true);
+            row[n_chan - e..].fill(true);
+        }
+        step("edges", &st, ts);
+    }
+
+    // 2–4. Interference.
+    let mut noisy_antennas = Vec::new();
+    if cfg.rfi && n_time > 0 && n_chan > 0 {
+        let shape = Shape { n_time, n_chan };
+        let ts = Instant::now();
+        progress(FlagProgress { stage: "sumthreshold", done: 0, total: lay.baselines.len() });
+        let sigmas: Vec<Option<f32>> = amp
+            .par_chunks_mut(plane)
+            .zip(st.mask.par_chunks_mut(plane))
+            .zip(lay.baselines.par_iter())
+            .map(|((a, m), bl)| if bl.is_auto() { None } else { flag_plane(a, m, shape, cfg) })
+            .collect();
+        if cancelled() {
+            return Err(CalibError::Cancelled);
+        }
+        step("sumthreshold", &st, ts);
+
+        let ts = Instant::now();
+        across_baselines(&amp, &mut st.mask, &lay, &sigmas, shape, cfg);
+        step("baselines", &st, ts);
+
+        let ts = Instant::now();
+        noisy_antennas = noisy(&lay, &sigmas, cfg.antenna_noise_ratio);
+        for (b, bl) in lay.baselines.iter().enumerate() {
+            if noisy_antennas.contains(&(bl.ant1 as usize)) || noisy_antennas.contains(&(bl.ant2 as usize)) {
+                st.mask[b * plane..(b + 1) * plane].fill(true);
+            }
+        }
+        step("antennas", &st, ts);
+
+        let ts = Instant::now();
+        if cfg.sir_eta > 0.0 {
+            st.mask.par_chunks_mut(plane).for_each(|m| sir(m, shape, cfg.sir_eta));
+        }
+        step("sir", &st, ts);
+    }
+    drop(amp);
+    let flagged_after = st.flagged();
+
+    // The new FLAG: the original OR the cell mask, in every correlation.
+    flag.par_chunks_mut(n_corr).zip(st.mask.par_iter()).for_each(|(f, &m)| {
+        if m {
+            f.fill(true);
+        }
+    });
+    let per_antenna_after = per_antenna(&lay, &present, &flag);
+    let per_channel_after = per_channel(&lay, &present, &flag);
+    let flag_seconds = t1.elapsed().as_secs_f64();
+    drop(reader);
+
+    let t2 = Instant::now();
+    if !cfg.dry_run {
+        write(cfg, &lay, &flag, block_rows, progress)?;
+    }
+    let write_seconds = t2.elapsed().as_secs_f64();
+    Ok(FlagSummary {
+        ms: cfg.ms.clone(),
+        dry_run: cfg.dry_run,
+        rows: lay.n_rows,
+        samples,
+        n_time,
+        n_baselines: lay.baselines.len(),
+        n_chan,
+        n_corr,
+        flagged_before,
+        flagged_after,
+        fraction_before: frac(flagged_before),
+        fraction_after: frac(flagged_after),
+        steps,
+        per_antenna: per_antenna_before
+            .into_iter()
+            .zip(per_antenna_after)
+            .filter_map(|((a, b), (_, f))| b.map(|b| AntennaSummary { antenna: a, fraction_before: b, fraction_after: f.unwrap_or(0.0) }))
+            .collect(),
+        per_channel_before,
+        per_channel_after,
+        noisy_antennas,
+        read_seconds,
+        flag_seconds,
+        write_seconds,
+        seconds: t0.elapsed().as_secs_f64(),
+    })
+}
+
+fn validate(cfg: &FlagConfig) -> Result<(), CalibError> {
+    let bad = |m: String| Err(CalibError::InvalidArgument(m));
+    if !(cfg.threshold > 0.0 && cfg.threshold.is_finite()) {
+        return bad(format!("threshold must be a positive number of sigma (got {})", cfg.threshold));
+    }
+    if !(cfg.rho >= 1.0 && cfg.rho.is_finite()) {
+        return bad(format!("rho must be at least 1 (got {})", cfg.rho));
+    }
+    if !(0.0..1.0).contains(&cfg.sir_eta) {
+        return bad(format!("SIR eta must be in [0, 1) (got {})", cfg.sir_eta));
+    }
+    if cfg.iterations == 0 || cfg.iterations > 8 {
+        return bad(format!("iterations must be 1..8 (got {})", cfg.iterations));
+    }
+    if !(cfg.antenna_noise_ratio > 1.0) {
+        return bad(format!("antenna noise ratio must exceed 1 (got {})", cfg.antenna_noise_ratio));
+    }
+    Ok(())
+}
+
+/// Background removal and SumThreshold on one cross-correlation plane, in iterations of
+/// rising sensitivity. On return `amp` holds the residual in units of the plane's robust σ
+/// (for the statistics across baselines); returns that σ (None: nothing left unflagged).
+fn flag_plane(amp: &mut [f32], mask: &mut [bool], shape: Shape, cfg: &FlagConfig) -> Option<f32> {
+    let (r_time, r_chan) = ((shape.n_time / 12).clamp(1, 3), (shape.n_chan / 64).clamp(2, 6));
+    let mut resid = vec![0.0f32; amp.len()];
+    let mut sigma = None;
+    for it in 0..cfg.iterations {
+        let bg = background(amp, mask, shape, r_time, r_chan);
+        for ((r, &a), &b) in resid.iter_mut().zip(amp.iter()).zip(&bg) {
+            *r = a - b;
+        }
+        let Some((med, s)) = robust_sigma(&resid, mask) else { return None };
+        if s <= 0.0 {
+            return None;
+        }
+        for r in resid.iter_mut() {
+            *r -= med;
+        }
+        sigma = Some(s);
+        let sensitivity = (1 << (cfg.iterations - 1 - it)) as f32;
+        sum_threshold(&resid, mask, shape, &thresholds(cfg.threshold * sensitivity * s, cfg.rho, cfg.max_window));
+    }
+    let s = sigma?;
+    for (a, r) in amp.iter_mut().zip(&resid) {
+        *a = r / s;
+    }
+    Some(s)
+}
+
+/// The mean normalized residual of each (time, channel) over the unflagged
+/// cross-correlations, thresholded like a baseline's plane; plus cells flagged on more than
+/// half of the cross-correlations.
+fn across_baselines(norm: &[f32], mask: &mut [bool], lay: &Layout, sigmas: &[Option<f32>], shape: Shape, cfg: &FlagConfig) {
+    let plane = shape.len();
+    let cross: Vec<usize> = (0..lay.baselines.len()).filter(|&b| sigmas[b].is_some()).collect();
+    if cross.is_empty() {
+        return;
+    }
+    let (sum, cnt, nflag) = cross
+        .par_iter()
+        .fold(
+            || (vec![0.0f64; plane], vec![0u32; plane], vec![0u32; plane]),
+            |(mut s, mut c, mut f), &b| {
+                let (r, m) = (&norm[b * plane..(b + 1) * plane], &mask[b * plane..(b + 1) * plane]);
+                for i in 0..plane {
+                    if m[i] {
+                        f[i] += 1;
+                    } else {
+                        s[i] += r[i] as f64;
+                        c[i] += 1;
+                    }
+                }
+                (s, c, f)
+            },
+        )
+        .reduce(
+            || (vec![0.0f64; plane], vec![0u32; plane], vec![0u32; plane]),
+            |(mut s, mut c, mut f), (s2, c2, f2)| {
+                for i in 0..plane {
+                    s[i] += s2[i];
+                    c[i] += c2[i];
+                    f[i] += f2[i];
+                }
+                (s, c, f)
+            },
+        );
+    let mean: Vec<f32> = sum.iter().zip(&cnt).map(|(&s, &c)| if c > 0 { (s / c as f64) as f32 } else { 0.0 }).collect();
+    // Cells flagged on most baselines (or with no unflagged baseline) start flagged.
+    let mut cell: Vec<bool> = nflag.iter().zip(&cnt).map(|(&f, &c)| c == 0 || f as usize * 2 > cross.len()).collect();
+    if let Some((_, s)) = robust_sigma(&mean, &cell) {
+        if s > 0.0 {
+            let mut centred = mean.clone();
+            let med = robust_sigma(&mean, &cell).map(|x| x.0).unwrap_or(0.0);
+            centred.iter_mut().for_each(|x| *x -= med);
+            for it in 0..cfg.iterations {
+                let sensitivity = (1 << (cfg.iterations - 1 - it)) as f32;
+                sum_threshold(&centred, &mut cell, shape, &thresholds(cfg.threshold * sensitivity * s, cfg.rho, cfg.max_window));
+            }
+            // Whole channels and whole integrations whose mean stands out.
+            whole_lines(&centred, &mut cell, shape, cfg.threshold);
+        }
+    }
+    for &b in &cross {
+        for (m, &c) in mask[b * plane..(b + 1) * plane].iter_mut().zip(&cell) {
+            *m |= c;
+        }
+    }
+}
+
+/// Flags channels (and integrations) whose mean over the unflagged rest of the plane is a
+/// robust outlier among channels (integrations) by more than `threshold` σ.
+fn whole_lines(values: &[f32], cell: &mut [bool], shape: Shape, threshold: f32) {
+    let line_means = |along_time: bool, cell: &[bool]| -> Vec<f32> {
+        let (n_lines, len) = if along_time { (shape.n_chan, shape.n_time) } else { (shape.n_time, shape.n_chan) };
+        (0..n_lines)
+            .map(|l| {
+                let (mut s, mut c) = (0.0f64, 0usize);
+                for i in 0..len {
+                    let k = if along_time { i * shape.n_chan + l } else { l * shape.n_chan + i };
+                    if !cell[k] {
+                        s += values[k] as f64;
+                        c += 1;
+                    }
+                }
+                if c > 0 { (s / c as f64) as f32 } else { f32::NAN }
+            })
+            .collect()
+    };
+    for along_time in [true, false] {
+        let means = line_means(along_time, cell);
+        let none = vec![false; means.len()];
+        let Some((med, s)) = robust_sigma(&means, &none) else { continue };
+        if s <= 0.0 {
+            continue;
+        }
+        for (l, &m) in means.iter().enumerate() {
+            if (m - med).abs() > threshold * s {
+                if along_time {
+                    for t in 0..shape.n_time {
+                        cell[t * shape.n_chan + l] = true;
+                    }
+                } else {
+                    cell[l * shape.n_chan..(l + 1) * shape.n_chan].fill(true);
+                }
+            }
+        }
+    }
+}
+
+/// Antennas whose cross-correlations' median σ exceeds `ratio` × the array's median.
+fn noisy(lay: &Layout, sigmas: &[Option<f32>], ratio: f32) -> Vec<usize> {
+    let mut per_ant: Vec<Vec<f32>> = vec![Vec::new(); lay.n_ant];
+    for (bl, s) in lay.baselines.iter().zip(sigmas) {
+        if let Some(s) = s {
+            per_ant[bl.ant1 as usize].push(*s);
+            per_ant[bl.ant2 as usize].push(*s);
+        }
+    }
+    let median = |v: &mut Vec<f32>| {
+        let mid = v.len() / 2;
+        *v.select_nth_unstable_by(mid, f32::total_cmp).1
+    };
+    let meds: Vec<Option<f32>> = per_ant.iter_mut().map(|v| (!v.is_empty()).then(|| median(v))).collect();
+    let mut all: Vec<f32> = meds.iter().flatten().copied().collect();
+    if all.len() < 3 {
+        return Vec::new();
+    }
+    let array = median(&mut all);
+    meds.iter().enumerate().filter(|(_, m)| m.is_some_and(|m| m > ratio * array)).map(|(a, _)| a).collect()
+}
+
+/// Flagged fraction per antenna (None for antennas without rows), over its cross- and
+/// auto-correlations.
+fn per_antenna(lay: &Layout, present: &[bool], flag: &[bool]) -> Vec<(usize, Option<f64>)> {
+    let counts: Vec<(usize, usize)> = (0..lay.baselines.len())
+        .into_par_iter()
+        .map(|b| {
+            let rows = (0..lay.n_time()).filter(|&t| present[b * lay.n_time() + t]).count();
+            let f = (0..lay.n_time())
+                .filter(|&t| present[b * lay.n_time() + t])
+                .map(|t| {
+                    let o = (b * lay.n_time() + t) * lay.n_chan * lay.n_corr;
+                    flag[o..o + lay.n_chan * lay.n_corr].iter().filter(|&&x| x).count()
+                })
+                .sum();
+            (f, rows * lay.n_chan * lay.n_corr)
+        })
+        .collect();
+    let mut acc = vec![(0usize, 0usize); lay.n_ant];
+    for (bl, (f, n)) in lay.baselines.iter().zip(counts) {
+        for a in if bl.is_auto() { vec![bl.ant1] } else { vec![bl.ant1, bl.ant2] } {
+            acc[a as usize].0 += f;
+            acc[a as usize].1 += n;
+        }
+    }
+    acc.into_iter().enumerate().map(|(a, (f, n))| (a, (n > 0).then(|| f as f64 / n as f64))).collect()
+}
+
+/// Flagged fraction per channel over all present rows and correlations.
+fn per_channel(lay: &Layout, present: &[bool], flag: &[bool]) -> Vec<f64> {
+    let (n_chan, n_corr) = (lay.n_chan, lay.n_corr);
+    let counts = flag
+        .par_chunks(n_chan * n_corr)
+        .zip(present.par_iter())
+        .filter(|(_, &p)| p)
+        .fold(
+            || vec![0usize; n_chan],
+            |mut acc, (f, _)| {
+                for (c, a) in acc.iter_mut().enumerate() {
+                    *a += f[c * n_corr..(c + 1) * n_corr].iter().filter(|&&x| x).count();
+                }
+                acc
+            },
+        )
+        .reduce(|| vec![0usize; n_chan], |a, b| a.iter().zip(&b).map(|(x, y)| x + y).collect());
+    let denom = (lay.n_rows * n_corr).max(1) as f64;
+    counts.into_iter().map(|c| c as f64 / denom).collect()
+}
+
+/// FLAG and FLAG_ROW into a staged copy, exchanged with the MS.
+fn write(cfg: &FlagConfig, lay: &Layout, flag: &[bool], block_rows: usize, progress: &(dyn Fn(FlagProgress) + Sync)) -> Result<(), CalibError> {
+    let staged = swap::Staged::begin(&cfg.ms)?;
+    fault_point("staged");
+    let path = staged.path().to_path_buf();
+    let io = |what: &str, e: casacore_sys::CasaError| CalibError::Io { path: path.clone(), message: format!("{what}: {}", e.message) };
+    let mut table = casacore_sys::Table::open(&path, true).map_err(|e| io("open", e))?;
+    // FLAG rows of `block_rows` of DATA are 8× smaller: write in bigger blocks.
+    layout::write_flags(&mut table, &path, lay, flag, block_rows * 8, &|d, t| progress(FlagProgress { stage: "write", done: d, total: t }))?;
+    if table.has_column("FLAG_ROW").map_err(|e| io("list columns", e))? {
+        let per_row = lay.n_chan * lay.n_corr;
+        let flag_row: Vec<bool> = lay.row_cell.iter().map(|&c| flag[c * per_row..(c + 1) * per_row].iter().all(|&f| f)).collect();
+        table.put_scalars("FLAG_ROW", 0, &flag_row).map_err(|e| io("write FLAG_ROW", e))?;
+    }
+    table.close().map_err(|e| io("close", e))?;
+    staged.commit(&fault_point)?;
+    Ok(())
+}
