@@ -15,6 +15,7 @@ mod convert;
 mod image;
 mod fs;
 mod applycal;
+mod flag;
 
 use napi_derive::napi;
 

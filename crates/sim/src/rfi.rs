@@ -4,9 +4,9 @@
 //!
 //! Three kinds, each with a range of strengths (σ = the noise per real/imaginary part):
 //!
-//! - persistent narrowband channels: every integration and cross-correlation of a channel, a
+//! - persistent narrowband channels (one per 48 channels, at least 2): every integration and cross-correlation of a channel, a
 //!   carrier of 10–100 σ (per baseline × U(0.5, 1.5), random phase);
-//! - broadband bursts of one or two integrations over a contiguous range of 30–100% of the
+//! - broadband bursts (one per 6 integrations, at least 2) of one or two integrations over a contiguous range of 30–100% of the
 //!   band, 3–50 σ;
 //! - bad antennas: extra complex Gaussian noise of 4–10 σ on every cross-correlation of the
 //!   antenna, all integrations and channels.
@@ -62,12 +62,12 @@ fn log_uniform(rng: &mut ChaCha8Rng, lo: f64, hi: f64) -> f64 {
 
 impl RfiPlan {
     /// The plan of one group: counts scale with the band and the integrations (768 channels
-    /// give 8 narrowband channels, 24 integrations 3 bursts; 1–3 bad antennas).
+    /// give 16 narrowband channels (at least 2), 24 integrations 4 bursts (at least 2); 1–3 bad antennas).
     pub fn draw(seed: u64, group: usize, n_int: usize, freqs_asc_hz: &[f64], antennas: &[i64], noise_jy: f64) -> RfiPlan {
         let mut rng = ChaCha8Rng::seed_from_u64(mix(seed, 0x4f1, group as u64, 0));
         let sigma = if noise_jy > 0.0 { noise_jy } else { crate::default_noise_jy() };
         let n_chan = freqs_asc_hz.len();
-        let n_nb = (n_chan / 96).clamp(1, 16).min(n_chan);
+        let n_nb = (n_chan / 48).clamp(2, 16).min(n_chan);
         let mut chans: Vec<usize> = Vec::new();
         while chans.len() < n_nb {
             let c = rng.random_range(0..n_chan);
@@ -80,7 +80,7 @@ impl RfiPlan {
             .into_iter()
             .map(|c| Narrowband { channel: c, freq_hz: freqs_asc_hz[c], amplitude_jy: log_uniform(&mut rng, 10.0, 100.0) * sigma })
             .collect();
-        let n_bursts = (n_int / 8).clamp(1, 8);
+        let n_bursts = (n_int / 6).clamp(2, 8);
         let bursts = (0..n_bursts)
             .map(|_| {
                 let n_integrations = if n_int > 1 && rng.random::<bool>() { 2 } else { 1 };
@@ -187,8 +187,8 @@ mod tests {
     fn the_plan_is_deterministic_and_sized_by_the_band() {
         let (a, b) = (plan(), plan());
         assert_eq!(serde_json::to_string(&a).unwrap(), serde_json::to_string(&b).unwrap());
-        assert_eq!(a.narrowband.len(), 8);
-        assert_eq!(a.bursts.len(), 3);
+        assert_eq!(a.narrowband.len(), 16);
+        assert_eq!(a.bursts.len(), 4);
         assert_eq!(a.bad_antennas.len(), 2);
         for nb in &a.narrowband {
             assert!((10.0 * 2.3..=100.0 * 2.3).contains(&nb.amplitude_jy));

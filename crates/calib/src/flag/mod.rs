@@ -51,11 +51,26 @@ pub struct FlagConfig {
     pub antenna_noise_ratio: f32,
     /// Compute and report, write nothing.
     pub dry_run: bool,
+    /// Flag again even if the MS records a run with these settings.
+    pub force: bool,
     /// Bytes of DATA per casacore read.
     pub block_bytes: usize,
 }
 
+/// MAIN's keyword recording the settings of the last flagging, written with the new FLAG in
+/// the same atomic exchange: a rerun with the same settings (after success, or after a kill
+/// that came after the exchange) leaves FLAG as it is, so a second run is idempotent.
+pub const SETTINGS_KEYWORD: &str = "CONTIMG_FLAG";
+
 impl FlagConfig {
+    /// What [`SETTINGS_KEYWORD`] records.
+    pub fn settings(&self) -> String {
+        format!(
+            "contimg-flag/1 autocorr={} quack={} edge_channels={} rfi={} threshold={} rho={} max_window={} iterations={} sir_eta={} antenna_noise_ratio={}",
+            self.autocorr, self.quack, self.edge_channels, self.rfi, self.threshold, self.rho, self.max_window, self.iterations, self.sir_eta, self.antenna_noise_ratio
+        )
+    }
+
     pub fn new(ms: impl Into<PathBuf>) -> Self {
         FlagConfig {
             ms: ms.into(),
@@ -70,6 +85,7 @@ impl FlagConfig {
             sir_eta: 0.2,
             antenna_noise_ratio: 1.5,
             dry_run: false,
+            force: false,
             block_bytes: 64 << 20,
         }
     }
@@ -99,6 +115,10 @@ pub struct AntennaSummary {
 pub struct FlagSummary {
     pub ms: PathBuf,
     pub dry_run: bool,
+    /// The MS was already flagged with these settings: nothing was computed or written (the
+    /// fractions are FLAG's as found).
+    pub already_flagged: bool,
+    pub settings: String,
     pub rows: usize,
     pub samples: usize,
     pub n_time: usize,
@@ -186,6 +206,11 @@ pub fn flag(
     let lay = layout::layout(&reader)?;
     let row_bytes = (lay.n_corr * lay.n_chan * 8).max(1);
     let block_rows = (cfg.block_bytes / row_bytes).max(1);
+    let done_before = match reader.main_table().keyword(None, SETTINGS_KEYWORD) {
+        Ok(Some(casacore_sys::KeywordValue::String(s))) => Some(s),
+        _ => None,
+    };
+    let already_flagged = !cfg.force && done_before.as_deref() == Some(cfg.settings().as_str());
     let planes = layout::read_planes(&reader, &lay, block_rows, &|d, t| progress(FlagProgress { stage: "read", done: d, total: t }), cancelled)?;
     let read_seconds = t0.elapsed().as_secs_f64();
     let t1 = Instant::now();
@@ -198,6 +223,38 @@ pub fn flag(
     let samples = lay.n_rows * per_cell;
     let frac = |n: usize| n as f64 / samples.max(1) as f64;
     let flagged_before = st.flagged();
+    if already_flagged {
+        let per_antenna_now = per_antenna(&lay, &present, &flag);
+        let per_channel_now = per_channel(&lay, &present, &flag);
+        return Ok(FlagSummary {
+            ms: cfg.ms.clone(),
+            dry_run: cfg.dry_run,
+            already_flagged,
+            settings: cfg.settings(),
+            rows: lay.n_rows,
+            samples,
+            n_time,
+            n_baselines: lay.baselines.len(),
+            n_chan,
+            n_corr,
+            flagged_before,
+            flagged_after: flagged_before,
+            fraction_before: frac(flagged_before),
+            fraction_after: frac(flagged_before),
+            steps: Vec::new(),
+            per_antenna: per_antenna_now
+                .into_iter()
+                .filter_map(|(a, f)| f.map(|f| AntennaSummary { antenna: a, fraction_before: f, fraction_after: f }))
+                .collect(),
+            per_channel_before: per_channel_now.clone(),
+            per_channel_after: per_channel_now,
+            noisy_antennas: Vec::new(),
+            read_seconds,
+            flag_seconds: 0.0,
+            write_seconds: 0.0,
+            seconds: t0.elapsed().as_secs_f64(),
+        });
+    }
     let per_antenna_before = per_antenna(&lay, &present, &flag);
     let per_channel_before = per_channel(&lay, &present, &flag);
     let mut steps = Vec::new();
@@ -242,6 +299,7 @@ pub fn flag(
     let mut noisy_antennas = Vec::new();
     if cfg.rfi && n_time > 0 && n_chan > 0 {
         let shape = Shape { n_time, n_chan };
+        let design = st.mask.clone();
         let ts = Instant::now();
         progress(FlagProgress { stage: "sumthreshold", done: 0, total: lay.baselines.len() });
         let sigmas: Vec<Option<f32>> = amp
@@ -256,21 +314,45 @@ pub fn flag(
         step("sumthreshold", &st, ts);
 
         let ts = Instant::now();
-        across_baselines(&amp, &mut st.mask, &lay, &sigmas, shape, cfg);
+        let cells = across_baselines(&amp, &st.mask, &lay, &sigmas, shape, cfg);
+        for (b, &s) in sigmas.iter().enumerate() {
+            if s.is_some() {
+                for (m, &c) in st.mask[b * plane..(b + 1) * plane].iter_mut().zip(&cells) {
+                    *m |= c;
+                }
+            }
+        }
         step("baselines", &st, ts);
 
         let ts = Instant::now();
         noisy_antennas = noisy(&lay, &sigmas, cfg.antenna_noise_ratio);
+        let is_noisy = |b: &layout::Baseline| noisy_antennas.contains(&(b.ant1 as usize)) || noisy_antennas.contains(&(b.ant2 as usize));
         for (b, bl) in lay.baselines.iter().enumerate() {
-            if noisy_antennas.contains(&(bl.ant1 as usize)) || noisy_antennas.contains(&(bl.ant2 as usize)) {
+            if is_noisy(bl) {
                 st.mask[b * plane..(b + 1) * plane].fill(true);
             }
         }
         step("antennas", &st, ts);
 
+        // SIR widens what only this baseline's SumThreshold found (faint edges of RFI below
+        // its noise); flags by design and those from the statistics across baselines —
+        // which already reach far below one baseline's noise — are not widened.
         let ts = Instant::now();
         if cfg.sir_eta > 0.0 {
-            st.mask.par_chunks_mut(plane).for_each(|m| sir(m, shape, cfg.sir_eta));
+            st.mask
+                .par_chunks_mut(plane)
+                .zip(design.par_chunks(plane))
+                .zip(sigmas.par_iter())
+                .for_each(|((m, d), s)| {
+                    if s.is_none() {
+                        return;
+                    }
+                    let mut own: Vec<bool> = m.iter().zip(d).zip(&cells).map(|((&m, &d), &c)| m && !d && !c).collect();
+                    sir(&mut own, shape, cfg.sir_eta);
+                    for (m, o) in m.iter_mut().zip(own) {
+                        *m |= o;
+                    }
+                });
         }
         step("sir", &st, ts);
     }
@@ -296,6 +378,8 @@ pub fn flag(
     Ok(FlagSummary {
         ms: cfg.ms.clone(),
         dry_run: cfg.dry_run,
+        already_flagged,
+        settings: cfg.settings(),
         rows: lay.n_rows,
         samples,
         n_time,
@@ -349,8 +433,13 @@ fn flag_plane(amp: &mut [f32], mask: &mut [bool], shape: Shape, cfg: &FlagConfig
     let (r_time, r_chan) = ((shape.n_time / 12).clamp(1, 3), (shape.n_chan / 64).clamp(2, 6));
     let mut resid = vec![0.0f32; amp.len()];
     let mut sigma = None;
+    // Each iteration starts again from the given flags: the earlier, less sensitive ones only
+    // clean the background. (Kept, their windows that straddle a strong feature not yet
+    // flagged at the shorter lengths would flag its clean neighbours for good.)
+    let given = mask.to_vec();
     for it in 0..cfg.iterations {
         let bg = background(amp, mask, shape, r_time, r_chan);
+        mask.copy_from_slice(&given);
         for ((r, &a), &b) in resid.iter_mut().zip(amp.iter()).zip(&bg) {
             *r = a - b;
         }
@@ -372,14 +461,14 @@ fn flag_plane(amp: &mut [f32], mask: &mut [bool], shape: Shape, cfg: &FlagConfig
     Some(s)
 }
 
-/// The mean normalized residual of each (time, channel) over the unflagged
-/// cross-correlations, thresholded like a baseline's plane; plus cells flagged on more than
-/// half of the cross-correlations.
-fn across_baselines(norm: &[f32], mask: &mut [bool], lay: &Layout, sigmas: &[Option<f32>], shape: Shape, cfg: &FlagConfig) {
+/// The cells to flag on every cross-correlation: the mean normalized residual of each (time,
+/// channel) over the unflagged cross-correlations, thresholded like a baseline's plane, and
+/// cells flagged on more than half of them.
+fn across_baselines(norm: &[f32], mask: &[bool], lay: &Layout, sigmas: &[Option<f32>], shape: Shape, cfg: &FlagConfig) -> Vec<bool> {
     let plane = shape.len();
     let cross: Vec<usize> = (0..lay.baselines.len()).filter(|&b| sigmas[b].is_some()).collect();
     if cross.is_empty() {
-        return;
+        return vec![false; plane];
     }
     let (sum, cnt, nflag) = cross
         .par_iter()
@@ -425,11 +514,7 @@ fn across_baselines(norm: &[f32], mask: &mut [bool], lay: &Layout, sigmas: &[Opt
             whole_lines(&centred, &mut cell, shape, cfg.threshold);
         }
     }
-    for &b in &cross {
-        for (m, &c) in mask[b * plane..(b + 1) * plane].iter_mut().zip(&cell) {
-            *m |= c;
-        }
-    }
+    cell
 }
 
 /// Flags channels (and integrations) whose mean over the unflagged rest of the plane is a
@@ -556,6 +641,9 @@ fn write(cfg: &FlagConfig, lay: &Layout, flag: &[bool], block_rows: usize, progr
         let flag_row: Vec<bool> = lay.row_cell.iter().map(|&c| flag[c * per_row..(c + 1) * per_row].iter().all(|&f| f)).collect();
         table.put_scalars("FLAG_ROW", 0, &flag_row).map_err(|e| io("write FLAG_ROW", e))?;
     }
+    table
+        .put_keyword(None, SETTINGS_KEYWORD, &casacore_sys::KeywordValue::String(cfg.settings()))
+        .map_err(|e| io("record the settings", e))?;
     table.close().map_err(|e| io("close", e))?;
     staged.commit(&fault_point)?;
     Ok(())

@@ -50,7 +50,9 @@ fn lanes(shape: Shape, dir: Direction) -> (usize, usize, usize, usize) {
 
 /// One SumThreshold pass of window `m` and threshold `chi` along `dir`, AOFlagger's way:
 /// already-flagged samples are left out of a window's mean; if the mean of the rest exceeds
-/// `chi` in absolute value, the whole window is flagged. Reads `mask`, ORs into `out`.
+/// `chi`, the whole window is flagged. Only upward excursions count: interference adds power
+/// to an amplitude, while the dips beside strong RFI (where it pulled the background up
+/// before it was flagged) are not interference. Reads `mask`, ORs into `out`.
 pub fn sum_threshold_pass(values: &[f32], mask: &[bool], out: &mut [bool], shape: Shape, dir: Direction, m: usize, chi: f32) {
     let (n_lanes, len, lane_stride, step) = lanes(shape, dir);
     if m > len {
@@ -77,7 +79,7 @@ pub fn sum_threshold_pass(values: &[f32], mask: &[bool], out: &mut [bool], shape
                     cnt += 1;
                 }
             }
-            if cnt > 0 && (sum / cnt as f32).abs() > chi {
+            if cnt > 0 && sum / cnt as f32 > chi {
                 for i in start..start + m {
                     out[at(i)] = true;
                 }

@@ -171,8 +171,15 @@ fn exchange(a: &Path, b: &Path) -> std::io::Result<()> {
     }
 }
 
-/// Whether we may replace the MS: the directory and its parent must be writable.
+/// Whether we may replace the MS: the directory and its parent must be writable, and the MS
+/// must not be marked read-only by its mode (no owner write bit), which root would otherwise
+/// pass over.
 pub fn check_writable(ms: &Path) -> Result<(), String> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = fs::metadata(ms).map_err(|e| format!("{}: {e}", ms.display()))?.permissions().mode();
+    if mode & 0o200 == 0 {
+        return Err(format!("{} has no write permission (mode {:o})", ms.display(), mode & 0o7777));
+    }
     for p in [ms, parent_of(ms)] {
         let c = CString::new(p.as_os_str().as_bytes()).map_err(|_| format!("{}: bad path", p.display()))?;
         // SAFETY: a NUL-terminated path.
