@@ -6,8 +6,8 @@
 //!    ([`layout`]): a few iterations of a masked smooth background removed and SumThreshold
 //!    over windows 1…64 in time and frequency with falling sensitivity ([`sumthreshold`]);
 //! 3. across baselines: the mean normalized residual of every (time, channel) over the
-//!    unflagged cross-correlations is itself thresholded (SumThreshold, whole-channel and
-//!    whole-integration outliers), and cells flagged on most baselines are flagged on all;
+//!    unflagged cross-correlations is itself thresholded (SumThreshold: it reaches far below
+//!    one baseline's noise), and cells flagged on most baselines are flagged on all;
 //!    antennas whose baselines are much noisier than the array's are flagged;
 //! 4. the scale-invariant rank operator in both directions on every baseline.
 //!
@@ -420,7 +420,7 @@ fn validate(cfg: &FlagConfig) -> Result<(), CalibError> {
     if cfg.iterations == 0 || cfg.iterations > 8 {
         return bad(format!("iterations must be 1..8 (got {})", cfg.iterations));
     }
-    if !(cfg.antenna_noise_ratio > 1.0) {
+    if cfg.antenna_noise_ratio.is_nan() || cfg.antenna_noise_ratio <= 1.0 {
         return bad(format!("antenna noise ratio must exceed 1 (got {})", cfg.antenna_noise_ratio));
     }
     Ok(())
@@ -443,7 +443,7 @@ fn flag_plane(amp: &mut [f32], mask: &mut [bool], shape: Shape, cfg: &FlagConfig
         for ((r, &a), &b) in resid.iter_mut().zip(amp.iter()).zip(&bg) {
             *r = a - b;
         }
-        let Some((med, s)) = robust_sigma(&resid, mask) else { return None };
+        let (med, s) = robust_sigma(&resid, mask)?;
         if s <= 0.0 {
             return None;
         }
@@ -510,51 +510,9 @@ fn across_baselines(norm: &[f32], mask: &[bool], lay: &Layout, sigmas: &[Option<
                 let sensitivity = (1 << (cfg.iterations - 1 - it)) as f32;
                 sum_threshold(&centred, &mut cell, shape, &thresholds(cfg.threshold * sensitivity * s, cfg.rho, cfg.max_window));
             }
-            // Whole channels and whole integrations whose mean stands out.
-            whole_lines(&centred, &mut cell, shape, cfg.threshold);
         }
     }
     cell
-}
-
-/// Flags channels (and integrations) whose mean over the unflagged rest of the plane is a
-/// robust outlier among channels (integrations) by more than `threshold` σ.
-fn whole_lines(values: &[f32], cell: &mut [bool], shape: Shape, threshold: f32) {
-    let line_means = |along_time: bool, cell: &[bool]| -> Vec<f32> {
-        let (n_lines, len) = if along_time { (shape.n_chan, shape.n_time) } else { (shape.n_time, shape.n_chan) };
-        (0..n_lines)
-            .map(|l| {
-                let (mut s, mut c) = (0.0f64, 0usize);
-                for i in 0..len {
-                    let k = if along_time { i * shape.n_chan + l } else { l * shape.n_chan + i };
-                    if !cell[k] {
-                        s += values[k] as f64;
-                        c += 1;
-                    }
-                }
-                if c > 0 { (s / c as f64) as f32 } else { f32::NAN }
-            })
-            .collect()
-    };
-    for along_time in [true, false] {
-        let means = line_means(along_time, cell);
-        let none = vec![false; means.len()];
-        let Some((med, s)) = robust_sigma(&means, &none) else { continue };
-        if s <= 0.0 {
-            continue;
-        }
-        for (l, &m) in means.iter().enumerate() {
-            if (m - med).abs() > threshold * s {
-                if along_time {
-                    for t in 0..shape.n_time {
-                        cell[t * shape.n_chan + l] = true;
-                    }
-                } else {
-                    cell[l * shape.n_chan..(l + 1) * shape.n_chan].fill(true);
-                }
-            }
-        }
-    }
 }
 
 /// Antennas whose cross-correlations' median σ exceeds `ratio` × the array's median.

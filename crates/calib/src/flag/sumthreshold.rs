@@ -54,6 +54,19 @@ fn lanes(shape: Shape, dir: Direction) -> (usize, usize, usize, usize) {
 /// to an amplitude, while the dips beside strong RFI (where it pulled the background up
 /// before it was flagged) are not interference. Reads `mask`, ORs into `out`.
 pub fn sum_threshold_pass(values: &[f32], mask: &[bool], out: &mut [bool], shape: Shape, dir: Direction, m: usize, chi: f32) {
+    let len = if dir == Direction::Time { shape.n_time } else { shape.n_chan };
+    if m > len {
+        return;
+    }
+    match dir {
+        Direction::Time => sum_threshold_time(values, mask, out, shape, m, chi),
+        Direction::Freq => sum_threshold_freq(values, mask, out, shape, m, chi),
+    }
+}
+
+/// The lane-by-lane definition (kept for the tests that check the fast versions).
+#[cfg(test)]
+fn sum_threshold_lanes(values: &[f32], mask: &[bool], out: &mut [bool], shape: Shape, dir: Direction, m: usize, chi: f32) {
     let (n_lanes, len, lane_stride, step) = lanes(shape, dir);
     if m > len {
         return;
@@ -82,6 +95,82 @@ pub fn sum_threshold_pass(values: &[f32], mask: &[bool], out: &mut [bool], shape
             if cnt > 0 && sum / cnt as f32 > chi {
                 for i in start..start + m {
                     out[at(i)] = true;
+                }
+            }
+        }
+    }
+}
+
+/// The Freq direction of [`sum_threshold_pass`]: per integration, prefix sums of the unflagged
+/// values and counts give every window's mean at once; flagged windows are marked through a
+/// difference array (no branch per sample).
+fn sum_threshold_freq(values: &[f32], mask: &[bool], out: &mut [bool], shape: Shape, m: usize, chi: f32) {
+    let nc = shape.n_chan;
+    let mut pv = vec![0.0f32; nc + 1];
+    let mut pc = vec![0.0f32; nc + 1];
+    let mut cover = vec![0i32; nc + 1];
+    for t in 0..shape.n_time {
+        let (v, f) = (&values[t * nc..(t + 1) * nc], &mask[t * nc..(t + 1) * nc]);
+        let (mut sv, mut sc) = (0.0f32, 0.0f32);
+        for i in 0..nc {
+            let w = if f[i] { 0.0 } else { 1.0 };
+            sv += w * v[i];
+            sc += w;
+            pv[i + 1] = sv;
+            pc[i + 1] = sc;
+        }
+        cover.fill(0);
+        let mut any = false;
+        for start in 0..=nc - m {
+            let c = pc[start + m] - pc[start];
+            if c > 0.5 && pv[start + m] - pv[start] > chi * c {
+                cover[start] += 1;
+                cover[start + m] -= 1;
+                any = true;
+            }
+        }
+        if any {
+            let mut k = 0;
+            for (o, &d) in out[t * nc..(t + 1) * nc].iter_mut().zip(&cover) {
+                k += d;
+                *o |= k > 0;
+            }
+        }
+    }
+}
+
+/// The Time direction of [`sum_threshold_pass`], all channels at once (rows are contiguous,
+/// so the running sums vectorise).
+fn sum_threshold_time(values: &[f32], mask: &[bool], out: &mut [bool], shape: Shape, m: usize, chi: f32) {
+    let (nt, nc) = (shape.n_time, shape.n_chan);
+    let row = |t: usize| t * nc..(t + 1) * nc;
+    let mut sum = vec![0.0f32; nc];
+    let mut cnt = vec![0.0f32; nc];
+    let add = |sum: &mut [f32], cnt: &mut [f32], t: usize, sign: f32| {
+        for ((s, c), (&v, &f)) in sum.iter_mut().zip(cnt.iter_mut()).zip(values[row(t)].iter().zip(&mask[row(t)])) {
+            let w = if f { 0.0 } else { sign };
+            *s += w * v;
+            *c += w;
+        }
+    };
+    for t in 0..m {
+        add(&mut sum, &mut cnt, t, 1.0);
+    }
+    let mut hit = vec![false; nc];
+    for start in 0..=nt - m {
+        if start > 0 {
+            add(&mut sum, &mut cnt, start - 1, -1.0);
+            add(&mut sum, &mut cnt, start + m - 1, 1.0);
+        }
+        let mut any = false;
+        for ((h, &s), &c) in hit.iter_mut().zip(&sum).zip(&cnt) {
+            *h = c > 0.5 && s > chi * c;
+            any |= *h;
+        }
+        if any {
+            for t in start..start + m {
+                for (o, &h) in out[row(t)].iter_mut().zip(&hit) {
+                    *o |= h;
                 }
             }
         }
@@ -148,6 +237,24 @@ pub fn sir(mask: &mut [bool], shape: Shape, eta: f32) {
 
 /// A box sum of half-width `r` along `dir` (prefix sums, so the cost does not depend on r).
 fn box_sum(values: &[f32], out: &mut [f32], shape: Shape, dir: Direction, r: usize) {
+    if dir == Direction::Time {
+        // All channels at once: out row t = Σ rows t−r..=t+r (a running sum of rows).
+        let (nt, nc) = (shape.n_time, shape.n_chan);
+        let mut acc = vec![0.0f32; nc];
+        for t in 0..r.min(nt) {
+            acc.iter_mut().zip(&values[t * nc..(t + 1) * nc]).for_each(|(a, &v)| *a += v);
+        }
+        for t in 0..nt {
+            if t + r < nt {
+                acc.iter_mut().zip(&values[(t + r) * nc..(t + r + 1) * nc]).for_each(|(a, &v)| *a += v);
+            }
+            if t > r {
+                acc.iter_mut().zip(&values[(t - r - 1) * nc..(t - r) * nc]).for_each(|(a, &v)| *a -= v);
+            }
+            out[t * nc..(t + 1) * nc].copy_from_slice(&acc);
+        }
+        return;
+    }
     let (n_lanes, len, lane_stride, step) = lanes(shape, dir);
     let mut p = vec![0.0f64; len + 1];
     for l in 0..n_lanes {
@@ -352,5 +459,92 @@ mod tests {
         fn positions(self) -> Vec<usize> {
             self.enumerate().filter(|(_, &b)| b).map(|(i, _)| i).collect()
         }
+    }
+}
+
+#[cfg(test)]
+mod time_direction {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    /// The row-wise Time direction equals the lane-by-lane definition.
+    #[test]
+    fn row_wise_time_pass_matches_the_lane_definition() {
+        let shape = Shape { n_time: 24, n_chan: 37 };
+        let mut rng = ChaCha8Rng::seed_from_u64(9);
+        let v: Vec<f32> = (0..shape.len()).map(|_| rng.random_range(-1.0..3.0)).collect();
+        let mask: Vec<bool> = (0..shape.len()).map(|_| rng.random_bool(0.2)).collect();
+        for m in [1, 2, 4, 8, 16] {
+            let mut fast = vec![false; shape.len()];
+            sum_threshold_pass(&v, &mask, &mut fast, shape, Direction::Time, m, 0.8);
+            let mut slow = vec![false; shape.len()];
+            for c in 0..shape.n_chan {
+                for start in 0..=shape.n_time - m {
+                    let xs: Vec<f32> = (start..start + m).filter(|&t| !mask[t * shape.n_chan + c]).map(|t| v[t * shape.n_chan + c]).collect();
+                    if !xs.is_empty() && xs.iter().sum::<f32>() / xs.len() as f32 > 0.8 {
+                        (start..start + m).for_each(|t| slow[t * shape.n_chan + c] = true);
+                    }
+                }
+            }
+            // Float sums in another order: allow a disagreement only at the threshold itself.
+            let diff = fast.iter().zip(&slow).filter(|(a, b)| a != b).count();
+            assert!(diff <= 2, "m {m}: {diff} differ");
+        }
+        for dir in [Direction::Time, Direction::Freq] {
+            for m in [1, 2, 4, 8, 16, 32] {
+                let mut fast = vec![false; shape.len()];
+                sum_threshold_pass(&v, &mask, &mut fast, shape, dir, m, 0.8);
+                let mut slow = vec![false; shape.len()];
+                sum_threshold_lanes(&v, &mask, &mut slow, shape, dir, m, 0.8);
+                let diff = fast.iter().zip(&slow).filter(|(a, b)| a != b).count();
+                assert!(diff <= 2, "{dir:?} m {m}: {diff} differ");
+            }
+        }
+        let mut out = vec![0.0f32; shape.len()];
+        box_sum(&v, &mut out, shape, Direction::Time, 2);
+        for t in 0..shape.n_time {
+            for c in 0..shape.n_chan {
+                let want: f32 = (t.saturating_sub(2)..(t + 3).min(shape.n_time)).map(|u| v[u * shape.n_chan + c]).sum();
+                assert!((out[t * shape.n_chan + c] - want).abs() < 1e-4);
+            }
+        }
+    }
+
+    /// Rough cost of one full-size plane (24 × 768); run with --ignored --nocapture.
+    #[test]
+    #[ignore]
+    fn plane_cost() {
+        let shape = Shape { n_time: 24, n_chan: 768 };
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let v: Vec<f32> = (0..shape.len()).map(|_| rng.random_range(0.0..1.0)).collect();
+        let t0 = std::time::Instant::now();
+        for _ in 0..50 {
+            let mut mask = vec![false; shape.len()];
+            for _ in 0..3 {
+                let bg = background(&v, &mask, shape, 2, 6);
+                let r: Vec<f32> = v.iter().zip(&bg).map(|(a, b)| a - b).collect();
+                let (_, s) = robust_sigma(&r, &mask).unwrap();
+                sum_threshold(&r, &mut mask, shape, &thresholds(6.0 * s, 1.5, 64));
+            }
+        }
+        eprintln!("{:.2} ms per plane", t0.elapsed().as_secs_f64() * 1e3 / 50.0);
+        let mask = vec![false; shape.len()];
+        let t0 = std::time::Instant::now();
+        for _ in 0..150 {
+            std::hint::black_box(background(&v, &mask, shape, 2, 6));
+        }
+        eprintln!("background {:.3} ms", t0.elapsed().as_secs_f64() * 1e3 / 150.0);
+        let t0 = std::time::Instant::now();
+        for _ in 0..150 {
+            std::hint::black_box(robust_sigma(&v, &mask));
+        }
+        eprintln!("robust_sigma {:.3} ms", t0.elapsed().as_secs_f64() * 1e3 / 150.0);
+        let t0 = std::time::Instant::now();
+        for _ in 0..150 {
+            let mut m = mask.clone();
+            sum_threshold(&v, &mut m, shape, &thresholds(6.0 * 0.3, 1.5, 64));
+        }
+        eprintln!("sum_threshold {:.3} ms", t0.elapsed().as_secs_f64() * 1e3 / 150.0);
     }
 }
