@@ -14,6 +14,8 @@ export interface FlagOptions {
   rho?: number;
   iterations?: number;
   sirEta?: number;
+  smoothTime?: number;
+  smoothChan?: number;
   antennaNoiseRatio?: number;
   dryRun: boolean;
   force: boolean;

@@ -20,6 +20,9 @@ pub struct FlagRequest {
     pub rho: Option<f64>,
     pub iterations: Option<u32>,
     pub sir_eta: Option<f64>,
+    /// Background box half-widths (integrations, channels).
+    pub smooth_time: Option<u32>,
+    pub smooth_chan: Option<u32>,
     pub antenna_noise_ratio: Option<f64>,
     pub dry_run: Option<bool>,
     /// Flag again even if the MS records a run with the same settings.
@@ -52,6 +55,8 @@ pub fn flag<'env>(
     cfg.rho = request.rho.map_or(cfg.rho, |x| x as f32);
     cfg.iterations = request.iterations.map_or(cfg.iterations, |x| x as usize);
     cfg.sir_eta = request.sir_eta.map_or(cfg.sir_eta, |x| x as f32);
+    cfg.smooth_time = request.smooth_time.map_or(cfg.smooth_time, |x| x as usize);
+    cfg.smooth_chan = request.smooth_chan.map_or(cfg.smooth_chan, |x| x as usize);
     cfg.antenna_noise_ratio = request.antenna_noise_ratio.map_or(cfg.antenna_noise_ratio, |x| x as f32);
     cfg.dry_run = request.dry_run.unwrap_or(false);
     cfg.force = request.force.unwrap_or(false);

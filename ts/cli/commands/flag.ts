@@ -28,12 +28,15 @@ export const flagCommand = defineCommand({
       .option('rho', { type: 'number', default: 1.5, describe: 'SumThreshold threshold fall-off: chi_M = chi_1 / rho^log2(M)' })
       .option('iterations', { type: 'number', default: 3, describe: 'Background + SumThreshold iterations (sensitivity doubles each)' })
       .option('sir-eta', { type: 'number', default: 0.2, describe: 'Scale-invariant rank operator eta (0: off)' })
+      .option('smooth-time', { type: 'number', default: 1, describe: 'Background box half-width in integrations (applied twice)' })
+      .option('smooth-chan', { type: 'number', default: 4, describe: 'Background box half-width in channels (applied twice)' })
       .option('antenna-noise-ratio', { type: 'number', default: 1.5, describe: "Flag an antenna whose baselines' median noise exceeds the array's by this factor" })
       .option('force', { type: 'boolean', default: false, describe: 'Flag again even if the MS was already flagged with these settings (a rerun is otherwise a no-op)' })
       .option('dry-run', { type: 'boolean', default: false, describe: 'Compute and report the flags; write nothing' })
       .option('json', { type: 'boolean', default: false, describe: 'Print the results as JSON' })
       .check((a) => {
         if (!Number.isInteger(a['edge-channels']) || a['edge-channels'] < 0) throw new Error(`--edge-channels must be a non-negative integer (got ${a['edge-channels']})`);
+        for (const k of ['smooth-time', 'smooth-chan'] as const) if (!Number.isInteger(a[k]) || a[k] < 0) throw new Error(`--${k} must be a non-negative integer (got ${a[k]})`);
         if (!Number.isInteger(a.iterations) || a.iterations < 1) throw new Error(`--iterations must be a positive integer (got ${a.iterations})`);
         return true;
       }),
@@ -56,6 +59,8 @@ export const flagCommand = defineCommand({
             rho: a.rho,
             iterations: a.iterations,
             sirEta: a['sir-eta'],
+            smoothTime: a['smooth-time'],
+            smoothChan: a['smooth-chan'],
             antennaNoiseRatio: a['antenna-noise-ratio'],
             dryRun: a['dry-run'],
             force: a.force,

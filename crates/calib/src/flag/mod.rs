@@ -46,6 +46,10 @@ pub struct FlagConfig {
     pub iterations: usize,
     /// η of the scale-invariant rank operator (0 turns it off).
     pub sir_eta: f32,
+    /// Half-widths (integrations, channels) of the box filters of the background (each applied
+    /// twice: a triangle of twice the width).
+    pub smooth_time: usize,
+    pub smooth_chan: usize,
     /// Flag a whole antenna when the median noise of its baselines exceeds the array's median
     /// by this factor.
     pub antenna_noise_ratio: f32,
@@ -66,8 +70,8 @@ impl FlagConfig {
     /// What [`SETTINGS_KEYWORD`] records.
     pub fn settings(&self) -> String {
         format!(
-            "contimg-flag/1 autocorr={} quack={} edge_channels={} rfi={} threshold={} rho={} max_window={} iterations={} sir_eta={} antenna_noise_ratio={}",
-            self.autocorr, self.quack, self.edge_channels, self.rfi, self.threshold, self.rho, self.max_window, self.iterations, self.sir_eta, self.antenna_noise_ratio
+            "contimg-flag/1 autocorr={} quack={} edge_channels={} rfi={} threshold={} rho={} max_window={} iterations={} sir_eta={} smooth={}x{} antenna_noise_ratio={}",
+            self.autocorr, self.quack, self.edge_channels, self.rfi, self.threshold, self.rho, self.max_window, self.iterations, self.sir_eta, self.smooth_time, self.smooth_chan, self.antenna_noise_ratio
         )
     }
 
@@ -83,6 +87,8 @@ impl FlagConfig {
             max_window: 64,
             iterations: 3,
             sir_eta: 0.2,
+            smooth_time: 1,
+            smooth_chan: 4,
             antenna_noise_ratio: 1.5,
             dry_run: false,
             force: false,
@@ -430,7 +436,7 @@ fn validate(cfg: &FlagConfig) -> Result<(), CalibError> {
 /// rising sensitivity. On return `amp` holds the residual in units of the plane's robust σ
 /// (for the statistics across baselines); returns that σ (None: nothing left unflagged).
 fn flag_plane(amp: &mut [f32], mask: &mut [bool], shape: Shape, cfg: &FlagConfig) -> Option<f32> {
-    let (r_time, r_chan) = ((shape.n_time / 12).clamp(1, 3), (shape.n_chan / 64).clamp(2, 6));
+    let (r_time, r_chan) = (cfg.smooth_time, cfg.smooth_chan);
     let mut resid = vec![0.0f32; amp.len()];
     let mut sigma = None;
     // Each iteration starts again from the given flags: the earlier, less sensitive ones only
