@@ -80,6 +80,25 @@ describe('contimg flag', () => {
     expect(s.false).toBeLessThanOrEqual(0.02);
   }, 120_000);
 
+  it('joins the spectral windows of a baseline: the 16-window layout gets the same flags as the single window', async () => {
+    const ms16 = (await cliJson('convert', '--input-dir', path.join(dir, 'rfi'), '--output-dir', path.join(dir, 'ms16'), '--spw-per-subband')).groups[0].outputMs;
+    const [one] = await cliJson('flag', copyMs('one.ms'));
+    const [many] = await cliJson('flag', ms16);
+    expect(many.summary.nChan).toBe(64);
+    const newly = (r: { summary: { steps: { newlyFlagged: number }[] } }) => r.summary.steps.map((s) => s.newlyFlagged);
+    expect(newly(many)).toEqual(newly(one));
+    expect(many.summary.noisyAntennas).toEqual(one.summary.noisyAntennas);
+    const a = await oracle('flag_score.py', 'score', path.join(dir, 'one.ms'), truth);
+    const b = await oracle('flag_score.py', 'score', ms16, truth);
+    expect(b.detection).toBe(a.detection);
+    expect(b.false).toBe(a.false);
+    // Edge channels count from the ends of each window: channels 0 and 3 of every 4.
+    const [edged] = await cliJson('flag', ms16, '--edge-channels', '1');
+    const after: number[] = edged.summary.perChannelAfter;
+    expect(after.filter((_, c) => c % 4 === 0 || c % 4 === 3).every((f) => f === 1)).toBe(true);
+    expect(edged.summary.steps.find((s: { step: string }) => s.step === 'edges').newlyFlagged).toBeGreaterThan(0);
+  }, 120_000);
+
   it('keeps existing flags, and a second run leaves FLAG as it is', async () => {
     const m = copyMs('preset.ms');
     const p = await oracle('flag_score.py', 'preset', m);

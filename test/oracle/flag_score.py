@@ -37,7 +37,12 @@ def ms_to_truth(ms, truth_path):
     a1, a2 = tb.getcol("ANTENNA1"), tb.getcol("ANTENNA2")
     flag = tb.getcol("FLAG")  # [row, chan, corr]
     tb.close()
-    freq = table(os.path.join(ms, "SPECTRAL_WINDOW"), ack=False).getcol("CHAN_FREQ")[0]
+    tb = table(ms, ack=False)
+    dd = tb.getcol("DATA_DESC_ID")
+    tb.close()
+    spw_of_dd = table(os.path.join(ms, "DATA_DESCRIPTION"), ack=False).getcol("SPECTRAL_WINDOW_ID")
+    chan_freq = table(os.path.join(ms, "SPECTRAL_WINDOW"), ack=False).getcol("CHAN_FREQ")  # [spw, chan]
+    freq = chan_freq[spw_of_dd[dd]]  # [row, chan]: each row's window
     corr = table(os.path.join(ms, "POLARIZATION"), ack=False).getcol("CORR_TYPE")[0]
     ttimes = np.array(r["time_mjd_s"])
     ti = np.abs(time[:, None] - ttimes[None, :]).argmin(axis=1)
@@ -45,10 +50,11 @@ def ms_to_truth(ms, truth_path):
     bl_index = {tuple(b): i for i, b in enumerate(r["baselines"])}
     bi = np.array([bl_index[(x, y)] for x, y in zip(a1, a2)])
     tf = np.array(r["freq_hz"])
-    fi = np.abs(freq[:, None] - tf[None, :]).argmin(axis=1)
+    fi = np.searchsorted(tf, freq).clip(1, len(tf) - 1)
+    fi = np.where(np.abs(tf[fi - 1] - freq) < np.abs(tf[fi] - freq), fi - 1, fi)  # [row, chan]
     assert np.all(np.abs(freq - tf[fi]) < 1.0), "MS channels do not match the truth's"
     pi = [r["pols"].index(CORR_NAMES[c]) for c in corr]
-    truth = mask[ti, bi][:, fi][:, :, pi]  # [row, chan, corr]
+    truth = mask[ti, bi][np.arange(len(ti))[:, None], fi][:, :, pi]  # [row, chan, corr]
     return flag, truth, ti, a1 == a2, len(ttimes)
 
 

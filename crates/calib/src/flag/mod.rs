@@ -212,7 +212,7 @@ pub fn flag(
         return Err(CalibError::NoDataColumn { path: cfg.ms.clone() });
     }
     let lay = layout::layout(&reader)?;
-    let row_bytes = (lay.n_corr * lay.n_chan * 8).max(1);
+    let row_bytes = (lay.n_corr * lay.row_chans * 8).max(1);
     let block_rows = (cfg.block_bytes / row_bytes).max(1);
     let done_before = match reader.main_table().keyword(None, SETTINGS_KEYWORD) {
         Ok(Some(casacore_sys::KeywordValue::String(s))) => Some(s),
@@ -228,7 +228,7 @@ pub fn flag(
     let per_cell = n_chan * n_corr;
     let orig_count: Vec<u8> = flag.par_chunks(n_corr).map(|c| c.iter().filter(|&&f| f).count() as u8).collect();
     let mut st = State { lay: &lay, present: &present, mask: orig_count.iter().map(|&c| c as usize == n_corr).collect(), orig_count };
-    let samples = lay.n_rows * per_cell;
+    let samples = present.iter().filter(|&&p| p).count() * per_cell;
     let frac = |n: usize| n as f64 / samples.max(1) as f64;
     let flagged_before = st.flagged();
     if already_flagged {
@@ -295,10 +295,11 @@ pub fn flag(
     }
     let ts = Instant::now();
     if cfg.edge_channels > 0 {
-        let e = cfg.edge_channels.min(n_chan);
+        let edges = lay.edge_channels(cfg.edge_channels);
         for row in st.mask.chunks_mut(n_chan) {
-            row[..e].fill(true);
-            row[n_chan - e..].fill(true);
+            for &c in &edges {
+                row[c] = true;
+            }
         }
         step("edges", &st, ts);
     }
@@ -479,8 +480,7 @@ fn write(cfg: &FlagConfig, lay: &Layout, flag: &[bool], block_rows: usize, progr
     // FLAG rows of `block_rows` of DATA are 8× smaller: write in bigger blocks.
     layout::write_flags(&mut table, &path, lay, flag, block_rows * 8, &|d, t| progress(FlagProgress { stage: "write", done: d, total: t }))?;
     if table.has_column("FLAG_ROW").map_err(|e| io("list columns", e))? {
-        let per_row = lay.n_chan * lay.n_corr;
-        let flag_row: Vec<bool> = lay.row_cell.iter().map(|&c| flag[c * per_row..(c + 1) * per_row].iter().all(|&f| f)).collect();
+        let flag_row: Vec<bool> = (0..lay.n_rows).map(|r| layout::row_flags(lay, flag, r).all(|f| f)).collect();
         table.put_scalars("FLAG_ROW", 0, &flag_row).map_err(|e| io("write FLAG_ROW", e))?;
     }
     table

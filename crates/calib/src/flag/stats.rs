@@ -127,6 +127,6 @@ pub(super) fn per_channel(lay: &Layout, present: &[bool], flag: &[bool]) -> Vec<
             },
         )
         .reduce(|| vec![0usize; n_chan], |a, b| a.iter().zip(&b).map(|(x, y)| x + y).collect());
-    let denom = (lay.n_rows * n_corr).max(1) as f64;
+    let denom = (present.iter().filter(|&&p| p).count() * n_corr).max(1) as f64;
     counts.into_iter().map(|c| c as f64 / denom).collect()
 }
