@@ -6,3 +6,4 @@ bash scripts/oracle-venv.sh
 npm run build >/dev/null
 echo "== benches/convert"; node benches/convert/run.mjs "$@"
 for b in benches/*/run.sh; do [ -x "$b" ] && { echo "== $b"; bash "$b"; }; done
+echo "== benches/calib/flag"; node benches/calib/flag.mjs

@@ -8,7 +8,7 @@ SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 $SUDO apt-get update -qq
 DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
-  casacore-dev libhdf5-dev liberfa-dev pkg-config build-essential sqlite3 python3-venv wsclean >/dev/null
+  casacore-dev libhdf5-dev liberfa-dev pkg-config build-essential sqlite3 python3-venv wsclean aoflagger >/dev/null
 
 if ! command -v cargo >/dev/null; then
   echo "contimg needs a Rust toolchain (cargo); install it with rustup: https://rustup.rs" >&2

@@ -32,6 +32,15 @@ pub enum CalibError {
     /// calibrate: more than the allowed fraction of one solve's solutions flagged.
     #[error("{ms}: {message}")]
     TooManyFlagged { ms: PathBuf, message: String },
+    /// `flag`: no MS at the path.
+    #[error("{path}: no such MeasurementSet")]
+    MsNotFound { path: PathBuf },
+    /// `flag`: the MS (or its directory) cannot be written.
+    #[error("{path}: the MeasurementSet is read-only: {message}")]
+    MsReadOnly { path: PathBuf, message: String },
+    /// `flag`: MAIN has no DATA column.
+    #[error("{path}: MAIN has no DATA column")]
+    NoDataColumn { path: PathBuf },
 }
 
 impl CalibError {
@@ -48,6 +57,9 @@ impl CalibError {
             CalibError::NoCalibrator { .. } => "CALIB_NO_CALIBRATOR",
             CalibError::AllFlagged { .. } => "CALIB_ALL_FLAGGED",
             CalibError::TooManyFlagged { .. } => "CALIB_TOO_MANY_FLAGGED",
+            CalibError::MsNotFound { .. } => "CALIB_MS_NOT_FOUND",
+            CalibError::MsReadOnly { .. } => "CALIB_MS_READ_ONLY",
+            CalibError::NoDataColumn { .. } => "CALIB_NO_DATA_COLUMN",
         }
     }
 }

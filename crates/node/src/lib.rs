@@ -16,6 +16,7 @@ mod image;
 mod fs;
 mod applycal;
 mod calibrate;
+mod flag;
 
 use napi_derive::napi;
 

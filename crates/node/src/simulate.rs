@@ -57,6 +57,8 @@ pub struct SimulateOptions {
     /// Noise per real/imaginary part (Jy); default: SEFD 5800 Jy radiometer noise.
     pub noise_jy: Option<f64>,
     pub flag_fraction: f64,
+    /// Inject RFI and write `<group>.rfi.npy` (its exact mask).
+    pub rfi: Option<bool>,
     pub jitter_s: f64,
     pub dec_deg: f64,
     pub gains: bool,
@@ -82,6 +84,8 @@ pub struct SimulatedGroup {
     pub truth: String,
     /// `<group>.gains.npy`.
     pub gains: String,
+    /// `<group>.rfi.npy`, with `rfi`.
+    pub rfi: Option<String>,
     pub n_sources: u32,
 }
 
@@ -131,6 +135,7 @@ fn config(o: SimulateOptions) -> std::result::Result<sim::SimConfig, Error<Code>
     cfg.seed = o.seed as u64;
     cfg.noise_jy = o.noise_jy.unwrap_or_else(sim::default_noise_jy);
     cfg.flag_fraction = o.flag_fraction;
+    cfg.rfi = o.rfi.unwrap_or(false);
     cfg.jitter_s = o.jitter_s;
     cfg.dec_deg = o.dec_deg;
     cfg.apply_gains = o.gains;
@@ -174,6 +179,7 @@ pub fn simulate<'env>(
                     files: g.files.iter().map(|f| f.display().to_string()).collect(),
                     truth: g.truth.display().to_string(),
                     gains: g.gains.display().to_string(),
+                    rfi: g.rfi.map(|p| p.display().to_string()),
                     n_sources: g.n_sources as u32,
                 })
                 .collect(),

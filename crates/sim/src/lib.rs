@@ -24,6 +24,7 @@
 mod error;
 pub mod gains;
 mod output;
+pub mod rfi;
 pub mod sky;
 pub mod truth;
 
@@ -82,6 +83,8 @@ pub struct SimConfig {
     pub seed: u64,
     pub noise_jy: f64,
     pub flag_fraction: f64,
+    /// Inject RFI (`--rfi`, see [`rfi`]) and write its mask `<group>.rfi.npy`.
+    pub rfi: bool,
     /// Each subband file's name is stamped up to this many seconds after the group start.
     pub jitter_s: f64,
     pub dec_deg: f64,
@@ -110,6 +113,7 @@ impl SimConfig {
             seed: 1,
             noise_jy: default_noise_jy(),
             flag_fraction: 0.0,
+            rfi: false,
             jitter_s: 0.0,
             dec_deg: 54.57,
             apply_gains: true,
@@ -146,6 +150,9 @@ pub struct GroupSummary {
     pub truth: PathBuf,
     /// `<group>.gains.npy`: the true gains, [antenna][integration][channel][pol].
     pub gains: PathBuf,
+    /// `<group>.rfi.npy` with `--rfi`: the exact RFI mask, [integration][baseline][channel][pol].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rfi: Option<PathBuf>,
     pub n_sources: usize,
 }
 
@@ -177,6 +184,7 @@ struct GroupPlan {
     mid_jd: f64,
     meridian_icrs: Vec<(f64, f64)>,
     meridian_icrs_mid: (f64, f64),
+    rfi: Option<rfi::RfiPlan>,
 }
 
 struct PlannedSource {
@@ -269,6 +277,10 @@ pub fn simulate(
         output::write_gains_npy(&run, plan, &gains_path)?;
         let mut truth = make_truth(&run, plan);
         truth.gains.npy = Some(output::gains_npy_truth(&run, plan, &gains_path));
+        let rfi_path = plan.rfi.as_ref().map(|_| cfg.output_dir.join(format!("{}.rfi.npy", plan.id)));
+        if let (Some(p), Some(path)) = (&plan.rfi, &rfi_path) {
+            truth.rfi = Some(output::write_rfi_npy(&run, plan, p, path)?);
+        }
         output::write_atomically(&truth_path, &serde_json::to_vec_pretty(&truth).expect("truth serialises"))?;
         summaries.push(GroupSummary {
             gains: gains_path,
@@ -277,6 +289,7 @@ pub fn simulate(
                 .map(|sb| cfg.output_dir.join(dsa110::names::subband_file_name(&plan.timestamps[sb], sb)))
                 .collect(),
             truth: truth_path,
+            rfi: rfi_path,
             n_sources: plan.sources.len(),
         });
     }
@@ -464,6 +477,11 @@ fn plan_groups(cfg: &SimConfig, site: &Site, table: &EopTable, s_pc: [f64; 3]) -
                 mid_jd,
                 meridian_icrs: meridian,
                 meridian_icrs_mid: meridian_icrs(mid_jd),
+                rfi: cfg.rfi.then(|| {
+                    let mut f: Vec<f64> = (0..cfg.band.n_subbands).flat_map(|sb| cfg.band.subband_freqs_hz(sb)).collect();
+                    f.sort_by(f64::total_cmp);
+                    rfi::RfiPlan::draw(cfg.seed, index, cfg.n_integrations, &f, &cfg.antennas, cfg.noise_jy)
+                }),
             })
         })
         .collect()
@@ -556,6 +574,7 @@ fn make_truth(run: &Run, plan: &GroupPlan) -> truth::Truth {
             antennas: run.gains.clone(),
             npy: None,
         },
+        rfi: None,
     }
 }
 
@@ -685,6 +704,10 @@ fn model_integration(
     let sigma = cfg.noise_jy;
     let auto_sigma = sigma * std::f64::consts::SQRT_2;
     let flip = cfg.flip_uvw;
+    // RFI from its own stream, so the data without it are the same bytes as without --rfi.
+    let mut rfi_rng = ChaCha8Rng::seed_from_u64(mix(cfg.seed, 0x4f2 + plan.index as u64, sb as u64, i as u64));
+    let n_total = cfg.band.total_channels();
+    let rfi_nb = plan.rfi.as_ref().map(|r| r.narrowband_by_channel(n_total));
     for &(a, b) in &run.bl {
         let (sa, sb_) = (slot[&a], slot[&b]);
         for c in 0..n_chan {
@@ -711,6 +734,13 @@ fn model_integration(
                     let ni: f64 = StandardNormal.sample(&mut rng);
                     ga.conj() * gb * model + Complex64::new(sigma * nr, sigma * ni)
                 };
+                if let (Some(r), Some(nb)) = (&plan.rfi, &rfi_nb) {
+                    // Subband channels run down in frequency from sb00, the highest.
+                    let asc = n_total - 1 - (sb * n_chan + c);
+                    if r.hits(i, a as i64, b as i64, asc, nb) {
+                        v += r.sample(&mut rfi_rng, i, a as i64, b as i64, asc, nb);
+                    }
+                }
                 if flip {
                     v = v.conj();
                 }

@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::path::Path;
 
-use crate::{gains, truth, GroupPlan, Run, SimError};
+use crate::{gains, rfi, truth, GroupPlan, Run, SimError};
 
 /// Channel centres of the whole group, ascending (sb00 is the highest subband).
 pub(crate) fn group_freqs_hz(run: &Run) -> Vec<f64> {
@@ -64,4 +64,42 @@ pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), SimError
         }
     }
     Ok(())
+}
+
+/// `<group>.rfi.npy`: the exact mask of the plan, [integration][baseline][channel asc][pol].
+pub(crate) fn write_rfi_npy(run: &Run, plan: &GroupPlan, rfi_plan: &rfi::RfiPlan, path: &Path) -> Result<truth::RfiTruth, SimError> {
+    let freqs = group_freqs_hz(run);
+    let (n_t, n_b, n_f) = (plan.times_jd.len(), run.bl.len(), freqs.len());
+    let nb = rfi_plan.narrowband_by_channel(n_f);
+    let mut mask = vec![false; n_t * n_b * n_f * 2];
+    for t in 0..n_t {
+        for (b, &(a1, a2)) in run.bl.iter().enumerate() {
+            for c in 0..n_f {
+                if rfi_plan.hits(t, a1 as i64, a2 as i64, c, &nb) {
+                    let k = ((t * n_b + b) * n_f + c) * 2;
+                    mask[k] = true;
+                    mask[k + 1] = true;
+                }
+            }
+        }
+    }
+    let n_true = mask.iter().filter(|&&m| m).count();
+    let shape = [n_t, n_b, n_f, 2];
+    write_atomically(path, &rfi::npy_bool(&shape, &mask))?;
+    Ok(truth::RfiTruth {
+        plan: rfi_plan.clone(),
+        npy: truth::RfiNpy {
+            file: path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+            dtype: "bool",
+            shape,
+            axes: ["time", "baseline", "freq", "pol"],
+            baselines: run.bl.iter().map(|&(a, b)| [a as i64, b as i64]).collect(),
+            time_mjd_s: plan.times_jd.iter().map(|&jd| (jd - astro::MJD_OFFSET_JD) * astro::SECONDS_PER_DAY).collect(),
+            freq_hz: freqs,
+            pols: ["XX", "YY"],
+            n_true,
+            fraction: n_true as f64 / mask.len().max(1) as f64,
+            note: "true where RFI was added (after the noise); autocorrelations carry none",
+        },
+    })
 }

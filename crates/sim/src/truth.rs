@@ -28,6 +28,9 @@ pub struct Truth {
     /// The calibrator `--calibrator` placed at transit (also listed in `sources`).
     pub calibrator: Option<CatalogueCalibrator>,
     pub gains: GainsTruth,
+    /// With `--rfi`: the interference plan and what `<group>.rfi.npy` holds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rfi: Option<RfiTruth>,
 }
 
 #[derive(Debug, Serialize)]
@@ -131,4 +134,33 @@ pub struct NpyAntenna {
     pub antenna: i64,
     pub ms_antenna_row: i64,
     pub name: String,
+}
+
+/// The RFI plan and its mask file, axis by axis.
+#[derive(Debug, Serialize)]
+pub struct RfiTruth {
+    #[serde(flatten)]
+    pub plan: crate::rfi::RfiPlan,
+    pub npy: RfiNpy,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RfiNpy {
+    pub file: String,
+    pub dtype: &'static str,
+    pub shape: [usize; 4],
+    pub axes: [&'static str; 4],
+    /// Axis 1: (ant_1, ant_2) of each baseline, the UVH5 order (= the MS row order within an
+    /// integration); antenna numbers are MS ANTENNA rows.
+    pub baselines: Vec<[i64; 2]>,
+    /// Axis 0: integration midpoints as MS TIME (MJD seconds).
+    pub time_mjd_s: Vec<f64>,
+    /// Axis 2: channel centres, ascending across the whole group.
+    pub freq_hz: Vec<f64>,
+    /// Axis 3.
+    pub pols: [&'static str; 2],
+    pub n_true: usize,
+    pub fraction: f64,
+    /// Autocorrelations never carry RFI here; a flagger removes them by design.
+    pub note: &'static str,
 }

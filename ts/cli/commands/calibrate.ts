@@ -5,7 +5,7 @@
  * caltables written atomically and registered in cal_registry when the pipeline layout is in use.
  */
 import path from 'node:path';
-import { asContimgError, ContimgError } from '../../native.js';
+import { asContimgError, ContimgError } from '../../error.js';
 import { calTablePaths, registerCalTables, runCalibrate, CALIBRATE_TABLES, type CalibrateSummary } from '../../calibrate/solve.js';
 import { layoutBaseOptions, resolveLayout, type CalTableType } from '../../layout/index.js';
 import { outputExists } from '../../applycal/run.js';

@@ -12,5 +12,6 @@ import { publishCommand } from './publish.js';
 import { requeueCommand } from './requeue.js';
 import { statusCommand } from './status.js';
 import { streamCommand } from './stream.js';
+import { flagCommand } from './flag.js';
 
-export const commands: AnyCommand[] = [simulateCommand, convertCommand, groupsCommand, inspectCommand, streamCommand, statusCommand, requeueCommand, calibrateCommand, applycalCommand, imageCommand, migrateCommand, publishCommand];
+export const commands: AnyCommand[] = [simulateCommand, convertCommand, groupsCommand, inspectCommand, streamCommand, statusCommand, requeueCommand, flagCommand, calibrateCommand, applycalCommand, imageCommand, migrateCommand, publishCommand];

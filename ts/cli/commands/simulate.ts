@@ -24,6 +24,7 @@ export const simulateCommand = defineCommand({
       .option('seed', { type: 'number', default: 1, describe: 'Random seed (same seed, same bytes)' })
       .option('noise-jy', { type: 'number', describe: 'Noise per real/imaginary part (Jy); default from SEFD 5800 Jy' })
       .option('flag-fraction', { type: 'number', default: 0, describe: 'Fraction of samples flagged (nsamples 0)' })
+      .option('rfi', { type: 'boolean', default: false, describe: 'Inject RFI (narrowband channels, broadband bursts, bad antennas); its exact mask goes to <group>.rfi.npy' })
       .option('jitter-s', { type: 'number', default: 0, describe: 'Clock jitter between subband file timestamps (s)' })
       .option('dec', { type: 'number', describe: 'Pointing declination (deg, of date; default 54.57)' })
       .option('calibrator', { type: 'string', describe: 'Simulate a transit of this catalogue calibrator (3C286, J1331+3030, 1331+305, ...) at the first group\'s mid-time' })
@@ -65,6 +66,7 @@ export const simulateCommand = defineCommand({
           seed: a.seed,
           noiseJy: a['noise-jy'],
           flagFraction: a['flag-fraction'],
+          rfi: a.rfi,
           jitterS: a['jitter-s'],
           decDeg: transit?.decDeg ?? a.dec ?? 54.57,
           gains: a.gains,

@@ -1,0 +1,250 @@
+//! The MS as per-baseline time–frequency planes: DATA is read once, in blocks of rows, and
+//! reduced to one amplitude per (baseline, time, channel) — the mean of the correlations'
+//! amplitudes (interference hits them alike; the flags apply to all) — with the existing FLAG
+//! kept per correlation to be OR-ed into the result. The spectral windows of a baseline are
+//! joined into one plane, channels in ascending frequency (so the 16-subband layout gives the
+//! same 768-channel planes as the single window).
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use casacore_sys::Table;
+use ms::MsReader;
+use num_complex::Complex32;
+use rayon::prelude::*;
+
+use crate::CalibError;
+
+/// A baseline (all its data descriptions).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Baseline {
+    pub ant1: i32,
+    pub ant2: i32,
+}
+
+impl Baseline {
+    pub fn is_auto(&self) -> bool {
+        self.ant1 == self.ant2
+    }
+}
+
+/// Where each MAIN row sits: `row_cell[row] = baseline * n_time + time`, its channels at
+/// `ddid_chans[row_ddid[row]]` of the plane's `n_chan`.
+pub struct Layout {
+    pub baselines: Vec<Baseline>,
+    pub times_mjd_s: Vec<f64>,
+    /// Channels of a plane (all windows).
+    pub n_chan: usize,
+    /// Channels of a DATA cell (one window).
+    pub row_chans: usize,
+    pub n_corr: usize,
+    pub n_ant: usize,
+    pub n_rows: usize,
+    pub row_cell: Vec<usize>,
+    pub row_ddid: Vec<usize>,
+    /// Per DATA_DESC_ID (dense index of those in MAIN): the plane channel of each DATA channel.
+    pub ddid_chans: Vec<Vec<usize>>,
+}
+
+impl Layout {
+    pub fn n_time(&self) -> usize {
+        self.times_mjd_s.len()
+    }
+
+    pub fn plane_len(&self) -> usize {
+        self.n_time() * self.n_chan
+    }
+
+    /// Plane channels within `n` channels of either end of any window.
+    pub fn edge_channels(&self, n: usize) -> Vec<usize> {
+        let mut out: Vec<usize> = self
+            .ddid_chans
+            .iter()
+            .flat_map(|m| {
+                let n = n.min(m.len());
+                m[..n].iter().chain(&m[m.len() - n..]).copied().collect::<Vec<_>>()
+            })
+            .collect();
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+}
+
+/// The planes: `amp[(baseline * n_time + time) * n_chan + chan]`; `flag` the same with the
+/// correlation innermost; `present[baseline * n_time + time]` whether a row holds that cell.
+pub struct Planes {
+    pub amp: Vec<f32>,
+    pub flag: Vec<bool>,
+    pub present: Vec<bool>,
+}
+
+fn rd(path: &Path) -> impl Fn(casacore_sys::CasaError) -> CalibError + '_ {
+    move |e| CalibError::Input { path: path.to_path_buf(), message: e.message }
+}
+
+/// The row → (baseline, time) map, from TIME, ANTENNA1/2 and DATA_DESC_ID.
+pub fn layout(reader: &MsReader) -> Result<Layout, CalibError> {
+    let path = reader.path();
+    let input = |m: String| CalibError::Input { path: path.to_path_buf(), message: m };
+    let [n_corr, row_chans] = reader.cell_shape("DATA")?.ok_or_else(|| input("DATA has no cell shape".into()))?;
+    let n_ant = reader.antennas()?.len();
+    let n_rows = reader.n_rows();
+    let t = reader.main_table();
+    let time: Vec<f64> = t.get_scalars("TIME", 0, n_rows).map_err(rd(path))?;
+    let a1: Vec<i32> = t.get_scalars("ANTENNA1", 0, n_rows).map_err(rd(path))?;
+    let a2: Vec<i32> = t.get_scalars("ANTENNA2", 0, n_rows).map_err(rd(path))?;
+    let dd: Vec<i32> = t.get_scalars("DATA_DESC_ID", 0, n_rows).map_err(rd(path))?;
+    for (r, (&x, &y)) in a1.iter().zip(&a2).enumerate() {
+        if x < 0 || y < 0 || x as usize >= n_ant || y as usize >= n_ant {
+            return Err(input(format!("row {r}: antennas ({x}, {y}) outside the {n_ant} of the ANTENNA table")));
+        }
+    }
+    let mut times: Vec<f64> = time.clone();
+    times.sort_by(f64::total_cmp);
+    times.dedup();
+    // The windows in MAIN, their channels placed on one ascending frequency axis.
+    let ddid_spw = reader.ddid_to_spw()?;
+    let spws = reader.spectral_windows()?;
+    let mut ddids: Vec<i32> = dd.clone();
+    ddids.sort_unstable();
+    ddids.dedup();
+    let mut all: Vec<(f64, usize, usize)> = Vec::new();
+    for (k, &d) in ddids.iter().enumerate() {
+        let spw = usize::try_from(d).ok().and_then(|d| ddid_spw.get(d)).and_then(|&s| usize::try_from(s).ok());
+        let freqs = spw.and_then(|s| spws.get(s)).map(|s| &s.chan_freq_hz).ok_or_else(|| input(format!("DATA_DESC_ID {d} has no spectral window")))?;
+        if freqs.len() != row_chans {
+            return Err(input(format!("DATA_DESC_ID {d}: {} channels, DATA cells {row_chans}", freqs.len())));
+        }
+        all.extend(freqs.iter().enumerate().map(|(c, &f)| (f, k, c)));
+    }
+    all.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    let mut ddid_chans = vec![vec![0usize; row_chans]; ddids.len()];
+    for (g, &(_, k, c)) in all.iter().enumerate() {
+        ddid_chans[k][c] = g;
+    }
+    let mut baselines: Vec<Baseline> = (0..n_rows).map(|r| Baseline { ant1: a1[r], ant2: a2[r] }).collect();
+    baselines.sort_unstable();
+    baselines.dedup();
+    let bl_index: HashMap<Baseline, usize> = baselines.iter().enumerate().map(|(i, b)| (*b, i)).collect();
+    let n_time = times.len();
+    let mut seen = vec![false; baselines.len() * n_time * ddids.len()];
+    let mut row_cell = Vec::with_capacity(n_rows);
+    let mut row_ddid = Vec::with_capacity(n_rows);
+    for r in 0..n_rows {
+        let b = bl_index[&Baseline { ant1: a1[r], ant2: a2[r] }];
+        let ti = times.partition_point(|&x| x < time[r]);
+        let k = ddids.binary_search(&dd[r]).expect("a DATA_DESC_ID of MAIN");
+        let cell = b * n_time + ti;
+        if std::mem::replace(&mut seen[cell * ddids.len() + k], true) {
+            return Err(input(format!("row {r}: a second row for baseline ({}, {}), DATA_DESC_ID {} at TIME {}", a1[r], a2[r], dd[r], time[r])));
+        }
+        row_cell.push(cell);
+        row_ddid.push(k);
+    }
+    Ok(Layout { baselines, times_mjd_s: times, n_chan: all.len(), row_chans, n_corr, n_ant, n_rows, row_cell, row_ddid, ddid_chans })
+}
+
+/// Reads DATA and FLAG once, `block_rows` rows per casacore call, into planes.
+pub fn read_planes(
+    reader: &MsReader,
+    lay: &Layout,
+    block_rows: usize,
+    progress: &(dyn Fn(usize, usize) + Sync),
+    cancelled: &(dyn Fn() -> bool + Sync),
+) -> Result<Planes, CalibError> {
+    let path = reader.path();
+    let (n_chan, n_corr, n_time, row_chans) = (lay.n_chan, lay.n_corr, lay.n_time(), lay.row_chans);
+    let n_cells = lay.baselines.len() * n_time;
+    let mut amp = vec![0.0f32; n_cells * n_chan];
+    let mut flag = vec![true; n_cells * n_chan * n_corr];
+    let mut present = vec![false; n_cells];
+    let t = reader.main_table();
+    let cell = [n_corr, row_chans];
+    let per_row = n_corr * row_chans;
+    let mut data: Vec<Complex32> = Vec::new();
+    let mut fl: Vec<bool> = Vec::new();
+    let mut row0 = 0;
+    while row0 < lay.n_rows {
+        if cancelled() {
+            return Err(CalibError::Cancelled);
+        }
+        let n = block_rows.min(lay.n_rows - row0);
+        data.resize(n * per_row, Complex32::default());
+        fl.resize(n * per_row, false);
+        t.get_arrays_into("DATA", row0, n, &cell, &mut data).map_err(rd(path))?;
+        t.get_arrays_into("FLAG", row0, n, &cell, &mut fl).map_err(rd(path))?;
+        // Rows of one block go to distinct cells: scatter through raw pointers in parallel.
+        let amp_ptr = SyncPtr(amp.as_mut_ptr());
+        let flag_ptr = SyncPtr(flag.as_mut_ptr());
+        (0..n).into_par_iter().for_each(|i| {
+            let c = lay.row_cell[row0 + i];
+            let chans = &lay.ddid_chans[lay.row_ddid[row0 + i]];
+            let d = &data[i * per_row..(i + 1) * per_row];
+            let f = &fl[i * per_row..(i + 1) * per_row];
+            for (ch, &g) in chans.iter().enumerate() {
+                let s: f32 = d[ch * n_corr..(ch + 1) * n_corr].iter().map(|v| v.norm()).sum();
+                // SAFETY: (cell, window) is unique per row (checked in `layout`) and windows
+                // map to distinct plane channels, so no two rows write the same element; the
+                // indices are within the vectors' lengths.
+                unsafe {
+                    *amp_ptr.get().add(c * n_chan + g) = s / n_corr as f32;
+                    std::ptr::copy_nonoverlapping(f[ch * n_corr..].as_ptr(), flag_ptr.get().add((c * n_chan + g) * n_corr), n_corr);
+                }
+            }
+        });
+        for i in 0..n {
+            present[lay.row_cell[row0 + i]] = true;
+        }
+        row0 += n;
+        progress(row0, lay.n_rows);
+    }
+    Ok(Planes { amp, flag, present })
+}
+
+#[derive(Clone, Copy)]
+struct SyncPtr<T>(*mut T);
+// SAFETY: used only for disjoint writes (see read_planes).
+unsafe impl<T> Send for SyncPtr<T> {}
+unsafe impl<T> Sync for SyncPtr<T> {}
+impl<T> SyncPtr<T> {
+    fn get(self) -> *mut T {
+        self.0
+    }
+}
+
+/// Writes the flags back row by row (same blocks), into `table` (the staged copy).
+pub fn write_flags(
+    table: &mut Table,
+    path: &Path,
+    lay: &Layout,
+    flag: &[bool],
+    block_rows: usize,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<(), CalibError> {
+    let cell = [lay.n_corr, lay.row_chans];
+    let mut buf: Vec<bool> = Vec::new();
+    let mut row0 = 0;
+    while row0 < lay.n_rows {
+        let n = block_rows.min(lay.n_rows - row0);
+        buf.clear();
+        for i in 0..n {
+            buf.extend(row_flags(lay, flag, row0 + i));
+        }
+        table
+            .put_arrays("FLAG", row0, n, &cell, &buf)
+            .map_err(|e| CalibError::Io { path: path.to_path_buf(), message: format!("write FLAG: {}", e.message) })?;
+        row0 += n;
+        progress(row0, lay.n_rows);
+    }
+    Ok(())
+}
+
+/// The FLAG cell of MAIN row `row`, from the planes.
+pub fn row_flags<'a>(lay: &'a Layout, flag: &'a [bool], row: usize) -> impl Iterator<Item = bool> + 'a {
+    let (c, n_corr) = (lay.row_cell[row], lay.n_corr);
+    lay.ddid_chans[lay.row_ddid[row]].iter().flat_map(move |&g| {
+        let o = (c * lay.n_chan + g) * n_corr;
+        flag[o..o + n_corr].iter().copied()
+    })
+}

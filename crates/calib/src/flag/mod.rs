@@ -1,0 +1,492 @@
+//! Stage 4's flagging: `contimg flag MS`. In order:
+//!
+//! 1. autocorrelations, the first and last integration (quack) and `edge_channels` at each
+//!    end of the band — flagged by design;
+//! 2. per baseline, on the time–frequency plane of its mean correlation amplitude
+//!    ([`layout`]): a few iterations of a masked smooth background removed and SumThreshold
+//!    over windows 1…64 in time and frequency with falling sensitivity ([`sumthreshold`]);
+//! 3. across baselines: the mean normalized residual of every (time, channel) over the
+//!    unflagged cross-correlations is itself thresholded (SumThreshold: it reaches far below
+//!    one baseline's noise), and cells flagged on most baselines are flagged on all;
+//!    antennas whose baselines are much noisier than the array's are flagged;
+//! 4. the scale-invariant rank operator in both directions on every baseline.
+//!
+//! Existing flags are kept (OR). FLAG and FLAG_ROW are replaced atomically ([`swap`]).
+
+pub mod layout;
+mod stats;
+pub mod sumthreshold;
+mod swap;
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use ms::MsReader;
+use rayon::prelude::*;
+
+use crate::CalibError;
+use layout::{Layout, Planes};
+use stats::{across_baselines, noisy, per_antenna, per_channel};
+use sumthreshold::{background, robust_sigma, sir, sum_threshold, thresholds, Shape};
+
+#[derive(Debug, Clone)]
+pub struct FlagConfig {
+    pub ms: PathBuf,
+    pub autocorr: bool,
+    /// Flag the first and the last integration.
+    pub quack: bool,
+    /// Channels flagged at each end of every spectral window.
+    pub edge_channels: usize,
+    /// SumThreshold, the statistics across baselines and SIR.
+    pub rfi: bool,
+    /// χ_1, the single-sample threshold, in units of the plane's robust σ.
+    pub threshold: f32,
+    /// ρ of χ_M = χ_1 / ρ^log2(M).
+    pub rho: f32,
+    pub max_window: usize,
+    /// Iterations of background + SumThreshold; the first runs 2^(n−1) times less sensitive.
+    pub iterations: usize,
+    /// η of the scale-invariant rank operator (0 turns it off).
+    pub sir_eta: f32,
+    /// Half-widths (integrations, channels) of the box filters of the background (each applied
+    /// twice: a triangle of twice the width).
+    pub smooth_time: usize,
+    pub smooth_chan: usize,
+    /// Flag a whole antenna when the median noise of its baselines exceeds the array's median
+    /// by this factor.
+    pub antenna_noise_ratio: f32,
+    /// Compute and report, write nothing.
+    pub dry_run: bool,
+    /// Flag again even if the MS records a run with these settings.
+    pub force: bool,
+    /// Bytes of DATA per casacore read.
+    pub block_bytes: usize,
+}
+
+/// MAIN's keyword recording the settings of the last flagging, written with the new FLAG in
+/// the same atomic exchange: a rerun with the same settings (after success, or after a kill
+/// that came after the exchange) leaves FLAG as it is, so a second run is idempotent.
+pub const SETTINGS_KEYWORD: &str = "CONTIMG_FLAG";
+
+impl FlagConfig {
+    /// What [`SETTINGS_KEYWORD`] records.
+    pub fn settings(&self) -> String {
+        format!(
+            "contimg-flag/1 autocorr={} quack={} edge_channels={} rfi={} threshold={} rho={} max_window={} iterations={} sir_eta={} smooth={}x{} antenna_noise_ratio={}",
+            self.autocorr, self.quack, self.edge_channels, self.rfi, self.threshold, self.rho, self.max_window, self.iterations, self.sir_eta, self.smooth_time, self.smooth_chan, self.antenna_noise_ratio
+        )
+    }
+
+    pub fn new(ms: impl Into<PathBuf>) -> Self {
+        FlagConfig {
+            ms: ms.into(),
+            autocorr: true,
+            quack: true,
+            edge_channels: 0,
+            rfi: true,
+            threshold: 6.0,
+            rho: 1.5,
+            max_window: 64,
+            iterations: 3,
+            sir_eta: 0.2,
+            smooth_time: 1,
+            smooth_chan: 4,
+            antenna_noise_ratio: 1.5,
+            dry_run: false,
+            force: false,
+            block_bytes: 64 << 20,
+        }
+    }
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StepSummary {
+    pub step: &'static str,
+    /// Samples (row × channel × correlation) this step flagged that were not flagged before.
+    pub newly_flagged: usize,
+    pub fraction_after: f64,
+    pub seconds: f64,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AntennaSummary {
+    /// ANTENNA row.
+    pub antenna: usize,
+    pub fraction_before: f64,
+    pub fraction_after: f64,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FlagSummary {
+    pub ms: PathBuf,
+    pub dry_run: bool,
+    /// The MS was already flagged with these settings: nothing was computed or written (the
+    /// fractions are FLAG's as found).
+    pub already_flagged: bool,
+    pub settings: String,
+    pub rows: usize,
+    pub samples: usize,
+    pub n_time: usize,
+    pub n_baselines: usize,
+    pub n_chan: usize,
+    pub n_corr: usize,
+    pub flagged_before: usize,
+    pub flagged_after: usize,
+    pub fraction_before: f64,
+    pub fraction_after: f64,
+    pub steps: Vec<StepSummary>,
+    /// Antennas with any cross-correlation, in ANTENNA row order.
+    pub per_antenna: Vec<AntennaSummary>,
+    pub per_channel_before: Vec<f64>,
+    pub per_channel_after: Vec<f64>,
+    /// Antennas flagged whole for their noise.
+    pub noisy_antennas: Vec<usize>,
+    pub read_seconds: f64,
+    pub flag_seconds: f64,
+    pub write_seconds: f64,
+    pub seconds: f64,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct FlagProgress {
+    pub stage: &'static str,
+    pub done: usize,
+    pub total: usize,
+}
+
+/// Crash tests: `CONTIMG_FLAG_FAULT=<point>` SIGKILLs the process at that point ("staged":
+/// the copy made, nothing written; "written": the new FLAG complete and fsynced in the copy,
+/// not exchanged; "exchanged": exchanged, the old state not yet removed).
+fn fault_point(point: &str) {
+    if std::env::var("CONTIMG_FLAG_FAULT").is_ok_and(|v| v == point) {
+        // SAFETY: kill(2) on our own pid; SIGKILL cannot be caught, which is the point.
+        unsafe {
+            libc::kill(libc::getpid(), libc::SIGKILL);
+        }
+    }
+}
+
+/// The flag state during the run: one bool per (baseline, time, channel) cell, on top of the
+/// original per-correlation FLAG; `orig_count[cell]` how many correlations were flagged.
+struct State<'a> {
+    lay: &'a Layout,
+    present: &'a [bool],
+    orig_count: Vec<u8>,
+    mask: Vec<bool>,
+}
+
+impl State<'_> {
+    /// Samples flagged when cells in `mask` are flagged in every correlation.
+    fn flagged(&self) -> usize {
+        let n_chan = self.lay.n_chan;
+        let n_corr = self.lay.n_corr;
+        self.mask
+            .par_chunks(n_chan)
+            .zip(self.orig_count.par_chunks(n_chan))
+            .zip(self.present.par_iter())
+            .map(|((m, o), &p)| if !p { 0 } else { m.iter().zip(o).map(|(&m, &o)| if m { n_corr } else { o as usize }).sum() })
+            .sum()
+    }
+}
+
+pub fn flag(
+    cfg: &FlagConfig,
+    progress: &(dyn Fn(FlagProgress) + Sync),
+    cancelled: &(dyn Fn() -> bool + Sync),
+) -> Result<FlagSummary, CalibError> {
+    let t0 = Instant::now();
+    validate(cfg)?;
+    if !cfg.ms.is_dir() {
+        return Err(CalibError::MsNotFound { path: cfg.ms.clone() });
+    }
+    if !cfg.dry_run {
+        swap::check_writable(&cfg.ms).map_err(|message| CalibError::MsReadOnly { path: cfg.ms.clone(), message })?;
+        // A killed earlier run may have left a staged copy, or (fallback path) the MS aside.
+        swap::recover(&cfg.ms)?;
+    }
+    let reader = MsReader::open(&cfg.ms)?;
+    if !reader.has_column("DATA") {
+        return Err(CalibError::NoDataColumn { path: cfg.ms.clone() });
+    }
+    let lay = layout::layout(&reader)?;
+    let row_bytes = (lay.n_corr * lay.row_chans * 8).max(1);
+    let block_rows = (cfg.block_bytes / row_bytes).max(1);
+    let done_before = match reader.main_table().keyword(None, SETTINGS_KEYWORD) {
+        Ok(Some(casacore_sys::KeywordValue::String(s))) => Some(s),
+        _ => None,
+    };
+    let already_flagged = !cfg.force && done_before.as_deref() == Some(cfg.settings().as_str());
+    let planes = layout::read_planes(&reader, &lay, block_rows, &|d, t| progress(FlagProgress { stage: "read", done: d, total: t }), cancelled)?;
+    let read_seconds = t0.elapsed().as_secs_f64();
+    let t1 = Instant::now();
+
+    let Planes { mut amp, mut flag, present } = planes;
+    let (n_time, n_chan, n_corr) = (lay.n_time(), lay.n_chan, lay.n_corr);
+    let per_cell = n_chan * n_corr;
+    let orig_count: Vec<u8> = flag.par_chunks(n_corr).map(|c| c.iter().filter(|&&f| f).count() as u8).collect();
+    let mut st = State { lay: &lay, present: &present, mask: orig_count.iter().map(|&c| c as usize == n_corr).collect(), orig_count };
+    let samples = present.iter().filter(|&&p| p).count() * per_cell;
+    let frac = |n: usize| n as f64 / samples.max(1) as f64;
+    let flagged_before = st.flagged();
+    if already_flagged {
+        let per_antenna_now = per_antenna(&lay, &present, &flag);
+        let per_channel_now = per_channel(&lay, &present, &flag);
+        return Ok(FlagSummary {
+            ms: cfg.ms.clone(),
+            dry_run: cfg.dry_run,
+            already_flagged,
+            settings: cfg.settings(),
+            rows: lay.n_rows,
+            samples,
+            n_time,
+            n_baselines: lay.baselines.len(),
+            n_chan,
+            n_corr,
+            flagged_before,
+            flagged_after: flagged_before,
+            fraction_before: frac(flagged_before),
+            fraction_after: frac(flagged_before),
+            steps: Vec::new(),
+            per_antenna: per_antenna_now
+                .into_iter()
+                .filter_map(|(a, f)| f.map(|f| AntennaSummary { antenna: a, fraction_before: f, fraction_after: f }))
+                .collect(),
+            per_channel_before: per_channel_now.clone(),
+            per_channel_after: per_channel_now,
+            noisy_antennas: Vec::new(),
+            read_seconds,
+            flag_seconds: 0.0,
+            write_seconds: 0.0,
+            seconds: t0.elapsed().as_secs_f64(),
+        });
+    }
+    let per_antenna_before = per_antenna(&lay, &present, &flag);
+    let per_channel_before = per_channel(&lay, &present, &flag);
+    let mut steps = Vec::new();
+    let mut last = flagged_before;
+    let mut step = |name: &'static str, st: &State, t: Instant| {
+        let now = st.flagged();
+        steps.push(StepSummary { step: name, newly_flagged: now - last, fraction_after: frac(now), seconds: t.elapsed().as_secs_f64() });
+        last = now;
+    };
+
+    // 1. By design.
+    let plane = lay.plane_len();
+    let ts = Instant::now();
+    if cfg.autocorr {
+        for (b, bl) in lay.baselines.iter().enumerate() {
+            if bl.is_auto() {
+                st.mask[b * plane..(b + 1) * plane].fill(true);
+            }
+        }
+        step("autocorr", &st, ts);
+    }
+    let ts = Instant::now();
+    if cfg.quack && n_time > 0 {
+        for b in 0..lay.baselines.len() {
+            for t in [0, n_time - 1] {
+                st.mask[b * plane + t * n_chan..b * plane + (t + 1) * n_chan].fill(true);
+            }
+        }
+        step("quack", &st, ts);
+    }
+    let ts = Instant::now();
+    if cfg.edge_channels > 0 {
+        let edges = lay.edge_channels(cfg.edge_channels);
+        for row in st.mask.chunks_mut(n_chan) {
+            for &c in &edges {
+                row[c] = true;
+            }
+        }
+        step("edges", &st, ts);
+    }
+
+    // 2–4. Interference.
+    let mut noisy_antennas = Vec::new();
+    if cfg.rfi && n_time > 0 && n_chan > 0 {
+        let shape = Shape { n_time, n_chan };
+        let design = st.mask.clone();
+        let ts = Instant::now();
+        progress(FlagProgress { stage: "sumthreshold", done: 0, total: lay.baselines.len() });
+        let sigmas: Vec<Option<f32>> = amp
+            .par_chunks_mut(plane)
+            .zip(st.mask.par_chunks_mut(plane))
+            .zip(lay.baselines.par_iter())
+            .map(|((a, m), bl)| if bl.is_auto() { None } else { flag_plane(a, m, shape, cfg) })
+            .collect();
+        if cancelled() {
+            return Err(CalibError::Cancelled);
+        }
+        step("sumthreshold", &st, ts);
+
+        let ts = Instant::now();
+        let cells = across_baselines(&amp, &st.mask, &lay, &sigmas, shape, cfg);
+        for (b, &s) in sigmas.iter().enumerate() {
+            if s.is_some() {
+                for (m, &c) in st.mask[b * plane..(b + 1) * plane].iter_mut().zip(&cells) {
+                    *m |= c;
+                }
+            }
+        }
+        step("baselines", &st, ts);
+
+        let ts = Instant::now();
+        noisy_antennas = noisy(&lay, &sigmas, cfg.antenna_noise_ratio);
+        let is_noisy = |b: &layout::Baseline| noisy_antennas.contains(&(b.ant1 as usize)) || noisy_antennas.contains(&(b.ant2 as usize));
+        for (b, bl) in lay.baselines.iter().enumerate() {
+            if is_noisy(bl) {
+                st.mask[b * plane..(b + 1) * plane].fill(true);
+            }
+        }
+        step("antennas", &st, ts);
+
+        // SIR widens what only this baseline's SumThreshold found (faint edges of RFI below
+        // its noise); flags by design and those from the statistics across baselines —
+        // which already reach far below one baseline's noise — are not widened.
+        let ts = Instant::now();
+        if cfg.sir_eta > 0.0 {
+            st.mask
+                .par_chunks_mut(plane)
+                .zip(design.par_chunks(plane))
+                .zip(sigmas.par_iter())
+                .for_each(|((m, d), s)| {
+                    if s.is_none() {
+                        return;
+                    }
+                    let mut own: Vec<bool> = m.iter().zip(d).zip(&cells).map(|((&m, &d), &c)| m && !d && !c).collect();
+                    sir(&mut own, shape, cfg.sir_eta);
+                    for (m, o) in m.iter_mut().zip(own) {
+                        *m |= o;
+                    }
+                });
+        }
+        step("sir", &st, ts);
+    }
+    drop(amp);
+    let flagged_after = st.flagged();
+
+    // The new FLAG: the original OR the cell mask, in every correlation.
+    flag.par_chunks_mut(n_corr).zip(st.mask.par_iter()).for_each(|(f, &m)| {
+        if m {
+            f.fill(true);
+        }
+    });
+    let per_antenna_after = per_antenna(&lay, &present, &flag);
+    let per_channel_after = per_channel(&lay, &present, &flag);
+    let flag_seconds = t1.elapsed().as_secs_f64();
+    drop(reader);
+
+    let t2 = Instant::now();
+    if !cfg.dry_run {
+        write(cfg, &lay, &flag, block_rows, progress)?;
+    }
+    let write_seconds = t2.elapsed().as_secs_f64();
+    Ok(FlagSummary {
+        ms: cfg.ms.clone(),
+        dry_run: cfg.dry_run,
+        already_flagged,
+        settings: cfg.settings(),
+        rows: lay.n_rows,
+        samples,
+        n_time,
+        n_baselines: lay.baselines.len(),
+        n_chan,
+        n_corr,
+        flagged_before,
+        flagged_after,
+        fraction_before: frac(flagged_before),
+        fraction_after: frac(flagged_after),
+        steps,
+        per_antenna: per_antenna_before
+            .into_iter()
+            .zip(per_antenna_after)
+            .filter_map(|((a, b), (_, f))| b.map(|b| AntennaSummary { antenna: a, fraction_before: b, fraction_after: f.unwrap_or(0.0) }))
+            .collect(),
+        per_channel_before,
+        per_channel_after,
+        noisy_antennas,
+        read_seconds,
+        flag_seconds,
+        write_seconds,
+        seconds: t0.elapsed().as_secs_f64(),
+    })
+}
+
+fn validate(cfg: &FlagConfig) -> Result<(), CalibError> {
+    let bad = |m: String| Err(CalibError::InvalidArgument(m));
+    if !(cfg.threshold > 0.0 && cfg.threshold.is_finite()) {
+        return bad(format!("threshold must be a positive number of sigma (got {})", cfg.threshold));
+    }
+    if !(cfg.rho >= 1.0 && cfg.rho.is_finite()) {
+        return bad(format!("rho must be at least 1 (got {})", cfg.rho));
+    }
+    if !(0.0..1.0).contains(&cfg.sir_eta) {
+        return bad(format!("SIR eta must be in [0, 1) (got {})", cfg.sir_eta));
+    }
+    if cfg.iterations == 0 || cfg.iterations > 8 {
+        return bad(format!("iterations must be 1..8 (got {})", cfg.iterations));
+    }
+    if cfg.antenna_noise_ratio.is_nan() || cfg.antenna_noise_ratio <= 1.0 {
+        return bad(format!("antenna noise ratio must exceed 1 (got {})", cfg.antenna_noise_ratio));
+    }
+    Ok(())
+}
+
+/// Background removal and SumThreshold on one cross-correlation plane, in iterations of
+/// rising sensitivity. On return `amp` holds the residual in units of the plane's robust σ
+/// (for the statistics across baselines); returns that σ (None: nothing left unflagged).
+fn flag_plane(amp: &mut [f32], mask: &mut [bool], shape: Shape, cfg: &FlagConfig) -> Option<f32> {
+    let (r_time, r_chan) = (cfg.smooth_time, cfg.smooth_chan);
+    let mut resid = vec![0.0f32; amp.len()];
+    let mut sigma = None;
+    // Each iteration starts again from the given flags: the earlier, less sensitive ones only
+    // clean the background. (Kept, their windows that straddle a strong feature not yet
+    // flagged at the shorter lengths would flag its clean neighbours for good.)
+    let given = mask.to_vec();
+    for it in 0..cfg.iterations {
+        let bg = background(amp, mask, shape, r_time, r_chan);
+        mask.copy_from_slice(&given);
+        for ((r, &a), &b) in resid.iter_mut().zip(amp.iter()).zip(&bg) {
+            *r = a - b;
+        }
+        let (med, s) = robust_sigma(&resid, mask)?;
+        if s <= 0.0 {
+            return None;
+        }
+        for r in resid.iter_mut() {
+            *r -= med;
+        }
+        sigma = Some(s);
+        let sensitivity = (1 << (cfg.iterations - 1 - it)) as f32;
+        sum_threshold(&resid, mask, shape, &thresholds(cfg.threshold * sensitivity * s, cfg.rho, cfg.max_window));
+    }
+    let s = sigma?;
+    for (a, r) in amp.iter_mut().zip(&resid) {
+        *a = r / s;
+    }
+    Some(s)
+}
+
+/// FLAG and FLAG_ROW into a staged copy, exchanged with the MS.
+fn write(cfg: &FlagConfig, lay: &Layout, flag: &[bool], block_rows: usize, progress: &(dyn Fn(FlagProgress) + Sync)) -> Result<(), CalibError> {
+    let staged = swap::Staged::begin(&cfg.ms)?;
+    fault_point("staged");
+    let path = staged.path().to_path_buf();
+    let io = |what: &str, e: casacore_sys::CasaError| CalibError::Io { path: path.clone(), message: format!("{what}: {}", e.message) };
+    let mut table = casacore_sys::Table::open(&path, true).map_err(|e| io("open", e))?;
+    // FLAG rows of `block_rows` of DATA are 8× smaller: write in bigger blocks.
+    layout::write_flags(&mut table, &path, lay, flag, block_rows * 8, &|d, t| progress(FlagProgress { stage: "write", done: d, total: t }))?;
+    if table.has_column("FLAG_ROW").map_err(|e| io("list columns", e))? {
+        let flag_row: Vec<bool> = (0..lay.n_rows).map(|r| layout::row_flags(lay, flag, r).all(|f| f)).collect();
+        table.put_scalars("FLAG_ROW", 0, &flag_row).map_err(|e| io("write FLAG_ROW", e))?;
+    }
+    table
+        .put_keyword(None, SETTINGS_KEYWORD, &casacore_sys::KeywordValue::String(cfg.settings()))
+        .map_err(|e| io("record the settings", e))?;
+    table.close().map_err(|e| io("close", e))?;
+    staged.commit(&fault_point)?;
+    Ok(())
+}
