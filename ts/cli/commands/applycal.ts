@@ -4,16 +4,16 @@
  * and registered when the pipeline layout is in use.
  */
 import path from 'node:path';
-import { asContimgError, ContimgError } from '../../error.js';
+import { ContimgError } from '../../error.js';
 import { calibratedMsPath, msKind, outputExists, registerCalibrated, runApplycal, tablesFromRegistry, type ApplySummary, type ApplyTable } from '../../applycal/run.js';
 import { layoutBaseOptions, resolveLayout } from '../../layout/index.js';
 import { defineCommand } from '../command.js';
 import { formatBytes, progressBar } from '../progress.js';
+import { failedMs, printResults, type FailedMs } from '../results.js';
 
 type Result =
   | { status: 'calibrated'; ms: string; output: string; tables: ApplyTable[]; summary: ApplySummary; registered: boolean }
-  | { status: 'skipped' | 'dry-run'; ms: string; output: string; tables: ApplyTable[]; reason: string }
-  | { status: 'failed'; ms: string; code: string; error: string };
+  | { status: 'skipped' | 'dry-run'; ms: string; output: string; tables: ApplyTable[]; reason: string };
 
 export const applycalCommand = defineCommand({
   command: 'applycal <ms..>',
@@ -40,7 +40,7 @@ export const applycalCommand = defineCommand({
     if (!layout && !a['output-dir']) throw new ContimgError('INVALID_ARGUMENT', 'give --output-dir, or --layout to write to the pipeline layout');
     if (!layout && !a.tables) throw new ContimgError('INVALID_ARGUMENT', 'give --tables, or --layout to take them from cal_registry');
     const where = layout ? { layout } : { outputDir: path.resolve(a['output-dir']!) };
-    const results: Result[] = [];
+    const results: (Result | FailedMs)[] = [];
     for (const m of a.ms as string[]) {
       const ms = path.resolve(m);
       const name = path.basename(ms);
@@ -88,21 +88,14 @@ export const applycalCommand = defineCommand({
         bar.succeed(`${name}: ${describe(summary)}`);
         results.push({ status: 'calibrated', ms, output, tables, summary, registered });
       } catch (err) {
-        const e = asContimgError(err);
-        bar.fail(`${name}: ${e.message}`);
-        results.push({ status: 'failed', ms, code: e.code, error: e.message });
+        results.push(failedMs(ms, name, err, bar));
       }
     }
-    if (a.json) {
-      io.stdout(JSON.stringify(results, null, 2) + '\n');
-    } else {
-      for (const r of results) {
-        if (r.status === 'failed') io.stderr(`${r.ms}: [${r.code}] ${r.error}\n`);
-        else if (r.status === 'calibrated') io.stdout(`${r.ms}: ${describe(r.summary)}\n  ${r.output}${r.registered ? ' (registered)' : ''}\n`);
-        else io.stdout(`${r.ms}: ${r.status}, ${r.reason}\n${r.tables.map((t) => `  ${t.path}\n`).join('')}`);
-      }
-    }
-    return results.some((r) => r.status === 'failed') ? 1 : 0;
+    return printResults(io, results, a.json, (r) =>
+      r.status === 'calibrated'
+        ? `${r.ms}: ${describe(r.summary)}\n  ${r.output}${r.registered ? ' (registered)' : ''}\n`
+        : `${r.ms}: ${r.status}, ${r.reason}\n${r.tables.map((t) => `  ${t.path}\n`).join('')}`,
+    );
   },
 });
 

@@ -5,17 +5,17 @@
  * caltables written atomically and registered in cal_registry when the pipeline layout is in use.
  */
 import path from 'node:path';
-import { asContimgError, ContimgError } from '../../error.js';
+import { ContimgError } from '../../error.js';
 import { calTablePaths, registerCalTables, runCalibrate, CALIBRATE_TABLES, type CalibrateSummary } from '../../calibrate/solve.js';
 import { layoutBaseOptions, resolveLayout, type CalTableType } from '../../layout/index.js';
 import { outputExists } from '../../applycal/run.js';
 import { defineCommand } from '../command.js';
 import { progressBar } from '../progress.js';
+import { failedMs, printResults, type FailedMs } from '../results.js';
 
 type Result =
   | { status: 'calibrated'; ms: string; tables: Record<CalTableType, string>; summary: CalibrateSummary; registered: number }
-  | { status: 'skipped' | 'dry-run'; ms: string; tables: Record<CalTableType, string>; reason: string; registered?: number }
-  | { status: 'failed'; ms: string; code: string; error: string };
+  | { status: 'skipped' | 'dry-run'; ms: string; tables: Record<CalTableType, string>; reason: string; registered?: number };
 
 const STAGE_TEXT = { accumulate: 'reading the visibilities', solve: 'solving B, G, G(solint)', write: 'writing the tables' } as const;
 
@@ -51,7 +51,7 @@ export const calibrateCommand = defineCommand({
     const layout = resolveLayout({ layout: a.layout, stageBase: a['stage-base'], dataBase: a['data-base'] });
     if (!layout && !a['output-dir']) throw new ContimgError('INVALID_ARGUMENT', 'give --output-dir, or --layout to write to the pipeline layout');
     const where = layout ? { layout } : { outputDir: path.resolve(a['output-dir']!) };
-    const results: Result[] = [];
+    const results: (Result | FailedMs)[] = [];
     for (const m of a.ms as string[]) {
       const ms = path.resolve(m);
       const name = path.basename(ms);
@@ -98,21 +98,15 @@ export const calibrateCommand = defineCommand({
         bar.succeed(`${name}: ${describe(summary)}`);
         results.push({ status: 'calibrated', ms, tables, summary, registered });
       } catch (err) {
-        const e = asContimgError(err);
-        bar.fail(`${name}: ${e.message}`);
-        results.push({ status: 'failed', ms, code: e.code, error: e.message });
+        results.push(failedMs(ms, name, err, bar));
       }
     }
-    if (a.json) {
-      io.stdout(JSON.stringify(results, null, 2) + '\n');
-    } else {
-      for (const r of results) {
-        if (r.status === 'failed') io.stderr(`${r.ms}: [${r.code}] ${r.error}\n`);
-        else if (r.status === 'calibrated') io.stdout(`${r.ms}: ${describe(r.summary)}\n${CALIBRATE_TABLES.map((t) => `  ${r.tables[t]}\n`).join('')}${r.registered ? `  (${r.registered} registered)\n` : ''}`);
-        else io.stdout(`${r.ms}: ${r.status}, ${r.reason}\n${CALIBRATE_TABLES.map((t) => `  ${r.tables[t]}\n`).join('')}`);
-      }
-    }
-    return results.some((r) => r.status === 'failed') ? 1 : 0;
+    const tableLines = (r: Result) => CALIBRATE_TABLES.map((t) => `  ${r.tables[t]}\n`).join('');
+    return printResults(io, results, a.json, (r) =>
+      r.status === 'calibrated'
+        ? `${r.ms}: ${describe(r.summary)}\n${tableLines(r)}${r.registered ? `  (${r.registered} registered)\n` : ''}`
+        : `${r.ms}: ${r.status}, ${r.reason}\n${tableLines(r)}`,
+    );
   },
 });
 

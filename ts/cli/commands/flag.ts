@@ -5,12 +5,12 @@
  * output-location flags.
  */
 import path from 'node:path';
-import { asContimgError } from '../../error.js';
 import { describeFlag, runFlag, type FlagSummary } from '../../flag/run.js';
 import { defineCommand } from '../command.js';
 import { progressBar } from '../progress.js';
+import { failedMs, printResults, type FailedMs } from '../results.js';
 
-type Result = { status: 'flagged' | 'dry-run'; ms: string; summary: FlagSummary } | { status: 'failed'; ms: string; code: string; error: string };
+type Result = { status: 'flagged' | 'dry-run'; ms: string; summary: FlagSummary };
 
 const STAGE_TEXT = { read: 'reading DATA and FLAG', sumthreshold: 'finding RFI', write: 'writing FLAG' } as const;
 
@@ -41,7 +41,7 @@ export const flagCommand = defineCommand({
         return true;
       }),
   async run(a, { io }) {
-    const results: Result[] = [];
+    const results: (Result | FailedMs)[] = [];
     for (const m of a.ms as string[]) {
       const ms = path.resolve(m);
       const name = path.basename(ms);
@@ -77,19 +77,9 @@ export const flagCommand = defineCommand({
         bar.succeed(`${name}: ${describeFlag(summary)}`);
         results.push({ status: a['dry-run'] ? 'dry-run' : 'flagged', ms, summary });
       } catch (err) {
-        const e = asContimgError(err);
-        bar.fail(`${name}: ${e.message}`);
-        results.push({ status: 'failed', ms, code: e.code, error: e.message });
+        results.push(failedMs(ms, name, err, bar));
       }
     }
-    if (a.json) {
-      io.stdout(JSON.stringify(results, null, 2) + '\n');
-    } else {
-      for (const r of results) {
-        if (r.status === 'failed') io.stderr(`${r.ms}: [${r.code}] ${r.error}\n`);
-        else io.stdout(`${r.ms}: ${describeFlag(r.summary)}\n`);
-      }
-    }
-    return results.some((r) => r.status === 'failed') ? 1 : 0;
+    return printResults(io, results, a.json, (r) => `${r.ms}: ${describeFlag(r.summary)}\n`);
   },
 });

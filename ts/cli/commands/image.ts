@@ -3,12 +3,13 @@
  * residual, model, PSF, optional primary-beam correction, PNG quicklook).
  */
 import path from 'node:path';
-import { asContimgError, ContimgError } from '../../error.js';
+import { ContimgError } from '../../error.js';
 import { DEFAULT_IMAGE_OPTIONS, imageJob, type ImageOptions, type ImageProgress, type ImageResult, type Weighting } from '../../image/run.js';
 import { layoutBaseOptions, resolveLayout } from '../../layout/index.js';
 import { defineCommand } from '../command.js';
 import type { Io } from '../io.js';
 import { progressBar } from '../progress.js';
+import { failedMs, printResults, type FailedMs } from '../results.js';
 
 const D = DEFAULT_IMAGE_OPTIONS;
 
@@ -74,7 +75,7 @@ export const imageCommand = defineCommand({
       simd: a.simd,
     };
     const where = layout ? { layout } : { outputDir: path.resolve(a['output-dir']!) };
-    const results: (ImageResult | { status: 'failed'; ms: string; code: string; error: string })[] = [];
+    const results: (ImageResult | FailedMs)[] = [];
     for (const ms of a.ms as string[]) {
       const name = path.basename(ms);
       const bar = progressBar(io, `imaging ${name}`, io.isTTY && !a.json);
@@ -91,26 +92,14 @@ export const imageCommand = defineCommand({
         else bar.succeed(`${name}: ${describe(r.summary)}`);
         results.push(r);
       } catch (err) {
-        const e = asContimgError(err);
-        bar.fail(`${name}: ${e.message}`);
-        results.push({ status: 'failed', ms, code: e.code, error: e.message });
+        results.push(failedMs(ms, name, err, bar));
       }
     }
-    if (a.json) {
-      io.stdout(JSON.stringify(results, null, 2) + '\n');
-    } else {
-      for (const r of results) {
-        if (r.status === 'imaged') {
-          io.stdout(`${r.ms}: ${describe(r.summary)}\n  ${r.prefix}.image.fits${r.registered ? ' (registered)' : ''}\n`);
-          for (const w of r.summary.warnings) io.stdout(`  warning: ${w}\n`);
-        } else if (r.status === 'skipped') {
-          io.stdout(`${r.ms}: skipped, ${r.reason}\n`);
-        } else {
-          io.stderr(`${r.ms}: [${r.code}] ${r.error}\n`);
-        }
-      }
-    }
-    return results.some((r) => r.status === 'failed') ? 1 : 0;
+    return printResults(io, results, a.json, (r) =>
+      r.status === 'imaged'
+        ? `${r.ms}: ${describe(r.summary)}\n  ${r.prefix}.image.fits${r.registered ? ' (registered)' : ''}\n${r.summary.warnings.map((w) => `  warning: ${w}\n`).join('')}`
+        : `${r.ms}: skipped, ${r.reason}\n`,
+    );
   },
 });
 
