@@ -337,7 +337,7 @@ fn convert_inner(
     let t = Instant::now();
     let summary = writer.finish().map_err(|e| ConvertError::ms(ms_path, e))?;
     // Durable before anyone is told it exists: a finished MS must survive a power cut.
-    sync_tree(ms_path).map_err(|e| ConvertError::io(ms_path, "fsync the MeasurementSet", e))?;
+    ms::durable::sync_tree(ms_path).map_err(|e| ConvertError::io(ms_path, "fsync the MeasurementSet", e))?;
     timings.finish_s = t.elapsed().as_secs_f64();
     if let Some(cp) = &cfg.checkpoint {
         checkpoint::remove(cp);
@@ -377,19 +377,6 @@ fn convert_inner(
         warnings,
         timings,
     })
-}
-
-/// fsyncs every file and directory of a tree.
-fn sync_tree(dir: &Path) -> std::io::Result<()> {
-    for e in std::fs::read_dir(dir)? {
-        let e = e?;
-        if e.file_type()?.is_dir() {
-            sync_tree(&e.path())?;
-        } else {
-            std::fs::File::open(e.path())?.sync_all()?;
-        }
-    }
-    std::fs::File::open(dir)?.sync_all()
 }
 
 fn fresh_writer(ms_path: &Path, plan: &Plan) -> Result<MsWriter, ConvertError> {

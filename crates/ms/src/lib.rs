@@ -15,6 +15,7 @@
 //! exception into an error value: a failure is an [`MsError`], never an abort.
 
 pub mod caltable;
+pub mod durable;
 mod error;
 pub mod reader;
 pub mod spec;

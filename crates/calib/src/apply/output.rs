@@ -47,19 +47,6 @@ fn copy_tree(src: &Path, dst: &Path, done: &mut u64, total: u64, progress: &dyn 
     Ok(())
 }
 
-fn sync_tree(p: &Path) -> Result<(), CalibError> {
-    for e in fs::read_dir(p).map_err(|e| io(p, "list", e))? {
-        let e = e.map_err(|e| io(p, "list", e))?;
-        let path = e.path();
-        if e.file_type().map_err(|e| io(&path, "stat", e))?.is_dir() {
-            sync_tree(&path)?;
-        } else {
-            fs::File::open(&path).and_then(|f| f.sync_all()).map_err(|e| io(&path, "fsync", e))?;
-        }
-    }
-    fs::File::open(p).and_then(|f| f.sync_all()).map_err(|e| io(p, "fsync directory", e))
-}
-
 impl Staged {
     /// Removes leftovers of killed runs, then copies `input` to the temporary name.
     pub fn begin(input: &Path, output: &Path, overwrite: bool, progress: &dyn Fn(usize, usize)) -> Result<Staged, CalibError> {
@@ -95,7 +82,7 @@ impl Staged {
 
     /// fsync everything, then rename into place (and fsync the parent).
     pub fn commit(self) -> Result<PathBuf, CalibError> {
-        sync_tree(&self.tmp)?;
+        ms::durable::sync_tree(&self.tmp).map_err(|e| io(&self.tmp, "fsync", e))?;
         let parent = self.final_path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
         let mut old = None;
         if self.final_path.exists() && self.overwrite {

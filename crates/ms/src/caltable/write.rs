@@ -88,7 +88,7 @@ pub fn write(path: &Path, table: &CalTable, ms: &Path, overwrite: bool, before_r
     fs::create_dir_all(parent).map_err(|e| io(parent, "create directory", e))?;
     remove_leftovers(path)?;
     let tmp = staging_path(path);
-    let built = build(&tmp, table, ms).and_then(|()| sync_tree(&tmp));
+    let built = build(&tmp, table, ms).and_then(|()| crate::durable::sync_tree(&tmp).map_err(|e| io(&tmp, "fsync", e)));
     if let Err(e) = built {
         let _ = fs::remove_dir_all(&tmp);
         return Err(e);
@@ -200,19 +200,6 @@ fn one_channel_spws(main: &Tab) -> Result<(), MsError> {
         spw.put("NUM_CHAN", r, &[1i32])?;
     }
     spw.close()
-}
-
-fn sync_tree(p: &Path) -> Result<(), MsError> {
-    for e in fs::read_dir(p).map_err(|e| io(p, "list", e))? {
-        let e = e.map_err(|e| io(p, "list", e))?;
-        let path = e.path();
-        if e.file_type().map_err(|e| io(&path, "stat", e))?.is_dir() {
-            sync_tree(&path)?;
-        } else {
-            fs::File::open(&path).and_then(|f| f.sync_all()).map_err(|e| io(&path, "fsync", e))?;
-        }
-    }
-    fs::File::open(p).and_then(|f| f.sync_all()).map_err(|e| io(p, "fsync directory", e))
 }
 
 #[cfg(test)]
