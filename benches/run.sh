@@ -7,3 +7,5 @@ npm run build >/dev/null
 echo "== benches/convert"; node benches/convert/run.mjs "$@"
 for b in benches/*/run.sh; do [ -x "$b" ] && { echo "== $b"; bash "$b"; }; done
 echo "== benches/calib/flag"; node benches/calib/flag.mjs
+echo "== benches/calib/apply"; node benches/calib/apply.mjs
+echo "== benches/calib/chain"; node benches/calib/chain.mjs
