@@ -177,7 +177,7 @@ pub fn beam_cards(h: &mut Header, b: Beam) {
 
 /// The bytes under a temporary name, fsynced, renamed into place, and the directory fsynced, so
 /// that a crash leaves either no file or the whole one.
-pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), FitsError> {
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), FitsError> {
     let tmp = partial_name(path);
     let io = |p: &Path| {
         let p = p.to_path_buf();

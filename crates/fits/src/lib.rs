@@ -13,7 +13,7 @@ pub mod wcs;
 
 pub use error::FitsError;
 pub use header::{Card, Header, Value};
-pub use image::{read_image, write_image, Beam, Image};
+pub use image::{read_image, write_atomically, write_image, Beam, Image};
 pub use table::{write_table, Column, ColumnData};
 pub use wcs::{CelestialWcs, Projection};
 
