@@ -202,6 +202,16 @@ export class Layout {
     return this.stagingPath('mosaic', `mosaic_${safeName(groupId, 'group id')}_${safeName(method, 'mosaic method')}.fits`, obsDate ?? obsDateOfGroup(groupId));
   }
 
+  /** `products/catalogs/YYYY-MM-DD/<name>` (stage 8: source catalogues). */
+  catalogPath(name: string, obsDate: UtcDate): string {
+    return this.stagingPath('catalog', name, obsDate);
+  }
+
+  /** `products/metadata/YYYY-MM-DD/<name>` (stage 8: QA reports). */
+  metadataPath(name: string, obsDate: UtcDate): string {
+    return this.stagingPath('metadata', name, obsDate);
+  }
+
   /** `raw/groups/YYYY-MM-DD/group_<id>.json` (stage 3). */
   groupDefinitionPath(groupId: string, obsDate?: UtcDate): string {
     return path.join(this.roots.stageBase, 'raw', 'groups', obsDate ?? obsDateOfGroup(groupId), `group_${safeName(groupId, 'group id')}.json`);

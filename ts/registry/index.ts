@@ -191,6 +191,12 @@ export async function registerProduct(regs: Registries, p: ProductRegistration):
   return { id, checksum };
 }
 
+/** Whether a product is registered at this path (any type). */
+export async function productRegistered(regs: Registries, productPath: string): Promise<boolean> {
+  const row = await regs.data.selectFrom('data_registry').select('id').where('path', '=', path.resolve(productPath)).executeTakeFirst();
+  return row !== undefined;
+}
+
 // ---- stage 2: raw MS -------------------------------------------------------------------------
 
 export interface MsRegistration {

@@ -115,27 +115,37 @@ fn fit_island(img: &Image, bg: &Background, isl: &Island, island_id: u32, beam: 
         })
         .collect();
     let Some(beam_g) = init.first().copied() else { return vec![] };
-    let extent = (xr.1 - xr.0).max(yr.1 - yr.0) + 1.0;
     let bounds = Bounds {
         x_range: (xr.0 - 1.0, xr.1 + 1.0),
         y_range: (yr.0 - 1.0, yr.1 + 1.0),
-        // No feature of a restored image is narrower than half the beam; none is wider than
-        // its island allows.
-        sigma_range_px: (0.5 * beam_g.sigma_minor_px, (extent * 2.0).max(3.0 * beam_g.sigma_major_px)),
+        // No feature of a restored image is narrower than the beam (less a margin for noise).
+        // A component wider than a few beams is a blend of the island's faint structure (the
+        // sidelobes of a bright neighbour), which a wide Gaussian would swallow whole: larger
+        // sources are fitted as several components.
+        sigma_range_px: (0.8 * beam_g.sigma_minor_px, 4.0 * beam_g.sigma_major_px),
     };
     // A shape needs pixels: about 4 per free parameter.
     let fixed_shape = s.x.len() < 24 * init.len();
+    // A component below the detection threshold is noise that a peak seeded: refit without it,
+    // until every component stands (each round drops at least one, so this ends).
+    let rms_at = |g: &Gaussian| bg.rms[(g.y0.round().clamp(0.0, (img.ny - 1) as f64) as usize) * img.nx + g.x0.round().clamp(0.0, (img.nx - 1) as f64) as usize] as f64;
     let mut fitted = None;
-    for _attempt in 0..3 {
+    while !init.is_empty() {
         let Some(f) = gauss::fit(&s, &init, &bounds, fixed_shape, 200) else { break };
-        // A component below the detection threshold is noise that a peak seeded: refit without it.
-        let rms_at = |g: &Gaussian| bg.rms[(g.y0.round().clamp(0.0, (img.ny - 1) as f64) as usize) * img.nx + g.x0.round().clamp(0.0, (img.nx - 1) as f64) as usize] as f64;
         let keep: Vec<bool> = f.components.iter().map(|g| g.amp >= c.detect_sigma * rms_at(g)).collect();
-        if keep.iter().all(|&k| k) || keep.iter().all(|&k| !k) {
+        if keep.iter().all(|&k| k) || init.len() == 1 {
             fitted = Some(f);
             break;
         }
         init = init.into_iter().zip(&keep).filter(|(_, &k)| k).map(|(g, _)| g).collect();
+        if init.is_empty() {
+            // Every component fell below the threshold together: keep the brightest peak's.
+            init = vec![f.components.iter().copied().max_by(|a, b| a.amp.total_cmp(&b.amp)).expect("a component")];
+            init[0].amp = init[0].amp.max(1e-30);
+            init[0].sigma_major_px = beam_g.sigma_major_px;
+            init[0].sigma_minor_px = beam_g.sigma_minor_px;
+            init[0].theta_rad = beam_g.theta_rad;
+        }
     }
     let Some(f) = fitted else { return vec![] };
     f.components

@@ -48,6 +48,8 @@ pub fn find(snr: &[f32], nx: usize, ny: usize, detect: f32, analysis: f32, peak_
             .filter(|&(x, y)| snr[y as usize * nx + x as usize] >= detect && is_local_max(snr, nx, ny, x as usize, y as usize, peak_radius_px))
             .collect();
         peaks.sort_by(|a, b| snr[b.1 as usize * nx + b.0 as usize].total_cmp(&snr[a.1 as usize * nx + a.0 as usize]));
+        let peaks = deblend(snr, nx, peaks);
+        let mut peaks = peaks;
         if peaks.is_empty() {
             // A brighter pixel of a neighbouring island lies within the radius: the island's
             // own brightest pixel seeds it.
@@ -58,6 +60,30 @@ pub fn find(snr: &[f32], nx: usize, ny: usize, detect: f32, analysis: f32, peak_
         islands.push(Island { pixels, peaks, peak_snr });
     }
     islands
+}
+
+/// How deep (in sigma) the dip between two peaks must be for the fainter to count as a source
+/// of its own rather than a bump on the brighter one's flank (a sidelobe, a CLEAN artefact).
+const SADDLE_SIGMA: f32 = 1.5;
+
+/// Keeps the peaks (brightest first) that are separated from every brighter kept peak by a dip
+/// of at least [`SADDLE_SIGMA`] along the straight line between them.
+fn deblend(snr: &[f32], nx: usize, peaks: Vec<(u32, u32)>) -> Vec<(u32, u32)> {
+    let at = |x: f64, y: f64| snr[y.round() as usize * nx + x.round() as usize];
+    let mut kept: Vec<(u32, u32)> = Vec::with_capacity(peaks.len());
+    for p in peaks {
+        let v = at(p.0 as f64, p.1 as f64);
+        let separate = kept.iter().all(|q| {
+            let (dx, dy) = (q.0 as f64 - p.0 as f64, q.1 as f64 - p.1 as f64);
+            let steps = (2.0 * dx.hypot(dy)).ceil().max(1.0) as usize;
+            let dip = (0..=steps).map(|i| at(p.0 as f64 + dx * i as f64 / steps as f64, p.1 as f64 + dy * i as f64 / steps as f64)).fold(f32::INFINITY, f32::min);
+            v - dip >= SADDLE_SIGMA
+        });
+        if separate {
+            kept.push(p);
+        }
+    }
+    kept
 }
 
 fn is_local_max(snr: &[f32], nx: usize, ny: usize, x: usize, y: usize, r: usize) -> bool {
