@@ -17,6 +17,7 @@ mod fs;
 mod applycal;
 mod calibrate;
 mod flag;
+mod mosaic;
 
 use napi_derive::napi;
 

@@ -13,5 +13,6 @@ import { requeueCommand } from './requeue.js';
 import { statusCommand } from './status.js';
 import { streamCommand } from './stream.js';
 import { flagCommand } from './flag.js';
+import { mosaicCommand } from './mosaic.js';
 
-export const commands: AnyCommand[] = [simulateCommand, convertCommand, groupsCommand, inspectCommand, streamCommand, statusCommand, requeueCommand, flagCommand, calibrateCommand, applycalCommand, imageCommand, migrateCommand, publishCommand];
+export const commands: AnyCommand[] = [simulateCommand, convertCommand, groupsCommand, inspectCommand, streamCommand, statusCommand, requeueCommand, flagCommand, calibrateCommand, applycalCommand, imageCommand, mosaicCommand, migrateCommand, publishCommand];
