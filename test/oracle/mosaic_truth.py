@@ -49,9 +49,11 @@ def main():
         p0 = [float(np.nanmax(stamp)), x, y, beam_sig_px, beam_sig_px]
         try:
             p, _ = curve_fit(gauss, (sx_[ok], sy_[ok]), stamp[ok], p0=p0, maxfev=5000)
-            integrated = p[0] * abs(p[3] * p[4]) / beam_sig_px**2
         except RuntimeError:
-            integrated = float("nan")
+            # No fit (a source lost in the noise): reported as unmeasured, never as a number.
+            results.append({**s, "measured_jy": None, "noise_jy": local_noise, "snr": s["flux_jy"] / local_noise})
+            continue
+        integrated = p[0] * abs(p[3] * p[4]) / beam_sig_px**2
         results.append({**s, "measured_jy": float(integrated), "peak_fit_jy": float(p[0]), "noise_jy": local_noise,
                         "snr": s["flux_jy"] / local_noise, "rel_err": float(integrated / s["flux_jy"] - 1)})
     z = mosaic[free] / noise[free]
