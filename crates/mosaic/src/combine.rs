@@ -9,6 +9,7 @@
 
 use rayon::prelude::*;
 
+use crate::error::MosaicError;
 use crate::grid::Grid;
 use crate::reproject::{bilinear, PixelMap};
 
@@ -36,14 +37,14 @@ pub struct Planes {
 const BLOCK_ROWS: usize = 64;
 
 /// Combines `inputs` onto `grid`; `progress(rows_done, rows_total)` after each block of rows.
-/// `Err(())` when `cancelled()` says stop.
-pub fn combine(inputs: &[Input], grid: &Grid, pb_cutoff: f64, progress: &dyn Fn(usize, usize), cancelled: &dyn Fn() -> bool) -> Result<Planes, ()> {
+/// `Err(Cancelled)` when `cancelled()` says stop.
+pub fn combine(inputs: &[Input], grid: &Grid, pb_cutoff: f64, progress: &dyn Fn(usize, usize), cancelled: &dyn Fn() -> bool) -> Result<Planes, MosaicError> {
     let (nx, ny) = (grid.nx, grid.ny);
     let mut p = Planes { mosaic: vec![f32::NAN; nx * ny], weight: vec![f32::NAN; nx * ny], noise: vec![f32::NAN; nx * ny] };
     let mut y0 = 0;
     while y0 < ny {
         if cancelled() {
-            return Err(());
+            return Err(MosaicError::Cancelled);
         }
         let y1 = (y0 + BLOCK_ROWS).min(ny);
         let span = y0 * nx..y1 * nx;
@@ -68,8 +69,8 @@ fn combine_row(inputs: &[Input], y: usize, pb_cutoff: f64, mosaic: &mut [f32], w
         for x in inp.cols.0..=inp.cols.1.min(nx - 1) {
             let Some((px, py)) = inp.map.map(x as f64, y as f64) else { continue };
             let b = bilinear(&inp.pb, inp.nx, inp.ny, px, py) as f64;
-            // NaN fails the comparison too: outside the input, or a blanked beam.
-            if !(b >= pb_cutoff) {
+            // NaN: outside the input, or a blanked beam.
+            if b.is_nan() || b < pb_cutoff {
                 continue;
             }
             let v = bilinear(&inp.image, inp.nx, inp.ny, px, py) as f64;

@@ -26,6 +26,7 @@ pub struct Footprint {
 
 /// The footprint of an image from its beam, or `None` when the beam is nowhere ≥ `cutoff`.
 pub fn footprint(pb: &[f32], nx: usize, ny: usize, wcs: &CelestialWcs, cutoff: f64) -> Option<Footprint> {
+    debug_assert_eq!(pb.len(), nx * ny, "beam data length");
     let (mut x0, mut x1, mut y0, mut y1) = (usize::MAX, 0, usize::MAX, 0);
     for (k, &b) in pb.iter().enumerate() {
         if b as f64 >= cutoff {

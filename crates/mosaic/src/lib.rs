@@ -131,8 +131,7 @@ pub fn run(cfg: &MosaicConfig, progress: &dyn Fn(MosaicProgress), cancelled: &dy
     }
 
     let t1 = Instant::now();
-    let planes = combine::combine(&prepared, &grid, cfg.pb_cutoff, &|done, total| progress(MosaicProgress { stage: "combine", done, total }), cancelled)
-        .map_err(|_| MosaicError::Cancelled)?;
+    let planes = combine::combine(&prepared, &grid, cfg.pb_cutoff, &|done, total| progress(MosaicProgress { stage: "combine", done, total }), cancelled)?;
     drop(prepared);
     let t_combine = t1.elapsed().as_secs_f64();
 
