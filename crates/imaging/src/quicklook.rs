@@ -167,6 +167,30 @@ fn nice(raw: f64, ladder: &[f64]) -> f64 {
     *ladder.iter().find(|&&s| s >= raw).unwrap_or(ladder.last().expect("ladder"))
 }
 
+/// What the quicklook needs of an image's coordinates: the sky position of a pixel for the
+/// RA/Dec grid, and the scale and declination that choose its spacing. The imager's SIN [`Wcs`]
+/// is one; a mosaic's TAN grid (crates/mosaic) is another.
+pub trait SkyGrid {
+    /// (RA, Dec) in radians of the 0-based pixel (x, y), or `None` off the projection.
+    fn sky_rad(&self, x: f64, y: f64) -> Option<(f64, f64)>;
+    /// Pixel size, degrees.
+    fn cell_deg(&self) -> f64;
+    /// Declination of the image centre, degrees (sets the RA grid spacing).
+    fn dec_deg(&self) -> f64;
+}
+
+impl SkyGrid for Wcs {
+    fn sky_rad(&self, x: f64, y: f64) -> Option<(f64, f64)> {
+        pixel_to_sky(self, x, y)
+    }
+    fn cell_deg(&self) -> f64 {
+        self.cell_deg
+    }
+    fn dec_deg(&self) -> f64 {
+        self.dec_deg
+    }
+}
+
 /// Renders `image` (`[y][x]`, n × n, y = Dec increasing upward) to `path` (atomically).
 pub fn write(path: &Path, image: &[f32], n: usize, wcs: &Wcs, title: &str, unit: &str) -> std::io::Result<()> {
     let tmp = path.with_extension("png.partial");
@@ -176,19 +200,31 @@ pub fn write(path: &Path, image: &[f32], n: usize, wcs: &Wcs, title: &str, unit:
 
 /// Like [`write`], straight to `path` (flushed to disk); the caller renames it into place.
 pub fn write_to(path: &Path, image: &[f32], n: usize, wcs: &Wcs, title: &str, unit: &str) -> std::io::Result<()> {
-    // Display at most 768 pixels across: block-average larger images.
-    let f = n.div_ceil(768).max(1);
-    let d = n / f;
-    let mut disp = vec![0.0f32; d * d];
-    for y in 0..d {
-        for x in 0..d {
-            let mut s = 0.0;
-            for yy in 0..f {
-                for xx in 0..f {
-                    s += image[(y * f + yy) * n + x * f + xx];
+    write_grid_to(path, image, n, n, wcs, title, unit)
+}
+
+/// Like [`write_to`] for an `nx` × `ny` image on any [`SkyGrid`]; blank (NaN) pixels are white.
+pub fn write_grid_to(path: &Path, image: &[f32], nx: usize, ny: usize, wcs: &dyn SkyGrid, title: &str, unit: &str) -> std::io::Result<()> {
+    // Display at most 768 pixels along the longer side: block-average larger images, over the
+    // finite pixels of each block.
+    let f = nx.max(ny).div_ceil(768).max(1);
+    let (dx, dy) = ((nx / f).max(1), (ny / f).max(1));
+    let mut disp = vec![f32::NAN; dx * dy];
+    for y in 0..dy {
+        for x in 0..dx {
+            let (mut s, mut k) = (0.0, 0);
+            for yy in (y * f)..((y + 1) * f).min(ny) {
+                for xx in (x * f)..((x + 1) * f).min(nx) {
+                    let v = image[yy * nx + xx];
+                    if v.is_finite() {
+                        s += v;
+                        k += 1;
+                    }
                 }
             }
-            disp[y * d + x] = s / (f * f) as f32;
+            if k > 0 {
+                disp[y * dx + x] = s / k as f32;
+            }
         }
     }
     // Scale: from the 1st percentile to the maximum, with a square-root stretch so faint
@@ -200,38 +236,40 @@ pub fn write_to(path: &Path, image: &[f32], n: usize, wcs: &Wcs, title: &str, un
     let stretch = |v: f32| ((v - lo) / (hi - lo)).clamp(0.0, 1.0).sqrt();
 
     let (left, right, top, bottom) = (70usize, 110usize, 28usize, 40usize);
-    let (w, h) = (left + d + right, top + d + bottom);
+    let (w, h) = (left + dx + right, top + dy + bottom);
     let mut c = Canvas::new(w, h);
-    for y in 0..d {
-        for x in 0..d {
+    for y in 0..dy {
+        for x in 0..dx {
             // FITS rows go up in Dec; PNG rows go down.
-            let v = disp[(d - 1 - y) * d + x];
-            c.set((left + x) as i64, (top + y) as i64, colour(stretch(v)));
+            let v = disp[(dy - 1 - y) * dx + x];
+            if v.is_finite() {
+                c.set((left + x) as i64, (top + y) as i64, colour(stretch(v)));
+            }
         }
     }
     // Frame.
-    for x in left..left + d {
+    for x in left..left + dx {
         c.set(x as i64, top as i64 - 1, [0, 0, 0]);
-        c.set(x as i64, (top + d) as i64, [0, 0, 0]);
+        c.set(x as i64, (top + dy) as i64, [0, 0, 0]);
     }
-    for y in top..top + d {
+    for y in top..top + dy {
         c.set(left as i64 - 1, y as i64, [0, 0, 0]);
-        c.set((left + d) as i64, y as i64, [0, 0, 0]);
+        c.set((left + dx) as i64, y as i64, [0, 0, 0]);
     }
     c.text(left as i64, 8, title, [0, 0, 0]);
 
     // Coordinate grid: lines of constant RA and Dec, labelled at the bottom and left edges.
-    let sky = |x: f64, y: f64| pixel_to_sky(wcs, x * f as f64, (d as f64 - 1.0 - y) * f as f64);
-    let fov_deg = n as f64 * wcs.cell_deg;
+    let sky = |x: f64, y: f64| wcs.sky_rad(x * f as f64, (dy as f64 - 1.0 - y) * f as f64);
+    let fov_deg = nx.min(ny) as f64 * wcs.cell_deg();
     let dec_step = nice(fov_deg * 3600.0 / 4.0, &[1.0, 2.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0, 600.0, 900.0, 1800.0, 3600.0, 7200.0, 18000.0]);
-    let ra_step = nice(fov_deg / wcs.dec_deg.to_radians().cos().max(0.05) * 240.0 / 4.0, &[1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 900.0, 1800.0, 3600.0]);
+    let ra_step = nice(fov_deg / wcs.dec_deg().to_radians().cos().max(0.05) * 240.0 / 4.0, &[1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 900.0, 1800.0, 3600.0]);
     let grey = [200, 200, 200];
     let mut last_label_x = -1000i64;
     let mut last_label_y = -1000i64;
-    let mut prev_row: Vec<Option<(f64, f64)>> = (0..d).map(|x| sky(x as f64, 0.0)).collect();
-    for y in 0..d {
-        let row: Vec<Option<(f64, f64)>> = (0..d).map(|x| sky(x as f64, y as f64)).collect();
-        for x in 0..d {
+    let mut prev_row: Vec<Option<(f64, f64)>> = (0..dx).map(|x| sky(x as f64, 0.0)).collect();
+    for y in 0..dy {
+        let row: Vec<Option<(f64, f64)>> = (0..dx).map(|x| sky(x as f64, y as f64)).collect();
+        for x in 0..dx {
             let (Some((ra, dec)), Some((ra_up, dec_up))) = (row[x], prev_row[x]) else { continue };
             let cell_ra = |r: f64| (r.to_degrees().rem_euclid(360.0) * 240.0 / ra_step).floor();
             let cell_dec = |d: f64| (d.to_degrees() * 3600.0 / dec_step).floor();
@@ -241,9 +279,9 @@ pub fn write_to(path: &Path, image: &[f32], n: usize, wcs: &Wcs, title: &str, un
             if ra_cross || dec_cross {
                 c.set((left + x) as i64, (top + y) as i64, grey);
             }
-            if y == d - 1 && right.is_some_and(|(r, _)| cell_ra(r) != cell_ra(ra)) && (x as i64 - last_label_x) > 60 {
+            if y == dy - 1 && right.is_some_and(|(r, _)| cell_ra(r) != cell_ra(ra)) && (x as i64 - last_label_x) > 60 {
                 let s = format_ra(ra, ra_step);
-                c.text((left + x) as i64 - Canvas::text_width(&s) / 2, (top + d + 6) as i64, &s, [0, 0, 0]);
+                c.text((left + x) as i64 - Canvas::text_width(&s) / 2, (top + dy + 6) as i64, &s, [0, 0, 0]);
                 last_label_x = x as i64;
             }
             if x == 0 && y > 0 && cell_dec(dec) != cell_dec(dec_up) && (y as i64 - last_label_y) > 20 {
@@ -254,13 +292,13 @@ pub fn write_to(path: &Path, image: &[f32], n: usize, wcs: &Wcs, title: &str, un
         }
         prev_row = row;
     }
-    c.text((left + d / 2) as i64 - 6, (top + d + 22) as i64, "RA", [0, 0, 0]);
-    c.text(4, (top + d / 2) as i64 + 12, "Dec", [0, 0, 0]);
+    c.text((left + dx / 2) as i64 - 6, (top + dy + 22) as i64, "RA", [0, 0, 0]);
+    c.text(4, (top + dy / 2) as i64 + 12, "Dec", [0, 0, 0]);
 
     // Colour bar with five labelled ticks.
-    let bx = left + d + 14;
-    for y in 0..d {
-        let t = 1.0 - y as f32 / (d - 1).max(1) as f32;
+    let bx = left + dx + 14;
+    for y in 0..dy {
+        let t = 1.0 - y as f32 / (dy - 1).max(1) as f32;
         for x in bx..bx + 16 {
             c.set(x as i64, (top + y) as i64, colour(t));
         }
@@ -268,7 +306,7 @@ pub fn write_to(path: &Path, image: &[f32], n: usize, wcs: &Wcs, title: &str, un
     for k in 0..5 {
         let t = k as f32 / 4.0;
         let v = lo + (hi - lo) * t * t; // inverse of the square-root stretch
-        let y = top as i64 + ((1.0 - t) * (d - 1) as f32) as i64;
+        let y = top as i64 + ((1.0 - t) * (dy - 1) as f32) as i64;
         for x in bx + 16..bx + 20 {
             c.set(x as i64, y, [0, 0, 0]);
         }

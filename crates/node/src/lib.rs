@@ -18,6 +18,7 @@ mod applycal;
 mod calibrate;
 mod flag;
 mod sources;
+mod mosaic;
 
 use napi_derive::napi;
 

@@ -14,5 +14,6 @@ import { statusCommand } from './status.js';
 import { streamCommand } from './stream.js';
 import { flagCommand } from './flag.js';
 import { sourcesCommand } from './sources.js';
+import { mosaicCommand } from './mosaic.js';
 
-export const commands: AnyCommand[] = [simulateCommand, convertCommand, groupsCommand, inspectCommand, streamCommand, statusCommand, requeueCommand, flagCommand, calibrateCommand, applycalCommand, imageCommand, sourcesCommand, migrateCommand, publishCommand];
+export const commands: AnyCommand[] = [simulateCommand, convertCommand, groupsCommand, inspectCommand, streamCommand, statusCommand, requeueCommand, flagCommand, calibrateCommand, applycalCommand, imageCommand, mosaicCommand, sourcesCommand, migrateCommand, publishCommand];
