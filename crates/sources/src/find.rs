@@ -70,9 +70,18 @@ pub fn find(img: &Image, beam: Beam, pb: Option<&[f32]>, c: &FindConfig) -> Foun
     Found { components, islands: islands.len(), background, beam }
 }
 
-/// The island's pixels and a one-pixel ring around them: the ring pins the wings of the fit,
-/// which the threshold alone would leave free.
-fn samples(img: &Image, bg: &Background, isl: &Island) -> (Samples, (f64, f64), (f64, f64)) {
+/// The pixels a component's fit sees reach down to this fraction of its peak. Below it, a
+/// bright source's image is dominated by what a Gaussian does not model (the pedestal of CLEAN's
+/// pixelation errors and near sidelobes, a few per cent of the peak), which would pull the fit.
+const CORE_FRACTION: f64 = 0.1;
+
+/// Components fainter than this (peak over local noise) are fitted with the beam's shape.
+const MIN_SHAPE_SNR: f64 = 20.0;
+
+/// The island's pixels and a one-pixel ring around them (the ring pins the wings of a faint
+/// source's fit, which the threshold alone would leave free), less those fainter than
+/// [`CORE_FRACTION`] of the seed that dominates them.
+fn samples(img: &Image, bg: &Background, isl: &Island, seeds: &[Gaussian], analysis_sigma: f64) -> (Samples, (f64, f64), (f64, f64)) {
     let (nx, ny) = (img.nx, img.ny);
     let mut seen = std::collections::HashSet::with_capacity(isl.pixels.len() * 2);
     let mut s = Samples { x: vec![], y: vec![], value: vec![], weight: vec![] };
@@ -89,6 +98,13 @@ fn samples(img: &Image, bg: &Background, isl: &Island) -> (Samples, (f64, f64), 
                 if !(v.is_finite() && b.is_finite() && r > 0.0) {
                     continue;
                 }
+                let dominant = seeds.iter().max_by(|p, q| p.eval(xx as f64, yy as f64).total_cmp(&q.eval(xx as f64, yy as f64)));
+                // Only where the cut lies above the analysis threshold: for a faint source it would
+                // drop the ring's low pixels, and so bias the peak up.
+                let cut = dominant.map_or(0.0, |g| CORE_FRACTION * g.amp);
+                if cut > analysis_sigma * r as f64 && ((v - b) as f64) < cut {
+                    continue;
+                }
                 s.x.push(xx as f64);
                 s.y.push(yy as f64);
                 s.value.push((v - b) as f64);
@@ -102,7 +118,6 @@ fn samples(img: &Image, bg: &Background, isl: &Island) -> (Samples, (f64, f64), 
 }
 
 fn fit_island(img: &Image, bg: &Background, isl: &Island, island_id: u32, beam: &Beam, pb: Option<&[f32]>, c: &FindConfig) -> Vec<Component> {
-    let (s, xr, yr) = samples(img, bg, isl);
     let at = |x: u32, y: u32| y as usize * img.nx + x as usize;
     let mut init: Vec<Gaussian> = isl
         .peaks
@@ -115,6 +130,7 @@ fn fit_island(img: &Image, bg: &Background, isl: &Island, island_id: u32, beam: 
         })
         .collect();
     let Some(beam_g) = init.first().copied() else { return vec![] };
+    let (s, xr, yr) = samples(img, bg, isl, &init, c.analysis_sigma);
     let bounds = Bounds {
         x_range: (xr.0 - 1.0, xr.1 + 1.0),
         y_range: (yr.0 - 1.0, yr.1 + 1.0),
@@ -124,14 +140,17 @@ fn fit_island(img: &Image, bg: &Background, isl: &Island, island_id: u32, beam: 
         // sources are fitted as several components.
         sigma_range_px: (0.8 * beam_g.sigma_minor_px, 4.0 * beam_g.sigma_major_px),
     };
-    // A shape needs pixels: about 4 per free parameter.
-    let fixed_shape = s.x.len() < 24 * init.len();
-    // A component below the detection threshold is noise that a peak seeded: refit without it,
-    // until every component stands (each round drops at least one, so this ends).
+    // A shape needs signal and pixels. Below 20σ a component's size is uncertain by more than
+    // the difference between a point source and a resolved one (Condon 1997), and a free faint
+    // Gaussian beside a bright source would stretch over its flank and steal its flux: faint
+    // components keep the beam's shape, as do all of an island with too few pixels (about 4
+    // per free parameter).
     let rms_at = |g: &Gaussian| bg.rms[(g.y0.round().clamp(0.0, (img.ny - 1) as f64) as usize) * img.nx + g.x0.round().clamp(0.0, (img.nx - 1) as f64) as usize] as f64;
+    let few_pixels = s.x.len() < 24 * init.len();
+    let fixed_shape = |gs: &[Gaussian]| -> Vec<bool> { gs.iter().map(|g| few_pixels || g.amp < MIN_SHAPE_SNR * rms_at(g)).collect() };
     let mut fitted = None;
     while !init.is_empty() {
-        let Some(f) = gauss::fit(&s, &init, &bounds, fixed_shape, 200) else { break };
+        let Some(f) = gauss::fit(&s, &init, &bounds, &fixed_shape(&init), 200) else { break };
         let keep: Vec<bool> = f.components.iter().map(|g| g.amp >= c.detect_sigma * rms_at(g)).collect();
         if keep.iter().all(|&k| k) || init.len() == 1 {
             fitted = Some(f);

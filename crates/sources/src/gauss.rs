@@ -98,9 +98,9 @@ pub struct Fit {
 }
 
 /// Fits the components jointly, starting from `init`; `None` if the start is outside the bounds.
-/// With `fixed_shape`, only amplitudes and positions move (islands too small to constrain a
-/// shape keep the beam's).
-pub fn fit(s: &Samples, init: &[Gaussian], bounds: &Bounds, fixed_shape: bool, max_iterations: usize) -> Option<Fit> {
+/// A component whose `fixed_shape` is set keeps its starting shape: only its amplitude and
+/// position move.
+pub fn fit(s: &Samples, init: &[Gaussian], bounds: &Bounds, fixed_shape: &[bool], max_iterations: usize) -> Option<Fit> {
     let n = init.len() * NPAR;
     let mut p: Vec<f64> = init.iter().flat_map(|g| g.params()).collect();
     let unpack = |p: &[f64]| -> Vec<Gaussian> { p.chunks(NPAR).map(Gaussian::from_params).collect() };
@@ -112,9 +112,9 @@ pub fn fit(s: &Samples, init: &[Gaussian], bounds: &Bounds, fixed_shape: bool, m
     let (mut jtj, mut jtr) = (vec![0.0; n * n], vec![0.0; n]);
     for iteration in 1..=max_iterations {
         normal_equations(s, &unpack(&p), &mut jtj, &mut jtr);
-        if fixed_shape {
-            // Shape parameters get an identity row and no gradient: their step is zero.
-            for k in (0..n).filter(|k| k % NPAR >= 3) {
+        // Fixed shape parameters get an identity row and no gradient: their step is zero.
+        for k in (0..n).filter(|k| k % NPAR >= 3 && fixed_shape[k / NPAR]) {
+            {
                 for j in 0..n {
                     jtj[k * n + j] = 0.0;
                     jtj[j * n + k] = 0.0;
@@ -259,7 +259,7 @@ mod tests {
             Gaussian { amp: 1.0, x0: 20.0, y0: 16.0, sigma_major_px: 2.4, sigma_minor_px: 2.4, theta_rad: 0.0 },
         ];
         let b = Bounds { x_range: (0.0, 31.0), y_range: (0.0, 31.0), sigma_range_px: (0.5, 20.0) };
-        let f = fit(&s, &init, &b, false, 200).unwrap();
+        let f = fit(&s, &init, &b, &[false, false], 200).unwrap();
         for (g, t) in f.components.iter().zip(&truth) {
             let t = t.normalised();
             assert!((g.amp - t.amp).abs() < 1e-6 && (g.x0 - t.x0).abs() < 1e-6 && (g.y0 - t.y0).abs() < 1e-6, "{g:?} vs {t:?}");

@@ -100,12 +100,14 @@ fn point_sources_are_complete_with_true_fluxes_and_positions() {
     assert!(med_flux.abs() < 0.01, "median flux error {med_flux}");
     // At 10σ a peak is uncertain by ~10% (Condon 1997): the bound on each source is on its
     // pull, the bound on the sample on its median and scatter.
-    assert!(max_flux < 0.25, "max flux error {max_flux}");
-    assert!(max_pull < 4.0, "max peak pull {max_pull}");
+    assert!(max_flux < 0.3, "max flux error {max_flux}");
+    // Faint sources are fitted with the beam's shape, so beam-shaped noise on top of one goes
+    // into its peak whole: their pulls have longer tails than a Gaussian's.
+    assert!(max_pull < 5.0, "max peak pull {max_pull}");
     assert!(rms_pos < 0.05, "rms position error {rms_pos} beams");
     assert!(max_pos < 0.15, "max position error {max_pos} beams");
     // The Condon errors describe the scatter (a pull rms near 1).
-    assert!(pull_rms > 0.5 && pull_rms < 2.0, "pull rms {pull_rms}");
+    assert!(pull_rms > 0.7 && pull_rms < 1.5, "pull rms {pull_rms}");
     // Few false detections: components not near any truth source.
     let spurious = found.components.iter().filter(|c| truth.iter().all(|t| sep(c.ra_deg, c.dec_deg, t) > beam_deg)).count();
     assert!(spurious <= 2, "{spurious} spurious components");
