@@ -115,7 +115,11 @@ export function imagePrefix(ms: string, o: ImageOptions, where: { layout: Layout
   const ts = msTimestamp(ms);
   if ('layout' in where) {
     // Layout.imagePath names the product `<ts>_<params>.image`; our files add their suffixes.
-    return where.layout.imagePath(ts, imageParamsTag(o)).replace(/\.image$/, '');
+    // A calibrated MS (`<ts>_cal.ms`, stage 5) is the same observation: its images carry the
+    // group's timestamp (and so its date) with `cal` among the parameters.
+    const cal = /_cal$/.exec(ts);
+    const params = cal ? `${imageParamsTag(o)}_cal` : imageParamsTag(o);
+    return where.layout.imagePath(cal ? ts.slice(0, cal.index) : ts, params).replace(/\.image$/, '');
   }
   return path.join(where.outputDir, ts);
 }
@@ -178,16 +182,16 @@ export async function imageJob(job: ImageJob): Promise<ImageResult> {
   let registered = false;
   if ('layout' in job.where) {
     // The registries (Kysely over SQLite) load only when a layout run registers its image.
-    const { msRegistered, openRegistries, registerProduct } = await import('../registry/index.js');
+    const { msRegistered, openRegistries, productRegistered, registerProduct } = await import('../registry/index.js');
     const regs = await openRegistries(job.where.layout);
     try {
       await registerProduct(regs, {
         dataType: 'image',
         path: image,
-        obsDate: obsDateOfGroup(msTimestamp(ms)),
+        obsDate: obsDateOfGroup(path.basename(prefix).slice(0, 19)),
         // Provenance: the registered MS product, or the file itself when the MS came from
         // outside the pipeline.
-        inputs: (await msRegistered(regs, ms)) ? { products: [ms] } : { files: [ms] },
+        inputs: (await msRegistered(regs, ms)) || (await productRegistered(regs, ms)) ? { products: [ms] } : { files: [ms] },
       });
       registered = true;
     } finally {

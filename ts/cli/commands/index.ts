@@ -15,5 +15,6 @@ import { streamCommand } from './stream.js';
 import { flagCommand } from './flag.js';
 import { sourcesCommand } from './sources.js';
 import { mosaicCommand } from './mosaic.js';
+import { pipelineCommand } from './pipeline.js';
 
-export const commands: AnyCommand[] = [simulateCommand, convertCommand, groupsCommand, inspectCommand, streamCommand, statusCommand, requeueCommand, flagCommand, calibrateCommand, applycalCommand, imageCommand, mosaicCommand, sourcesCommand, migrateCommand, publishCommand];
+export const commands: AnyCommand[] = [simulateCommand, convertCommand, groupsCommand, inspectCommand, streamCommand, statusCommand, requeueCommand, flagCommand, calibrateCommand, applycalCommand, imageCommand, mosaicCommand, sourcesCommand, pipelineCommand, migrateCommand, publishCommand];
