@@ -47,11 +47,15 @@ def main():
     if a.footprint:
         from astropy.io import fits
         from astropy.wcs import WCS
-        h = fits.getheader(a.footprint)
+        with fits.open(a.footprint) as hdul:
+            h = hdul[0].header
+            data = hdul[0].data.squeeze()
         w = WCS(h).celestial
         nx, ny = h["NAXIS1"], h["NAXIS2"]
         xy = w.all_world2pix([[s["ra_deg"], s["dec_deg"]] for s in ts], 0)
-        ts = [s for s, (x, y) in zip(ts, xy) if abs(x - nx / 2) < 0.45 * nx and abs(y - ny / 2) < 0.45 * ny]
+        # Inside the central 90% and on a finite pixel (a mosaic is blank beyond its beams).
+        ts = [s for s, (x, y) in zip(ts, xy)
+              if abs(x - nx / 2) < 0.45 * nx and abs(y - ny / 2) < 0.45 * ny and np.isfinite(data[int(round(y)), int(round(x))])]
     tpeak = np.array([s.get("peak_jy", s["apparent_flux_jy"]) for s in ts])
     tc = SkyCoord([s["ra_deg"] for s in ts] * u.deg, [s["dec_deg"] for s in ts] * u.deg)
     out = {"components": len(rows), "beam_arcsec": beam}

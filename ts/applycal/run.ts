@@ -69,9 +69,14 @@ export async function tablesFromRegistry(layout: Layout, ms: string): Promise<Ap
         .join(', ');
       throw new ContimgError('CALIB_NO_TIME_OVERLAP', `${ms}: observed at MJD ${mid.toFixed(4)}, outside the validity of every registered table (${any.length} active: ${ranges}${any.length > 3 ? ', …' : ''})`);
     }
+    // The solve nearest in time (the middle of a table's validity is the MS it was solved on),
+    // and all its tables together: B from one calibrator and G from another would not belong.
+    const distance = (v: (typeof valid)[number]) => Math.abs((v.valid_end_mjd === null ? v.valid_start_mjd : (v.valid_start_mjd + v.valid_end_mjd) / 2) - mid);
+    const nearest = [...valid].sort((a, b) => distance(a) - distance(b));
+    const solve = nearest[0]!.group_id;
     const out: ApplyTable[] = [];
     for (const type of CAL_TYPE_ORDER) {
-      const t = valid.find((v) => v.table_type === type); // newest first
+      const t = nearest.find((v) => v.table_type === type && v.group_id === solve) ?? nearest.find((v) => v.table_type === type);
       if (t) out.push({ path: t.path, tableType: type });
     }
     return out;

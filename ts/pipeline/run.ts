@@ -217,11 +217,9 @@ const PLANNERS: Record<Stage, Planner> = {
   async calibrate(o, regs) {
     const ms = new Map((await state.msRows(regs)).map((m) => [m.path, m]));
     const jobs: Job[] = [];
-    const seen = new Set<string>();
-    for (const g of await state.groupRows(regs)) {
-      const m = g.transit_ms ? ms.get(g.transit_ms) : undefined;
-      if (!m || seen.has(m.path)) continue;
-      seen.add(m.path);
+    for (const g of bestTransits(await state.groupRows(regs))) {
+      const m = ms.get(g.transit_ms!);
+      if (!m) continue;
       if ((await state.calTablesForGroup(regs, m.group_id)) > 0) continue;
       const extra = o.calibrators ? ['--calibrators', o.calibrators] : [];
       jobs.push({ id: `calibrate-${m.group_id}`, stage: 'calibrate', obsDate: m.obs_date as UtcDate, steps: [...flagStep(o, m.path), ['calibrate', m.path, ...extra, ...base(o)]] });
@@ -313,6 +311,23 @@ const PLANNERS: Record<Stage, Planner> = {
     return { jobs: [{ id: `publish-${Date.now()}`, stage: 'publish', obsDate: today, steps: [['publish', '--type', 'mosaic', 'catalog', 'metadata', ...base(o)]] }], waiting: 0 };
   },
 };
+
+/**
+ * One solve per calibrator passage. Overlapping groups each report the passage they see: the
+ * group that holds the transit, and its neighbour whose edge catches the calibrator far out in
+ * the beam. Solving the latter would register tables from a source at a few per cent of the
+ * beam, which applycal would then prefer for the MS near it; only the best-ranked sighting
+ * (beam response × flux) within an hour of another of the same calibrator is solved.
+ */
+export function bestTransits(groups: state.GroupRow[]): state.GroupRow[] {
+  const sightings = groups.filter((g) => g.calibrator && g.transit_ms && g.transit_mjd !== null).sort((a, b) => (b.calibrator_rank ?? 0) - (a.calibrator_rank ?? 0));
+  const kept: state.GroupRow[] = [];
+  for (const g of sightings) {
+    const same = kept.some((k) => k.calibrator === g.calibrator && Math.abs(k.transit_mjd! - g.transit_mjd!) < 1 / 24);
+    if (!same && !kept.some((k) => k.transit_ms === g.transit_ms)) kept.push(g);
+  }
+  return kept;
+}
 
 function flagStep(o: PipelineOptions, ms: string): string[][] {
   // `contimg flag` records its settings in the MS and does nothing on a second call.

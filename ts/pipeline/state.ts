@@ -19,7 +19,10 @@ export interface MsRow {
 export interface GroupRow {
   group_id: string;
   obs_date: string;
+  calibrator: string | null;
+  transit_mjd: number | null;
   transit_ms: string | null;
+  calibrator_rank: number | null;
   members: string[];
 }
 
@@ -28,7 +31,7 @@ export async function msRows(regs: Registries): Promise<MsRow[]> {
 }
 
 export async function groupRows(regs: Registries): Promise<GroupRow[]> {
-  const groups = await regs.products.selectFrom('ms_groups').select(['group_id', 'obs_date', 'transit_ms']).orderBy('start_mjd').execute();
+  const groups = await regs.products.selectFrom('ms_groups').select(['group_id', 'obs_date', 'calibrator', 'transit_mjd', 'transit_ms', 'calibrator_rank']).orderBy('start_mjd').execute();
   const members = await regs.products.selectFrom('ms_group_members').select(['group_id', 'position', 'ms_path']).orderBy('group_id').orderBy('position').execute();
   const byGroup = new Map<string, string[]>();
   for (const m of members) byGroup.set(m.group_id, [...(byGroup.get(m.group_id) ?? []), m.ms_path]);
