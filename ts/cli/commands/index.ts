@@ -15,5 +15,6 @@ import { streamCommand } from './stream.js';
 import { flagCommand } from './flag.js';
 import { sourcesCommand } from './sources.js';
 import { mosaicCommand } from './mosaic.js';
+import { crossmatchCommand } from './crossmatch.js';
 
-export const commands: AnyCommand[] = [simulateCommand, convertCommand, groupsCommand, inspectCommand, streamCommand, statusCommand, requeueCommand, flagCommand, calibrateCommand, applycalCommand, imageCommand, mosaicCommand, sourcesCommand, migrateCommand, publishCommand];
+export const commands: AnyCommand[] = [simulateCommand, convertCommand, groupsCommand, inspectCommand, streamCommand, statusCommand, requeueCommand, flagCommand, calibrateCommand, applycalCommand, imageCommand, mosaicCommand, sourcesCommand, crossmatchCommand, migrateCommand, publishCommand];
