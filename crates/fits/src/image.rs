@@ -103,7 +103,7 @@ pub fn read_image(path: &Path) -> Result<Image, FitsError> {
 }
 
 /// The header cards up to END, and where the data begin.
-fn parse_header(path: &Path, bytes: &[u8]) -> Result<(Header, usize), FitsError> {
+pub(crate) fn parse_header(path: &Path, bytes: &[u8]) -> Result<(Header, usize), FitsError> {
     let mut header = Header::default();
     for (i, record) in bytes.chunks(80).enumerate() {
         if record.len() < 80 {

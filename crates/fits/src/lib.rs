@@ -14,7 +14,7 @@ pub mod wcs;
 pub use error::FitsError;
 pub use header::{Card, Header, Value};
 pub use image::{read_image, write_atomically, write_image, Beam, Image};
-pub use table::{write_table, Column, ColumnData};
+pub use table::{read_table, write_table, Column, ColumnData, Table, TableColumn, TableData};
 pub use wcs::{CelestialWcs, Projection};
 
 /// The FITS record length: headers and data are padded to a multiple of it.

@@ -19,6 +19,7 @@ mod calibrate;
 mod flag;
 mod sources;
 mod mosaic;
+mod crossmatch;
 
 use napi_derive::napi;
 

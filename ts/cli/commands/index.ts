@@ -15,6 +15,7 @@ import { streamCommand } from './stream.js';
 import { flagCommand } from './flag.js';
 import { sourcesCommand } from './sources.js';
 import { mosaicCommand } from './mosaic.js';
+import { crossmatchCommand } from './crossmatch.js';
 import { pipelineCommand } from './pipeline.js';
 
-export const commands: AnyCommand[] = [simulateCommand, convertCommand, groupsCommand, inspectCommand, streamCommand, statusCommand, requeueCommand, flagCommand, calibrateCommand, applycalCommand, imageCommand, mosaicCommand, sourcesCommand, pipelineCommand, migrateCommand, publishCommand];
+export const commands: AnyCommand[] = [simulateCommand, convertCommand, groupsCommand, inspectCommand, streamCommand, statusCommand, requeueCommand, flagCommand, calibrateCommand, applycalCommand, imageCommand, mosaicCommand, sourcesCommand, crossmatchCommand, pipelineCommand, migrateCommand, publishCommand];
