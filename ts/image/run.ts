@@ -7,7 +7,7 @@ import { existsSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { callNative, native } from '../native.js';
 import { ContimgError } from '../error.js';
-import { makeDirs, obsDateOfGroup, type Layout } from '../layout/index.js';
+import { makeDirs, obsDateOfGroup, type Layout, type UtcDate } from '../layout/index.js';
 import { version } from '../version.js';
 
 export type Weighting = 'natural' | 'uniform' | 'briggs';
@@ -96,6 +96,14 @@ export function msTimestamp(ms: string): string {
 }
 
 /**
+ * The observation date of an MS by its name: `<ts>.ms`, or `<ts>_cal.ms` for the calibrated
+ * copy (ts/applycal/run.ts), whose images are named `<ts>_cal_<params>` beside the raw MS's.
+ */
+export function msObsDate(ms: string): UtcDate {
+  return obsDateOfGroup(msTimestamp(ms).replace(/_cal$/, ''));
+}
+
+/**
  * The `<params>` part of a layout image name: what distinguishes two images of one MS. Only
  * characters that are safe in a file name, with `p` for a decimal point.
  */
@@ -115,11 +123,7 @@ export function imagePrefix(ms: string, o: ImageOptions, where: { layout: Layout
   const ts = msTimestamp(ms);
   if ('layout' in where) {
     // Layout.imagePath names the product `<ts>_<params>.image`; our files add their suffixes.
-    // A calibrated MS (`<ts>_cal.ms`, stage 5) is the same observation: its images carry the
-    // group's timestamp (and so its date) with `cal` among the parameters.
-    const cal = /_cal$/.exec(ts);
-    const params = cal ? `${imageParamsTag(o)}_cal` : imageParamsTag(o);
-    return where.layout.imagePath(cal ? ts.slice(0, cal.index) : ts, params).replace(/\.image$/, '');
+    return where.layout.imagePath(ts, imageParamsTag(o), msObsDate(ms)).replace(/\.image$/, '');
   }
   return path.join(where.outputDir, ts);
 }
@@ -188,7 +192,7 @@ export async function imageJob(job: ImageJob): Promise<ImageResult> {
       await registerProduct(regs, {
         dataType: 'image',
         path: image,
-        obsDate: obsDateOfGroup(path.basename(prefix).slice(0, 19)),
+        obsDate: msObsDate(ms),
         // Provenance: the registered MS product, or the file itself when the MS came from
         // outside the pipeline.
         inputs: (await msRegistered(regs, ms)) || (await productRegistered(regs, ms)) ? { products: [ms] } : { files: [ms] },

@@ -53,10 +53,12 @@ export interface MosaicProgress {
   total: number;
 }
 
-export type MosaicResult =
-  | { status: 'mosaicked'; ms: string; groupId: string; outputs: MosaicOutputs; summary: MosaicSummary; registered: boolean }
-  | { status: 'skipped'; ms: string; groupId: string; outputs: MosaicOutputs; reason: string }
-  | { status: 'planned'; ms: string; groupId: string; outputs: MosaicOutputs; images: string[]; pbs: string[] };
+/** `missingMs`: with a group, its MS that had no image (mosaicked with --allow-missing). */
+export type MosaicResult = { ms: string; groupId: string; outputs: MosaicOutputs; missingMs?: string[] } & (
+  | { status: 'mosaicked'; summary: MosaicSummary; registered: boolean }
+  | { status: 'skipped'; reason: string }
+  | { status: 'planned'; images: string[]; pbs: string[] }
+);
 
 /** `<prefix>.image.fits` → `<prefix>.pb.fits`, the beam `contimg image --pbcor` writes beside it. */
 export function pbPathOf(image: string): string {
@@ -86,6 +88,8 @@ export function mosaicOutputs(groupId: string, where: { layout: Layout } | { out
 export interface MosaicJob {
   groupId: string;
   images: string[];
+  /** With a group: its MS without an image, reported in the result. */
+  missingMs?: string[];
   options: MosaicOptions;
   where: { layout: Layout } | { outputDir: string };
   overwrite: boolean;
@@ -102,7 +106,7 @@ export async function mosaicJob(job: MosaicJob): Promise<MosaicResult> {
     if (!existsSync(pbs[i]!)) throw new ContimgError('MOSAIC_MISSING_PB', `${image}: no primary beam beside it (${pbs[i]} is missing; image with \`contimg image --pbcor\`)`);
   }
   const outputs = mosaicOutputs(job.groupId, job.where);
-  const base = { ms: job.groupId, groupId: job.groupId, outputs };
+  const base = { ms: job.groupId, groupId: job.groupId, outputs, ...(job.missingMs?.length ? { missingMs: job.missingMs } : {}) };
   if (existsSync(outputs.mosaic) && !job.overwrite) {
     return { status: 'skipped', ...base, reason: `${outputs.mosaic} exists (use --overwrite to replace it)` };
   }

@@ -68,9 +68,16 @@ pub fn write_all(cfg: &MosaicConfig, g: &Grid, p: &Planes, inputs: &[InputSummar
         }
         h
     };
-    fits::write_image(&o.weight, g.nx, g.ny, &p.weight, &g.wcs, &cards("1/(Jy/beam)^2", "Weight"))?;
-    fits::write_image(&o.noise, g.nx, g.ny, &p.noise, &g.wcs, &cards("Jy/beam", "Noise"))?;
-    write_png(&o.png, p, g, &cfg.title)?;
+    let (weight_cards, noise_cards) = (cards("1/(Jy/beam)^2", "Weight"), cards("Jy/beam", "Noise"));
+    // The companions are independent files, each written atomically: at once, so that their
+    // writes and fsyncs overlap. The mosaic still goes last: its presence means the set is complete.
+    let (weight, (noise, png)) = rayon::join(
+        || fits::write_image(&o.weight, g.nx, g.ny, &p.weight, &g.wcs, &weight_cards),
+        || rayon::join(|| fits::write_image(&o.noise, g.nx, g.ny, &p.noise, &g.wcs, &noise_cards), || write_png(&o.png, p, g, &cfg.title)),
+    );
+    weight?;
+    noise?;
+    png?;
     fits::write_image(&o.mosaic, g.nx, g.ny, &p.mosaic, &g.wcs, &cards("Jy/beam", "Intensity"))?;
     Ok(())
 }

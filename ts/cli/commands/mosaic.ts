@@ -1,10 +1,13 @@
 /**
  * `contimg mosaic`: stage 7, a primary-beam-weighted linear mosaic of a group's images on a
- * common TAN grid (FITS mosaic, weight and effective-noise maps, PNG quicklook).
+ * common TAN grid (FITS mosaic, weight and effective-noise maps, PNG quicklook). Given image
+ * files, or one group id (`contimg groups`), whose images are found in the registries.
  */
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { ContimgError } from '../../error.js';
-import { layoutBaseOptions, resolveLayout } from '../../layout/index.js';
+import { GROUP_ID_RE, layoutBaseOptions, resolveLayout, type Layout } from '../../layout/index.js';
+import { findGroupImages, requireGroupImages } from '../../mosaic/group.js';
 import { DEFAULT_MOSAIC_OPTIONS, groupIdOfImages, mosaicJob, type MosaicOptions, type MosaicProgress, type MosaicResult, type MosaicSummary } from '../../mosaic/run.js';
 import { defineCommand } from '../command.js';
 import type { Io } from '../io.js';
@@ -13,11 +16,13 @@ import { failedMs, printResults, type FailedMs } from '../results.js';
 
 export const mosaicCommand = defineCommand({
   command: 'mosaic <images..>',
-  describe: 'Mosaic images: primary-beam-weighted (Σ B·I/σ² / Σ B²/σ²) on a common TAN grid, with weight and noise maps and a PNG',
+  describe: "Mosaic images, or a group's images: primary-beam-weighted (Σ B·I/σ² / Σ B²/σ²) on a common TAN grid, with weight and noise maps and a PNG",
   builder: (y) =>
     layoutBaseOptions(
       y
-        .positional('images', { type: 'string', array: true, demandOption: true, describe: 'Flat-noise images <prefix>.image.fits, each with <prefix>.pb.fits beside it (contimg image --pbcor)' })
+        .positional('images', { type: 'string', array: true, demandOption: true, describe: 'Flat-noise images <prefix>.image.fits, each with <prefix>.pb.fits beside it (contimg image --pbcor); or one group id YYYY-MM-DDTHH:MM:SS (contimg groups), whose registered images are mosaicked' })
+        .option('image-params', { type: 'string', describe: "With a group: the images of this parameter tag (<ts>_<tag>.image.fits, e.g. 512px_briggs0); default each MS's newest" })
+        .option('allow-missing', { type: 'boolean', default: false, describe: 'With a group: mosaic the images there are (at least 2) when some MS have none' })
         .option('group-id', { type: 'string', describe: 'Names the mosaic (mosaic_<group-id>_pbweighted.fits); default the timestamp the first image is named by' })
         .option('output-dir', { type: 'string', describe: 'Where the mosaic goes; not needed with --layout' })
         .option('layout', { type: 'boolean', default: false, describe: 'Write to the pipeline layout (mosaics/YYYY-MM-DD/mosaic_<group>_pbweighted.fits) and register it; implied by --stage-base, --data-base or CONTIMG_STAGE_BASE' })
@@ -41,8 +46,15 @@ export const mosaicCommand = defineCommand({
     if (!layout && !a['output-dir'] && !a['dry-run']) {
       throw new ContimgError('MOSAIC_INVALID_ARGUMENT', 'give --output-dir, or --layout to write to the pipeline layout');
     }
-    const images = a.images as string[];
-    const groupId = a['group-id'] ?? groupIdOfImages(images);
+    const args = a.images as string[];
+    const group = isGroupId(args) ? args[0]! : undefined;
+    if (group !== undefined && !layout) {
+      throw new ContimgError('MOSAIC_INVALID_ARGUMENT', `group ${group}: its images are found in the pipeline layout's registries; give --layout, --stage-base or --data-base`);
+    }
+    if (group === undefined && (a['image-params'] !== undefined || a['allow-missing'])) {
+      throw new ContimgError('MOSAIC_INVALID_ARGUMENT', '--image-params and --allow-missing choose among a group\'s images; give a group id, not image files');
+    }
+    const groupId = group ?? a['group-id'] ?? groupIdOfImages(args);
     const options: MosaicOptions = {
       pbCutoff: a['pb-cutoff'],
       cellArcsec: a['cell-arcsec'],
@@ -53,9 +65,11 @@ export const mosaicCommand = defineCommand({
     const bar = progressBar(io, `mosaic ${groupId}`, io.isTTY && !a.json);
     const results: (MosaicResult | FailedMs)[] = [];
     try {
+      const { images, missingMs } = group !== undefined ? await imagesOfGroup(layout!, group, a['image-params'], a['allow-missing'], io, a.json) : { images: args, missingMs: undefined };
       const r = await mosaicJob({
         groupId,
         images,
+        missingMs,
         options,
         where,
         overwrite: a.overwrite,
@@ -76,6 +90,24 @@ export const mosaicCommand = defineCommand({
     });
   },
 });
+
+/** One argument that names no file and reads as a group id: the group form. */
+function isGroupId(args: string[]): boolean {
+  return args.length === 1 && GROUP_ID_RE.test(args[0]!) && !existsSync(args[0]!);
+}
+
+async function imagesOfGroup(layout: Layout, groupId: string, imageParams: string | undefined, allowMissing: boolean, io: Io, json: boolean): Promise<{ images: string[]; missingMs: string[] }> {
+  const { openRegistries } = await import('../../registry/index.js');
+  const regs = await openRegistries(layout, { readonly: true });
+  try {
+    const found = await findGroupImages(regs, layout, groupId, { imageParams });
+    const images = requireGroupImages(found, allowMissing, imageParams);
+    if (found.missing.length > 0 && !json) io.stderr(`${groupId}: no image of ${found.missing.length} MS, mosaicking the other ${images.length}:\n${found.missing.map((m) => `  ${m}\n`).join('')}`);
+    return { images, missingMs: found.missing };
+  } finally {
+    await regs.close();
+  }
+}
 
 function describe(s: MosaicSummary): string {
   return (
