@@ -8,7 +8,7 @@
  * A failed job leaves `workspace/failed/YYYY-MM-DD/<job>_error.log` and is not retried in this
  * run; the rest of the night goes on.
  */
-import { readdirSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { formGroups, parseSubbandName, type SubbandFile } from '../groups.js';
 import { imagePrefix, DEFAULT_IMAGE_OPTIONS, type ImageOptions } from '../image/run.js';
@@ -16,6 +16,7 @@ import { obsDateOfGroup, recordFailure, type Layout, type UtcDate } from '../lay
 import { mosaicOutputs } from '../mosaic/run.js';
 import { openRegistries, registerIngest, type Registries } from '../registry/index.js';
 import { catalogPaths, DEFAULT_SOURCES_OPTIONS } from '../sources/run.js';
+import { crossmatchPaths } from '../crossmatch/run.js';
 import { runJob, type JobOutcome } from './job.js';
 import { STAGES, type Stage, type StageSwitches } from './stages.js';
 import * as state from './state.js';
@@ -98,6 +99,8 @@ async function round(o: PipelineOptions, report: PipelineReport, failed: Set<str
     report.stages.ingest.ran += ingested;
     worked ||= ingested > 0;
     for (const stage of STAGES) {
+      // Validation closes stage 8 whether or not QA itself runs, and publishing reads its result.
+      if (stage === 'publish') worked = (await validate(o, regs, report, failed)) || worked;
       if (!o.stages[stage]) continue;
       const { jobs, waiting } = await PLANNERS[stage](o, regs, memo);
       waitingNow[stage] = waiting;
@@ -122,7 +125,6 @@ async function round(o: PipelineOptions, report: PipelineReport, failed: Set<str
           o.log(`${stage}: ${job.id} FAILED [${outcome.code}] ${outcome.message} (log: ${log})`);
         }
       }
-      if (stage === 'qa') worked = (await validate(o, regs)) || worked;
     }
   } finally {
     await regs.close();
@@ -298,10 +300,27 @@ const PLANNERS: Record<Stage, Planner> = {
     return { jobs, waiting: 0 };
   },
 
-  async qa() {
-    // Cross-matching against a reference catalogue joins here when `contimg crossmatch` lands;
-    // until then a mosaic is validated once its catalogue exists (validate(), below).
-    return { jobs: [], waiting: 0 };
+  async qa(o, regs) {
+    if (!o.reference) return { jobs: [], waiting: 0 };
+    const jobs: Job[] = [];
+    const catalogs = await regs.data.selectFrom('data_registry').select(['path', 'name', 'obs_date']).where('data_type', '=', 'catalog').execute();
+    for (const c of catalogs.filter((c) => /^mosaic_.*\.sources\.csv$/.test(c.name))) {
+      const qa = crossmatchPaths(c.path, o.reference, { layout: o.layout }).qa;
+      if (await state.registeredByName(regs, 'metadata', path.basename(qa))) continue;
+      const mosaic = await state.registeredByName(regs, 'mosaic', c.name.replace(/\.sources\.csv$/, '.fits'));
+      if (!mosaic) continue;
+      const redo = (await state.productState(regs, qa)) === 'redo' ? ['--overwrite'] : [];
+      // A mosaic is primary-beam corrected: against a simulation's truth its sources compare
+      // with the intrinsic flux, not the flux one pointing's beam lets through.
+      const truthFlux = o.reference.endsWith('.json') ? ['--ref-flux', 'flux_jy'] : [];
+      jobs.push({
+        id: `qa-${c.name.replace(/\.sources\.csv$/, '')}`,
+        stage: 'qa',
+        obsDate: c.obs_date as UtcDate,
+        steps: [['crossmatch', c.path, '--ref', o.reference, '--image', mosaic.path, ...truthFlux, ...redo, ...base(o)]],
+      });
+    }
+    return { jobs, waiting: 0 };
   },
 
   async publish(o, regs) {
@@ -345,12 +364,34 @@ function imageOf(o: PipelineOptions, ms: string): string {
   return `${imagePrefix(ms, { ...DEFAULT_IMAGE_OPTIONS, ...o.image }, { layout: o.layout })}.image.fits`;
 }
 
-/** Stage 8's verdict: mosaics whose catalogue is registered move to products/ (validate.ts). */
-async function validate(o: PipelineOptions, regs: Registries): Promise<boolean> {
+/**
+ * Stage 8's verdict: a mosaic whose catalogue is registered — and, with a reference catalogue,
+ * whose QA passed — moves to products/ (validate.ts) for publishing. A failed QA leaves the
+ * mosaic staged and a failure log naming the checks that failed.
+ */
+async function validate(o: PipelineOptions, regs: Registries, report: PipelineReport, failed: Set<string>): Promise<boolean> {
   let moved = false;
   for (const m of await state.stagedMosaics(regs, o.layout)) {
     const csv = catalogPaths(m.path, DEFAULT_SOURCES_OPTIONS, { layout: o.layout }).csv;
     if (o.stages.sources && !(await state.registeredByName(regs, 'catalog', path.basename(csv)))) continue;
+    if (o.stages.qa && o.reference) {
+      const qaName = path.basename(crossmatchPaths(csv, o.reference, { layout: o.layout }).qa);
+      const qa = await state.registeredByName(regs, 'metadata', qaName);
+      if (!qa) continue;
+      const verdict = JSON.parse(readFileSync(qa.path, 'utf8')) as { passed: boolean; failed_checks: string[] };
+      const job = `qa-${m.name.replace(/\.fits$/, '')}`;
+      if (!verdict.passed) {
+        if (!failed.has(job)) {
+          failed.add(job);
+          report.stages.qa.failed++;
+          const message = `QA failed (${verdict.failed_checks.join(', ')}): see ${qa.path}; the mosaic stays in ${path.dirname(m.path)}`;
+          const log = recordFailure(o.layout, { jobId: job, obsDate: m.obs_date as UtcDate, error: { code: 'QA_FAILED', message } });
+          report.failures.push({ job, code: 'QA_FAILED', message, log });
+          o.log(`qa: ${m.name} FAILED [QA_FAILED] ${message}`);
+        }
+        continue;
+      }
+    }
     const to = await validateMosaic(o.layout, regs, m);
     o.log(`qa: ${m.name} validated → ${to}`);
     moved = true;
