@@ -24,6 +24,8 @@ const BIN = path.join(projectRoot, 'bin', 'contimg');
 
 /** Runs `contimg <argv…> --json` and collects what it said. */
 export function runJob(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<JobOutcome> {
+  // bin/contimg kills itself when this process is gone (an orphan would race our restart).
+  env = { ...env, CONTIMG_PARENT_PID: String(process.pid) };
   const t0 = performance.now();
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [BIN, ...argv, '--json'], { env, stdio: ['ignore', 'pipe', 'pipe'] });

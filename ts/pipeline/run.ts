@@ -385,6 +385,16 @@ async function validate(o: PipelineOptions, regs: Registries, report: PipelineRe
           failed.add(job);
           report.stages.qa.failed++;
           const message = `QA failed (${verdict.failed_checks.join(', ')}): see ${qa.path}; the mosaic stays in ${path.dirname(m.path)}`;
+          // Its catalogue and QA products sit in products/ already: marked failed, publish
+          // leaves them there.
+          const stem = m.name.replace(/\.fits$/, '');
+          await regs.data
+            .updateTable('data_registry')
+            .set({ status: 'failed', error: `QA_FAILED: ${verdict.failed_checks.join(', ')}`, updated_at: new Date().toISOString() })
+            .where('status', '=', 'staged')
+            .where('data_type', 'in', ['catalog', 'metadata'])
+            .where((eb) => eb.or([eb('name', 'like', `${stem}.sources.%`), eb('name', 'like', `${stem}.xmatch%`)]))
+            .execute();
           const log = recordFailure(o.layout, { jobId: job, obsDate: m.obs_date as UtcDate, error: { code: 'QA_FAILED', message } });
           report.failures.push({ job, code: 'QA_FAILED', message, log });
           o.log(`qa: ${m.name} FAILED [QA_FAILED] ${message}`);

@@ -10,7 +10,9 @@ import { DEFAULT_TMPFS_PATH } from '../../convert/staging.js';
 import { ContimgError } from '../../error.js';
 import { queueWarnings, stagingWarning } from '../../stream/monitor.js';
 import type { GroupRecord } from '../../stream/queue.js';
+import { layoutBaseOptions, openLayout, type Layout } from '../../layout/index.js';
 import { defineCommand } from '../command.js';
+import type { Io } from '../io.js';
 import { report } from '../io.js';
 import { queueHealthOptions } from './stream.js';
 
@@ -23,9 +25,9 @@ function claimer(g: GroupRecord): string | null {
 
 export const statusCommand = defineCommand({
   command: 'status',
-  describe: 'Show the streaming queue: counts by state, recent groups, metrics and warnings',
+  describe: 'Show the streaming queue (counts by state, recent groups, metrics, warnings), or with --stage-base/--data-base every pipeline stage',
   builder: (y) =>
-    queueHealthOptions(y)
+    layoutBaseOptions(queueHealthOptions(y))
       .option('limit', { type: 'number', default: 10, describe: 'How many recent groups and metrics to list' })
       // The queue does not record where the service writes; given these, status also reports the
       // staging that dead conversions left there (what pauses claims on a full disk).
@@ -34,6 +36,7 @@ export const statusCommand = defineCommand({
       .option('scratch-dir', { type: 'string', describe: "The service's --scratch-dir (checked for dead staging too)" })
       .option('json', { type: 'boolean', default: false, describe: 'Print JSON' }),
   async run(a, { io }) {
+    if (a['stage-base'] || a['data-base']) return pipelineStatusReport(io, a.json, openLayout({ stageBase: a['stage-base'], dataBase: a['data-base'] }), a.limit);
     const file = path.resolve(a['queue-db']);
     if (!existsSync(file)) throw new ContimgError('NOT_FOUND', `${file}: no queue database (give --queue-db, or start \`contimg stream\` first)`);
     // The queue (Kysely over SQLite) loads only for this command.
@@ -106,3 +109,20 @@ export const statusCommand = defineCommand({
     }
   },
 });
+
+/** Every pipeline stage: what its registry holds, and the newest failures. */
+async function pipelineStatusReport(io: Io, json: boolean, layout: Layout, limit: number): Promise<number> {
+  const { pipelineStatus } = await import('../../pipeline/status.js');
+  const st = await pipelineStatus(layout, limit);
+  report(io, json, st, () => {
+    const lines = ['Pipeline stages:'];
+    for (const s of st.stages) {
+      const detail = Object.entries(s.detail).map(([k, n]) => `${k} ${n}`).join(', ');
+      lines.push(`  ${s.stage.padEnd(10)} ${String(s.count).padStart(5)} ${s.what}${detail ? ` (${detail})` : ''}`);
+    }
+    lines.push('', st.failures.length ? 'Recent failures:' : 'No failures.');
+    for (const f of st.failures) lines.push(`  ${f.time}  ${f.job}  [${f.code}]\n      ${f.log}`);
+    return lines.join('\n') + '\n';
+  });
+  return 0;
+}
