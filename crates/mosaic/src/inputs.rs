@@ -100,9 +100,14 @@ pub fn check_overlap(read: &[Read], fps: &[Footprint]) -> Result<(), MosaicError
     Err(MosaicError::NoOverlap { reason: format!("{} separate patches of sky: {}", groups.len(), groups.iter().map(|g| format!("[{}]", names(g))).collect::<Vec<_>>().join(" and ")) })
 }
 
-/// The widest restoring beam of the inputs: the mosaic's resolution is no better than it.
-pub fn widest_beam(read: &[Read]) -> Option<Beam> {
-    read.iter().filter_map(|r| r.beam).max_by(|a, b| a.bmaj_deg.total_cmp(&b.bmaj_deg))
+/// The mosaic's restoring beam: the input beam of median area. A linear mosaic of images whose
+/// beams differ has no single beam; flux measured against the widest one (one badly flagged
+/// input's) would be too low everywhere else, and most inputs of a drift-scan group share a
+/// beam, which the median picks.
+pub fn typical_beam(read: &[Read]) -> Option<Beam> {
+    let mut beams: Vec<Beam> = read.iter().filter_map(|r| r.beam).collect();
+    beams.sort_by(|a, b| (a.bmaj_deg * a.bmin_deg).total_cmp(&(b.bmaj_deg * b.bmin_deg)));
+    beams.get(beams.len().saturating_sub(1) / 2).copied()
 }
 
 /// Each input placed on the output grid: its pixel map and the output rows and columns its

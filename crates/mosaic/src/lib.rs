@@ -124,7 +124,7 @@ pub fn run(cfg: &MosaicConfig, progress: &dyn Fn(MosaicProgress), cancelled: &dy
         }
     };
     let summaries: Vec<InputSummary> = read.iter().map(|r| r.summary()).collect();
-    let beam = inputs::widest_beam(&read);
+    let beam = inputs::typical_beam(&read);
     let prepared = inputs::prepare(read, &grid);
     if cancelled() {
         return Err(MosaicError::Cancelled);
