@@ -134,17 +134,9 @@ export async function crossmatchJob(job: CrossmatchJob): Promise<CrossmatchResul
 
   let registered = false;
   if ('layout' in job.where) {
-    const { openRegistries, productRegistered, registerProduct } = await import('../registry/index.js');
-    const regs = await openRegistries(job.where.layout);
-    try {
-      const inputs = (await productRegistered(regs, catalog)) ? { products: [catalog], files: [reference] } : { files: [catalog, reference] };
-      const obsDate = imageObsDate(catalog);
-      await registerProduct(regs, { dataType: 'catalog', path: paths.matches, obsDate, inputs });
-      await registerProduct(regs, { dataType: 'metadata', path: paths.qa, obsDate, inputs });
-      registered = true;
-    } finally {
-      await regs.close();
-    }
+    const { registerOutputs } = await import('../registry/index.js');
+    await registerOutputs(job.where.layout, [{ dataType: 'catalog', path: paths.matches }, { dataType: 'metadata', path: paths.qa }], imageObsDate(catalog), [catalog, reference]);
+    registered = true;
   }
   return { status: 'matched', catalog, reference, paths, qa, passed: qa.passed, registered };
 }

@@ -140,22 +140,10 @@ export async function mosaicJob(job: MosaicJob): Promise<MosaicResult> {
 
   let registered = false;
   if ('layout' in job.where) {
-    const { openRegistries, registerProduct } = await import('../registry/index.js');
-    const regs = await openRegistries(job.where.layout);
-    try {
-      // Provenance: the registered images, or the files themselves when they came from outside.
-      const known = await regs.data.selectFrom('data_registry').select('path').where('path', 'in', images).execute();
-      const knownSet = new Set(known.map((r) => r.path));
-      await registerProduct(regs, {
-        dataType: 'mosaic',
-        path: outputs.mosaic,
-        obsDate: obsDateOfGroup(job.groupId),
-        inputs: { products: images.filter((i) => knownSet.has(i)), files: images.filter((i) => !knownSet.has(i)) },
-      });
-      registered = true;
-    } finally {
-      await regs.close();
-    }
+    // Provenance: the registered images, or the files themselves when they came from outside.
+    const { registerOutputs } = await import('../registry/index.js');
+    await registerOutputs(job.where.layout, [{ dataType: 'mosaic', path: outputs.mosaic }], obsDateOfGroup(job.groupId), images);
+    registered = true;
   }
   return { status: 'mosaicked', ...base, summary, registered };
 }

@@ -197,6 +197,23 @@ export async function productRegistered(regs: Registries, productPath: string): 
   return row !== undefined;
 }
 
+/**
+ * Registers a command's products (stages 6–8) made from `inputs`: each input that is a
+ * registered product is linked as one, any other as an outside file. Opens and closes the
+ * registries, so that a command loads Kysely only when it registers.
+ */
+export async function registerOutputs(layout: Layout, outputs: { dataType: DataType; path: string }[], obsDate: UtcDate, inputs: string[]): Promise<void> {
+  const regs = await openRegistries(layout);
+  try {
+    const known = inputs.length ? await regs.data.selectFrom('data_registry').select('path').where('path', 'in', inputs.map((i) => path.resolve(i))).execute() : [];
+    const knownSet = new Set(known.map((r) => r.path));
+    const links = { products: inputs.filter((i) => knownSet.has(path.resolve(i))), files: inputs.filter((i) => !knownSet.has(path.resolve(i))) };
+    for (const o of outputs) await registerProduct(regs, { dataType: o.dataType, path: o.path, obsDate, inputs: links });
+  } finally {
+    await regs.close();
+  }
+}
+
 // ---- stage 2: raw MS -------------------------------------------------------------------------
 
 export interface MsRegistration {

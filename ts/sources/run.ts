@@ -129,17 +129,9 @@ export async function sourcesJob(job: SourcesJob): Promise<SourcesResult> {
 
   let registered = false;
   if ('layout' in job.where) {
-    const { openRegistries, productRegistered, registerProduct } = await import('../registry/index.js');
-    const regs = await openRegistries(job.where.layout);
-    try {
-      const inputs = (await productRegistered(regs, image)) ? { products: [image] } : { files: [image] };
-      const obsDate = imageObsDate(image);
-      await registerProduct(regs, { dataType: 'catalog', path: catalog.fits, obsDate, inputs });
-      await registerProduct(regs, { dataType: 'catalog', path: catalog.csv, obsDate, inputs });
-      registered = true;
-    } finally {
-      await regs.close();
-    }
+    const { registerOutputs } = await import('../registry/index.js');
+    await registerOutputs(job.where.layout, [{ dataType: 'catalog', path: catalog.fits }, { dataType: 'catalog', path: catalog.csv }], imageObsDate(image), [image]);
+    registered = true;
   }
   return { status: 'found', image, pb, catalog, summary, registered };
 }
