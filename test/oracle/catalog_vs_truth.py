@@ -34,6 +34,7 @@ def main():
     ap.add_argument("--radius-beams", type=float, default=0.5)
     ap.add_argument("--columns", choices=list(COLUMNS), default="contimg")
     ap.add_argument("--rms", type=float)
+    ap.add_argument("--intrinsic", action="store_true", help="compare with flux_jy (a primary-beam-corrected catalogue), not apparent_flux_jy")
     ap.add_argument("--beam-arcsec", type=float, help="geometric-mean beam FWHM (default from the truth file)")
     ap.add_argument("--size-snr", type=float, default=30.0, help="compare sizes of extended sources above this peak S/N only")
     ap.add_argument("--footprint", help="score only truth sources inside the central 90%% of this FITS image")
@@ -56,7 +57,9 @@ def main():
         # Inside the central 90% and on a finite pixel (a mosaic is blank beyond its beams).
         ts = [s for s, (x, y) in zip(ts, xy)
               if abs(x - nx / 2) < 0.45 * nx and abs(y - ny / 2) < 0.45 * ny and np.isfinite(data[int(round(y)), int(round(x))])]
-    tpeak = np.array([s.get("peak_jy", s["apparent_flux_jy"]) for s in ts])
+    def truth_peak(s):
+        return s["flux_jy"] if a.intrinsic else s.get("peak_jy", s["apparent_flux_jy"])
+    tpeak = np.array([truth_peak(s) for s in ts])
     tc = SkyCoord([s["ra_deg"] for s in ts] * u.deg, [s["dec_deg"] for s in ts] * u.deg)
     out = {"components": len(rows), "beam_arcsec": beam}
     if not rows:
@@ -77,7 +80,7 @@ def main():
             continue
         src = ts[t]
         extended = src.get("maj_arcsec", 0) > 0
-        ratios.append(integ[i] / src["flux_jy"] if extended else peak[i] / src.get("peak_jy", src["apparent_flux_jy"]))
+        ratios.append(integ[i] / src["flux_jy"] if extended else peak[i] / truth_peak(src))
         offsets.append(s)
         # Below ~20σ a finder keeps the beam's shape; sizes are compared where they are measured.
         if extended and col["maj"] and tpeak[t] >= a.size_snr * rms:
