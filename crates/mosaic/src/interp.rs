@@ -171,6 +171,10 @@ fn axis(p: f64, n: usize) -> Option<(usize, [usize; 4], [f64; 4])> {
 /// Whole-sample mirror about the outer pixel centres: −1 → 1, n → n − 2.
 #[inline]
 fn mirror(i: isize, n: usize) -> usize {
+    // Inside the image (all but the outermost two rows and columns): no reflection.
+    if i >= 0 && (i as usize) < n {
+        return i as usize;
+    }
     if n == 1 {
         return 0;
     }
