@@ -11,14 +11,12 @@ use rayon::prelude::*;
 
 use crate::error::MosaicError;
 use crate::grid::Grid;
-use crate::reproject::{bilinear, PixelMap};
+use crate::interp::Sampler;
+use crate::reproject::PixelMap;
 
 /// One input: its flat-noise image and beam on the same grid, and its noise.
 pub struct Input {
-    pub nx: usize,
-    pub ny: usize,
-    pub image: Vec<f32>,
-    pub pb: Vec<f32>,
+    pub planes: Sampler,
     pub map: PixelMap,
     pub sigma_jy: f64,
     /// The output rows and columns its footprint can reach (inclusive).
@@ -68,13 +66,7 @@ fn combine_row(inputs: &[Input], y: usize, pb_cutoff: f64, mosaic: &mut [f32], w
         let inv_var = 1.0 / (inp.sigma_jy * inp.sigma_jy);
         for x in inp.cols.0..=inp.cols.1.min(nx - 1) {
             let Some((px, py)) = inp.map.map(x as f64, y as f64) else { continue };
-            let b = bilinear(&inp.pb, inp.nx, inp.ny, px, py) as f64;
-            // NaN: outside the input, or a blanked beam.
-            if b.is_nan() || b < pb_cutoff {
-                continue;
-            }
-            let v = bilinear(&inp.image, inp.nx, inp.ny, px, py) as f64;
-            if v.is_finite() {
+            if let Some((b, v)) = inp.planes.beam_and_image(px, py, pb_cutoff) {
                 num[x] += b * v * inv_var;
                 den[x] += b * b * inv_var;
             }
@@ -95,7 +87,7 @@ mod tests {
     use fits::{CelestialWcs, Projection};
 
     fn input(wcs: &CelestialWcs, grid: &Grid, image: Vec<f32>, pb: Vec<f32>, n: usize, sigma_jy: f64) -> Input {
-        Input { nx: n, ny: n, image, pb, map: PixelMap::new(&grid.wcs, wcs), sigma_jy, rows: (0, grid.ny - 1), cols: (0, grid.nx - 1) }
+        Input { planes: Sampler::new(image, pb, n, n, crate::interp::Interpolation::Cubic), map: PixelMap::new(&grid.wcs, wcs), sigma_jy, rows: (0, grid.ny - 1), cols: (0, grid.nx - 1) }
     }
 
     #[test]

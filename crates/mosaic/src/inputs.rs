@@ -9,6 +9,7 @@ use rayon::prelude::*;
 use crate::combine::Input;
 use crate::error::MosaicError;
 use crate::grid::{self, Footprint, Grid};
+use crate::interp::{Interpolation, Sampler};
 use crate::reproject::PixelMap;
 use crate::InputSummary;
 
@@ -111,9 +112,10 @@ pub fn typical_beam(read: &[Read]) -> Option<Beam> {
 }
 
 /// Each input placed on the output grid: its pixel map and the output rows and columns its
-/// footprint reaches (a few pixels of margin; all of them where the outline does not project).
-pub fn prepare(read: Vec<Read>, g: &Grid) -> Vec<Input> {
-    read.into_iter()
+/// footprint reaches (a few pixels of margin; all of them where the outline does not project),
+/// its planes prepared for `how` (for cubic, prefiltered once here, the inputs in parallel).
+pub fn prepare(read: Vec<Read>, g: &Grid, how: Interpolation) -> Vec<Input> {
+    read.into_par_iter()
         .map(|r| {
             let mut bounds = (f64::INFINITY, f64::NEG_INFINITY, f64::INFINITY, f64::NEG_INFINITY);
             let mut whole = false;
@@ -131,14 +133,11 @@ pub fn prepare(read: Vec<Read>, g: &Grid) -> Vec<Input> {
                 if hi < lo { (1, 0) } else { (lo as usize, hi as usize) }
             };
             Input {
-                nx: r.nx,
-                ny: r.ny,
                 map: PixelMap::new(&g.wcs, &r.wcs),
                 sigma_jy: r.sigma_jy,
                 rows: span(bounds.2, bounds.3, g.ny),
                 cols: span(bounds.0, bounds.1, g.nx),
-                image: r.image,
-                pb: r.pb,
+                planes: Sampler::new(r.image, r.pb, r.nx, r.ny, how),
             }
         })
         .collect()

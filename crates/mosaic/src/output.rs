@@ -55,6 +55,7 @@ pub fn write_all(cfg: &MosaicConfig, g: &Grid, p: &Planes, inputs: &[InputSummar
         h.push("BTYPE", Value::Str(what.into()), "");
         h.push("TELESCOP", Value::Str("DSA-110".into()), "");
         h.push("MOSMETH", Value::Str(cfg.method.clone()), "mosaic weighting: sum B I/s^2 / sum B^2/s^2");
+        h.push("MOSINTRP", Value::Str(cfg.interpolation.name().into()), "reprojection: cubic B-spline or bilinear");
         h.push("PBCUTOFF", Value::Float(cfg.pb_cutoff), "inputs count where their beam >= this");
         h.push("NINPUTS", Value::Int(inputs.len() as i64), "images combined");
         if let Some(b) = beam {

@@ -28,6 +28,8 @@ pub struct MosaicRequest {
     /// [nx, ny] and [ra, dec] (deg) of an explicit grid.
     pub size: Option<Vec<u32>>,
     pub centre_deg: Option<Vec<f64>>,
+    /// "cubic" (the default: cubic B-spline, as reproject's order='bicubic') or "bilinear".
+    pub interpolation: Option<String>,
     pub method: String,
     pub title: String,
     pub history: Vec<String>,
@@ -53,6 +55,10 @@ fn config(r: &MosaicRequest) -> std::result::Result<::mosaic::MosaicConfig, Erro
         Some(&[ra, dec]) => Some((ra, dec)),
         Some(c) => return Err(bad(format!("centre {c:?} is not [ra, dec]"))),
     };
+    let interpolation = match r.interpolation.as_deref() {
+        None => ::mosaic::Interpolation::default(),
+        Some(s) => s.parse().map_err(bad)?,
+    };
     Ok(::mosaic::MosaicConfig {
         images: r.images.iter().map(Into::into).collect(),
         pbs: r.pbs.iter().map(Into::into).collect(),
@@ -61,6 +67,7 @@ fn config(r: &MosaicRequest) -> std::result::Result<::mosaic::MosaicConfig, Erro
         cell_arcsec: r.cell_arcsec,
         size,
         centre_deg,
+        interpolation,
         method: r.method.clone(),
         title: r.title.clone(),
         history: r.history.clone(),
