@@ -35,7 +35,7 @@ def main():
     ap.add_argument("--columns", choices=list(COLUMNS), default="contimg")
     ap.add_argument("--rms", type=float)
     ap.add_argument("--intrinsic", action="store_true", help="compare with flux_jy (a primary-beam-corrected catalogue), not apparent_flux_jy")
-    ap.add_argument("--beam-arcsec", type=float, help="geometric-mean beam FWHM (default from the truth file)")
+    ap.add_argument("--beam-arcsec", type=float, help="geometric-mean beam FWHM (default: the truth file's, else the footprint image's BMAJ/BMIN)")
     ap.add_argument("--size-snr", type=float, default=30.0, help="compare sizes of extended sources above this peak S/N only")
     ap.add_argument("--footprint", help="score only truth sources inside the central 90%% of this FITS image")
     a = ap.parse_args()
@@ -43,7 +43,14 @@ def main():
     rows = list(csv.DictReader(open(a.catalog)))
     truth = json.load(open(a.truth))
     rms = a.rms if a.rms is not None else truth["rms_jy"]
-    beam = a.beam_arcsec if a.beam_arcsec else float(np.sqrt(truth["beam_arcsec"][0] * truth["beam_arcsec"][1]))
+    if a.beam_arcsec:
+        beam = a.beam_arcsec
+    elif "beam_arcsec" in truth:
+        beam = float(np.sqrt(truth["beam_arcsec"][0] * truth["beam_arcsec"][1]))
+    else:
+        from astropy.io import fits
+        h = fits.getheader(a.footprint)
+        beam = float(np.sqrt(h["BMAJ"] * h["BMIN"])) * 3600
     ts = truth["sources"]
     if a.footprint:
         from astropy.io import fits
