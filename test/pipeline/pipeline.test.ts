@@ -143,6 +143,28 @@ describe('contimg pipeline', () => {
   }, 900_000);
 });
 
+describe('contimg pipeline without calibration', () => {
+  it('runs with stages 4 and 5 disabled: raw MS imaged, mosaicked, catalogued and published; status shows every stage', async () => {
+    const root = tmpDir();
+    const input = path.join(root, 'in');
+    await cliJson('simulate', '--output-dir', input, '--groups', '3', '--antennas', '48', '--channels', '4', '--integrations', '6', '--sources', '10', '--no-gains', '--seed', '5');
+    const b = bases(root);
+    const args = ['pipeline', '--input-dir', input, '--stage-base', b.stage, '--data-base', b.data, '--once', '--disable-flag', '--disable-calibrate', '--disable-applycal', '--group-size', '3', '--group-overlap', '1', '--image-size', '1024', '--image-cell-arcsec', '6', '--convert-arg=--no-tmpfs', '--json'];
+    const r = start(args);
+    const exit = await r.done;
+    expect(exit.code, exit.stderr.slice(-2000)).toBe(0);
+    const types = products(b.data);
+    expect(types.filter((t) => t.data_type === 'calibrated_ms' || t.data_type === 'calibration_table')).toEqual([]);
+    expect(types.filter((t) => t.data_type === 'image').length).toBe(3);
+    expect(published(b.data, 'mosaics')).toContain('mosaic_2025-10-02T00:00:00_pbweighted.fits');
+    expect(published(b.data, 'catalogs')).toContain('mosaic_2025-10-02T00:00:00_pbweighted.sources.csv');
+    const st = await cliJson('status', '--stage-base', b.stage, '--data-base', b.data);
+    const count = Object.fromEntries(st.stages.map((x: { stage: string; count: number }) => [x.stage, x.count]));
+    expect(count).toMatchObject({ ingest: 48, convert: 3, groups: 1, calibrate: 0, applycal: 0, image: 3, mosaic: 1, sources: 1 });
+    expect(st.failures).toEqual([]);
+  }, 300_000);
+});
+
 async function medianRms(csv: string): Promise<number> {
   const { readFileSync } = await import('node:fs');
   const lines = readFileSync(csv, 'utf8').trim().split('\n');
