@@ -75,10 +75,11 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineReport> {
     failures: [],
   };
   const failed = new Set<string>();
+  const completed = new Set<string>();
   const memo = { groupedMsCount: -1 };
   for (;;) {
     report.rounds++;
-    const worked = await round(o, report, failed, memo);
+    const worked = await round(o, report, failed, completed, memo);
     if (o.stopping?.()) break;
     if (!worked) {
       if (o.once) break;
@@ -90,7 +91,7 @@ export async function runPipeline(o: PipelineOptions): Promise<PipelineReport> {
 }
 
 /** One pass over every stage; true when any job ran. */
-async function round(o: PipelineOptions, report: PipelineReport, failed: Set<string>, memo: { groupedMsCount: number }): Promise<boolean> {
+async function round(o: PipelineOptions, report: PipelineReport, failed: Set<string>, completed: Set<string>, memo: { groupedMsCount: number }): Promise<boolean> {
   let worked = false;
   const waitingNow: Partial<Record<Stage, number>> = {};
   const regs = await openRegistries(o.layout);
@@ -105,12 +106,16 @@ async function round(o: PipelineOptions, report: PipelineReport, failed: Set<str
       const { jobs, waiting } = await PLANNERS[stage](o, regs, memo);
       waitingNow[stage] = waiting;
       for (const job of jobs) {
-        if (failed.has(job.id)) continue;
+        if (failed.has(job.id) || completed.has(job.id)) continue;
         if (o.stopping?.()) return worked;
         worked = true;
         report.stages[stage].ran++;
         const outcome = await runSteps(job);
         if (outcome.ok) {
+          // A job that succeeded without registering what the planner looks for (a group the
+          // converter named otherwise) must not run again and again: once per run. Publishing
+          // runs whenever something waits for it.
+          if (stage !== 'publish') completed.add(job.id);
           o.log(`${stage}: ${job.id} done (${outcome.seconds.toFixed(1)} s)`);
         } else {
           failed.add(job.id);
@@ -327,7 +332,9 @@ const PLANNERS: Record<Stage, Planner> = {
     const n = await state.awaitingPublish(regs, o.layout);
     if (n === 0) return { jobs: [], waiting: 0 };
     const today = new Date().toISOString().slice(0, 10) as UtcDate;
-    return { jobs: [{ id: `publish-${Date.now()}`, stage: 'publish', obsDate: today, steps: [['publish', '--type', 'mosaic', 'catalog', 'metadata', ...base(o)]] }], waiting: 0 };
+    // One id for the run: a publish that fails is logged and not retried until the pipeline
+    // restarts (a fresh id each round would retry it forever under --once).
+    return { jobs: [{ id: 'publish', stage: 'publish', obsDate: today, steps: [['publish', '--type', 'mosaic', 'catalog', 'metadata', ...base(o)]] }], waiting: 0 };
   },
 };
 
