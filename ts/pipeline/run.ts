@@ -14,7 +14,7 @@ import { formGroups, parseSubbandName, type SubbandFile } from '../groups.js';
 import { imagePrefix, DEFAULT_IMAGE_OPTIONS, type ImageOptions } from '../image/run.js';
 import { obsDateOfGroup, recordFailure, type Layout, type UtcDate } from '../layout/index.js';
 import { mosaicOutputs } from '../mosaic/run.js';
-import { openRegistries, registerIngest, type Registries } from '../registry/index.js';
+import { calTablesValidAt, openRegistries, productRegistered, registerIngest, type Registries } from '../registry/index.js';
 import { catalogPaths, DEFAULT_SOURCES_OPTIONS } from '../sources/run.js';
 import { crossmatchPaths } from '../crossmatch/run.js';
 import { runJob, type JobOutcome } from './job.js';
@@ -241,7 +241,7 @@ const PLANNERS: Record<Stage, Planner> = {
       const out = o.layout.calibratedMsPath({ groupId: m.group_id, kind: m.kind });
       const st = await state.productState(regs, out);
       if (st === 'done') continue;
-      if (!(await state.hasValidTables(regs, m.mid_mjd))) {
+      if ((await calTablesValidAt(regs, m.mid_mjd)).length === 0) {
         waiting++;
         continue;
       }
@@ -280,7 +280,7 @@ const PLANNERS: Record<Stage, Planner> = {
         const m = ms.get(p);
         const src = m && (await imageSource(o, regs, m));
         const image = src && imageOf(o, src);
-        if (image && (await state.isRegistered(regs, image))) images.push(image);
+        if (image && (await productRegistered(regs, image))) images.push(image);
       }
       if (images.length < g.members.length) {
         waiting++;
@@ -364,7 +364,7 @@ function flagStep(o: PipelineOptions, ms: string): string[][] {
 async function imageSource(o: PipelineOptions, regs: Registries, m: state.MsRow): Promise<string | null> {
   if (!o.stages.applycal) return m.path;
   const cal = o.layout.calibratedMsPath({ groupId: m.group_id, kind: m.kind });
-  return (await state.isRegistered(regs, cal)) ? cal : null;
+  return (await productRegistered(regs, cal)) ? cal : null;
 }
 
 function imageOf(o: PipelineOptions, ms: string): string {

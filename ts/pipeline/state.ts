@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Layout } from '../layout/index.js';
-import type { Registries } from '../registry/index.js';
+import { productRegistered, type Registries } from '../registry/index.js';
 
 export interface MsRow {
   path: string;
@@ -38,11 +38,6 @@ export async function groupRows(regs: Registries): Promise<GroupRow[]> {
   return groups.map((g) => ({ ...g, members: byGroup.get(g.group_id) ?? [] }));
 }
 
-/** Registered at this path (any type). */
-export async function isRegistered(regs: Registries, p: string): Promise<boolean> {
-  return (await regs.data.selectFrom('data_registry').select('id').where('path', '=', path.resolve(p)).executeTakeFirst()) !== undefined;
-}
-
 /** A product of this type and name, wherever it now lives (staged or validated). */
 export async function registeredByName(regs: Registries, type: 'mosaic' | 'catalog' | 'metadata' | 'image', name: string): Promise<{ path: string; status: string } | undefined> {
   return regs.data.selectFrom('data_registry').select(['path', 'status']).where('data_type', '=', type).where('name', '=', name).executeTakeFirst();
@@ -53,24 +48,13 @@ export async function registeredByName(regs: Registries, type: 'mosaic' | 'catal
  * its registration) — the command runs again with --overwrite, since it would otherwise skip it.
  */
 export async function productState(regs: Registries, p: string): Promise<'done' | 'redo' | 'todo'> {
-  if (await isRegistered(regs, p)) return 'done';
+  if (await productRegistered(regs, p)) return 'done';
   return existsSync(p) ? 'redo' : 'todo';
 }
 
 export async function calTablesForGroup(regs: Registries, groupId: string): Promise<number> {
   const rows = await regs.cal.selectFrom('caltables').select('path').where('group_id', '=', groupId).where('status', '=', 'active').execute();
   return rows.length;
-}
-
-export async function hasValidTables(regs: Registries, mjd: number): Promise<boolean> {
-  const row = await regs.cal
-    .selectFrom('caltables')
-    .select('path')
-    .where('status', '=', 'active')
-    .where('valid_start_mjd', '<=', mjd)
-    .where((eb) => eb.or([eb('valid_end_mjd', 'is', null), eb('valid_end_mjd', '>=', mjd)]))
-    .executeTakeFirst();
-  return row !== undefined;
 }
 
 /** Mosaics registered but still in the staging tree (mosaics/), waiting for QA. */
