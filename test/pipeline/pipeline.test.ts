@@ -39,12 +39,19 @@ function pipelineArgs(input: string, b: { stage: string; data: string }, extra: 
 }
 
 /** Starts the pipeline in its own process group, so that a kill takes its jobs too (a power cut). */
-function start(args: string[]): { child: ChildProcess; done: Promise<{ code: number | null; signal: string | null; stderr: string }> } {
+function start(args: string[]): { child: ChildProcess; done: Promise<{ code: number | null; signal: string | null; stderr: string }>; jobsDone: (n: number) => Promise<void> } {
   const child = spawn(bin, args, { detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  const waiters: { n: number; resolve: () => void }[] = [];
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => {
+    stderr += d;
+    // The pipeline logs "<stage>: <job> done (… s)" as each job finishes.
+    const finished = (stderr.match(/ done \(/g) ?? []).length;
+    for (const w of waiters.splice(0)) (finished >= w.n ? w.resolve : () => waiters.push(w))();
+  });
   const done = new Promise<{ code: number | null; signal: string | null; stderr: string }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal, stderr })));
-  return { child, done };
+  const jobsDone = (n: number) => new Promise<void>((resolve) => waiters.push({ n, resolve }));
+  return { child, done, jobsDone };
 }
 
 function products(dataBase: string): { data_type: string; name: string; status: string }[] {
@@ -122,8 +129,12 @@ describe('contimg pipeline', () => {
     for (let attempt = 0; attempt < 12; attempt++) {
       const p = start(pipelineArgs(sim, b, ['--once']));
       if (kills < 4) {
-        const after = 3000 + random() * 60_000;
-        const killed = await Promise.race([p.done.then(() => false), new Promise<boolean>((r) => setTimeout(() => r(true), after))]);
+        // A seeded moment measured in work, not in seconds, so that the kill lands on a busy
+        // machine as on an idle one: after the k-th job of this restart finishes (k = 1…5),
+        // then up to 2 s into the next. Four restarts finish at most 20 of the night's ~45 jobs.
+        const k = 1 + Math.floor(random() * 5);
+        const delayMs = random() * 2000;
+        const killed = await Promise.race([p.done.then(() => false), p.jobsDone(k).then(() => new Promise<boolean>((r) => setTimeout(() => r(true), delayMs)))]);
         if (killed) {
           process.kill(-p.child.pid!, 'SIGKILL');
           await p.done;
