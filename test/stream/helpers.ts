@@ -85,6 +85,8 @@ export function deliver(dir: string, name: string, bytes = 1024): string {
 /** A service configuration for tests: fast polling, no monitoring, small timeouts. */
 export function testConfig(dir: string, over: Partial<StreamConfig> = {}): StreamConfig {
   return {
+    role: 'both',
+    leaseS: 60,
     inputDir: path.join(dir, 'in'),
     outputDir: path.join(dir, 'out'),
     queueDb: path.join(dir, 'queue.sqlite3'),

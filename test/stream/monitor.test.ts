@@ -125,6 +125,7 @@ describe('free-space guard', () => {
         inProgressTimeoutS: 900,
         collectingTimeoutS: 600,
         workerPollIntervalS: 0.05,
+        leaseS: 60,
         profile: false,
         commandLine: 'test',
       },

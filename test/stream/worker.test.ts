@@ -258,6 +258,7 @@ describe('StreamingWorker', () => {
       inProgressTimeoutS: 0.5,
       collectingTimeoutS: 600,
       workerPollIntervalS: 0.05,
+      leaseS: 60,
       profile: false,
       commandLine: 'test',
     };

@@ -11,7 +11,7 @@ import { ContimgError } from '../error.js';
 import { version } from '../version.js';
 import { inspectUvh5 } from '../cli/commands/inspect.js';
 import { makeDirs } from '../layout/fsops.js';
-import { cleanAbandoned, decideStaging, estimateMsBytes, markOwner, moveIntoPlace } from './staging.js';
+import { abandonMove, cleanAbandoned, commitMove, decideStaging, estimateMsBytes, markOwner, prepareMove, type MoveResult, type PreparedMove } from './staging.js';
 import type { ConvertHooks, ConvertJob, ConvertOptions, ConvertResult, Converter } from './types.js';
 
 /** What the native core reports for one conversion. */
@@ -150,10 +150,22 @@ export const convertJob: Converter = async (job: ConvertJob, opts: ConvertOption
   }
 
   const tMove = performance.now();
-  let moved;
+  let moved: MoveResult | undefined;
+  let prepared: PreparedMove | undefined;
   try {
-    moved = moveIntoPlace(built, job.outputMs, job.overwrite);
+    const ready = (prepared = prepareMove(built, job.outputMs));
+    const publish = () => {
+      moved = commitMove(ready, job.overwrite);
+    };
+    const published = hooks.fence ? await hooks.fence(publish) : (publish(), true);
+    if (!published) {
+      abandonMove(ready);
+      if (!resumable && !job.staging.keepTemp) rmSync(decision.dir, { recursive: true, force: true });
+      throw new ContimgError('STREAM_LEASE_LOST', `${job.outputMs}: not published: this worker's claim on ${job.groupId} was taken over (its lease expired); the other worker's output stands`);
+    }
   } catch (err) {
+    if (err instanceof ContimgError && err.code === 'STREAM_LEASE_LOST') throw err;
+    if (prepared && !moved) abandonMove(prepared);
     // Nothing of this attempt stays behind (moveIntoPlace removed its partial copy), unless a
     // checkpoint will resume from the built MS.
     if (!resumable && !job.staging.keepTemp) rmSync(decision.dir, { recursive: true, force: true });
@@ -163,6 +175,7 @@ export const convertJob: Converter = async (job: ConvertJob, opts: ConvertOption
       `${job.outputMs}: cannot move the finished MeasurementSet into place: ${(err as Error).message}`,
     );
   }
+  if (!moved) throw new Error('unreachable: published without a move');
   const moveS = (performance.now() - tMove) / 1000;
   if (!job.staging.keepTemp) rmSync(decision.dir, { recursive: true, force: true });
   const t = summary.timings;

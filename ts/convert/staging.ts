@@ -224,6 +224,25 @@ export interface MoveResult {
  * and removed afterwards.
  */
 export function moveIntoPlace(built: string, target: string, overwrite: boolean): MoveResult {
+  return commitMove(prepareMove(built, target), overwrite);
+}
+
+/** A finished MS on the target's file system, one rename from its place. */
+export interface PreparedMove {
+  built: string;
+  target: string;
+  /** `built` itself, or a hidden durable copy next to `target`. */
+  source: string;
+  method: MoveResult['method'];
+  tag: string;
+}
+
+/**
+ * The slow half of a move: a copy next to the target when the MS was built on another file
+ * system (tmpfs, a worker's local scratch). Nothing is visible at `target` yet, so this part
+ * needs no lock; `commitMove` is the instant that publishes.
+ */
+export function prepareMove(built: string, target: string): PreparedMove {
   const outDir = path.dirname(target);
   makeDirs(outDir);
   const tag = `${process.pid}-${randomBytes(3).toString('hex')}`;
@@ -242,6 +261,18 @@ export function moveIntoPlace(built: string, target: string, overwrite: boolean)
     source = partial;
     method = 'copy';
   }
+  return { built, target, source, method, tag };
+}
+
+/** Gives up a prepared move: its hidden copy goes (the built MS stays for a checkpoint to resume). */
+export function abandonMove(m: PreparedMove): void {
+  if (m.source !== m.built) rmSync(m.source, { recursive: true, force: true });
+}
+
+/** The rename that publishes a prepared move (and, with `overwrite`, retires the old output). */
+export function commitMove(m: PreparedMove, overwrite: boolean): MoveResult {
+  const { built, target, source, method, tag } = m;
+  const outDir = path.dirname(target);
   let replaced = false;
   let old: string | undefined;
   if (existsSync(target)) {

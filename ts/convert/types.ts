@@ -118,6 +118,12 @@ export interface ConvertHooks {
   onProgress?: (p: ConvertProgress) => void;
   /** Aborting stops at the next chunk boundary, leaving a checkpoint. */
   signal?: AbortSignal;
+  /**
+   * Publishing guard (the streaming queue's fence): the converter moves the finished MS into
+   * place only inside `fence(publish)`, which runs `publish` while the caller's claim still holds
+   * the group and returns false, without running it, when the claim was lost.
+   */
+  fence?: (publish: () => void | Promise<void>) => Promise<boolean>;
 }
 
 export type Converter = (job: ConvertJob, opts: ConvertOptions, hooks?: ConvertHooks) => Promise<ConvertResult>;

@@ -13,14 +13,13 @@
  * (`kysely_migration`, same columns), so databases written before this change open unchanged.
  */
 import Database from 'better-sqlite3';
-import { Kysely, SqliteDialect, sql, type Migration } from 'kysely';
+import { Kysely, SqliteDialect, sql } from 'kysely';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 
-export type Migrations = Record<string, Migration>;
+import { MIGRATION_TABLE, pendingOf, unknownMigrations, type Migrations } from './dialect.js';
 
-/** Where each database records the migrations it has run (Kysely's table, kept for compatibility). */
-const MIGRATION_TABLE = 'kysely_migration';
+export type { Migrations } from './dialect.js';
 
 export interface OpenOptions {
   /** Milliseconds to wait for a lock held by another connection (default 10 s). */
@@ -69,13 +68,11 @@ function kysely<DB>(sqlite: Database.Database): Kysely<DB> {
 function pendingMigrations(sqlite: Database.Database, migrations: Migrations, file: string): string[] {
   const hasTable = sqlite.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?`).get(MIGRATION_TABLE) !== undefined;
   const done = new Set(hasTable ? (sqlite.prepare(`SELECT name FROM ${MIGRATION_TABLE}`).all() as { name: string }[]).map((r) => r.name) : []);
-  const unknown = [...done].filter((n) => !(n in migrations)).sort();
+  const unknown = unknownMigrations(done, migrations);
   if (unknown.length > 0) {
     throw new Error(`${file}: the database has migration ${unknown.join(', ')}, which this contimg does not know; it was written by a newer version`);
   }
-  return Object.keys(migrations)
-    .sort()
-    .filter((n) => !done.has(n));
+  return pendingOf(done, migrations);
 }
 
 /**
@@ -92,7 +89,7 @@ async function migrate(db: Kysely<any>, sqlite: Database.Database, migrations: M
       await sql`CREATE TABLE IF NOT EXISTS ${sql.table(MIGRATION_TABLE)} (name varchar(255) NOT NULL PRIMARY KEY, timestamp varchar(255) NOT NULL)`.execute(conn);
       for (const name of pendingMigrations(sqlite, migrations, file)) {
         current = name;
-        await migrations[name]!.up(conn);
+        await migrations[name]!.up(conn, 'sqlite');
         await sql`INSERT INTO ${sql.table(MIGRATION_TABLE)} (name, timestamp) VALUES (${name}, ${new Date().toISOString()})`.execute(conn);
       }
       await sql`COMMIT`.execute(conn);

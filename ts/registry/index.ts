@@ -181,10 +181,10 @@ export async function registerProduct(regs: Registries, p: ProductRegistration):
     for (const input of p.inputs?.products ?? []) {
       const src = await tx.selectFrom('data_registry').select('id').where('path', '=', path.resolve(input)).executeTakeFirst();
       if (!src) throw new ContimgError('REGISTRY_MISSING_INPUT', `${abs}: its input ${input} is not registered`);
-      await sql`INSERT OR IGNORE INTO data_provenance (product_id, input_product_id) VALUES (${id}, ${src.id})`.execute(tx);
+      await sql`INSERT INTO data_provenance (product_id, input_product_id) VALUES (${id}, ${src.id}) ON CONFLICT DO NOTHING`.execute(tx);
     }
     for (const input of p.inputs?.files ?? []) {
-      await sql`INSERT OR IGNORE INTO data_provenance (product_id, input_path) VALUES (${id}, ${path.resolve(input)})`.execute(tx);
+      await sql`INSERT INTO data_provenance (product_id, input_path) VALUES (${id}, ${path.resolve(input)}) ON CONFLICT DO NOTHING`.execute(tx);
     }
     return id;
   });

@@ -5,8 +5,9 @@
  *
  * Paths are stored absolute. Times are ISO-8601 UTC text; MJDs are days (UTC).
  */
-import { sql, type Generated, type Kysely, type Migration } from 'kysely';
-import type { Migrations } from '../db/sqlite.js';
+import { sql, type Generated, type Kysely } from 'kysely';
+import type { DbMigration as Migration } from '../db/dialect.js';
+import type { Migrations } from '../db/dialect.js';
 import type { CalTableType, DataType, MsKind } from '../layout/layout.js';
 
 // ---- ingest.sqlite3: stage 1 inputs ----------------------------------------------------------

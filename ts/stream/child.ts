@@ -21,14 +21,40 @@ function send(m: FromChild): Promise<void> {
   });
 }
 
+/** The parent's answer to a fence request. */
+let fenceAnswer: ((go: boolean) => void) | undefined;
+
+/** Publishing through the parent's fence (see subprocess.ts). */
+async function fenceViaParent(publish: () => void | Promise<void>): Promise<boolean> {
+  const go = await new Promise<boolean>((resolve) => {
+    fenceAnswer = resolve;
+    void send({ type: 'fence' });
+  });
+  if (!go) return false;
+  try {
+    await publish();
+  } catch (err) {
+    await send({ type: 'fenced', ok: false, message: (err as Error).message });
+    throw err;
+  }
+  await send({ type: 'fenced', ok: true });
+  return true;
+}
+
 process.on('message', (m: ToChild) => {
   if (m.type === 'abort') return stop();
+  if (m.type === 'fence-go' || m.type === 'fence-refused') {
+    fenceAnswer?.(m.type === 'fence-go');
+    fenceAnswer = undefined;
+    return;
+  }
   void (async () => {
     try {
       const converter = m.converterModule ? await loadConverterModule(m.converterModule) : defaultConverter;
       const result = await converter(m.job, m.opts, {
         signal: abort.signal,
         onProgress: (progress) => void send({ type: 'progress', progress }),
+        fence: m.fenced ? fenceViaParent : undefined,
       });
       await send({ type: 'result', result });
       process.exit(0);

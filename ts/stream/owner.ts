@@ -44,11 +44,19 @@ export function processStartToken(pid: number): string | undefined {
   return `${bootId() ?? 'boot?'}:${ticks}`;
 }
 
+/**
+ * This host's name in claims: `CONTIMG_HOSTNAME` where set (a container whose host name is
+ * random, or several simulated hosts on one machine in tests), else the system's.
+ */
+export function hostName(): string {
+  return process.env.CONTIMG_HOSTNAME || os.hostname();
+}
+
 let self: ProcessIdentity | undefined;
 
 export function currentProcess(): ProcessIdentity {
   self ??= {
-    host: os.hostname(),
+    host: hostName(),
     pid: process.pid,
     start: processStartToken(process.pid) ?? `t${Math.round(Date.now() / 1000 - process.uptime())}`,
   };
@@ -59,7 +67,7 @@ export function currentProcess(): ProcessIdentity {
 export type Liveness = 'alive' | 'gone' | 'unknown';
 
 export function ownerLiveness(owner: ProcessIdentity): Liveness {
-  if (owner.host !== os.hostname()) return 'unknown';
+  if (owner.host !== hostName()) return 'unknown';
   try {
     process.kill(owner.pid, 0);
   } catch (e) {

@@ -2,16 +2,25 @@
  * The streaming queue: registering subband files into groups, and the group state machine
  * (collecting → pending → in_progress → completed | failed) with atomic claims.
  *
- * Every operation that reads and then writes runs in one `BEGIN IMMEDIATE` transaction, which
- * takes SQLite's write lock before the first read: two services (or a service and an operator's
- * `contimg requeue`) sharing one database each see the other's work whole, never half of it, and
- * never decide from a snapshot another writer has already changed. The lock is held for
- * milliseconds; a second writer waits for it (the connection's busy timeout), it does not fail.
+ * Every operation that reads and then writes runs in one write transaction (ts/db/index.ts): on
+ * SQLite `BEGIN IMMEDIATE`, which takes the write lock before the first read; on PostgreSQL with
+ * the rows it decides from locked. Two services (or a service and an operator's `contimg
+ * requeue`) sharing one database each see the other's work whole, never half of it, and never
+ * decide from a snapshot another writer has already changed. Claims on PostgreSQL pass over rows
+ * another claimer holds (`FOR UPDATE SKIP LOCKED`), so workers on several hosts do not queue up
+ * behind each other.
+ *
+ * Leases and fencing. A claim is a lease until `lease_expires_at`, renewed by its worker; any
+ * process takes back a group whose lease expired. Each claim increments the group's
+ * `claim_token`, and every write a claimer makes (progress, completion, failure, publishing its
+ * MS through `fenced`) is conditional on that token: a worker that stalled past its lease (a
+ * SIGSTOP, a frozen VM, a network partition) and wakes after the group was claimed again is
+ * refused, whatever it believes.
  *
  * Time is passed in (`nowS`, Unix seconds) rather than read here, so tests can drive the clock.
  */
 import { sql, type ExpressionBuilder, type Kysely } from 'kysely';
-import { openSqlite } from '../db/sqlite.js';
+import { describeTarget, lockRows, openDatabase, parseDbTarget, writeTransaction, type DbTarget } from '../db/index.js';
 import { formatTimestamp, parseSubbandName, type SubbandFile } from '../groups.js';
 import { filesOfFailedGroups, groupTimeS, registerFiles, requeueReplaced, type Arrival, type FailedGroupFile, type GroupingRules, type Registration } from './register.js';
 import type { Liveness, ProcessIdentity } from './owner.js';
@@ -25,6 +34,7 @@ import {
   type StreamDb,
   type UnixSeconds,
 } from './schema.js';
+import { DEFAULT_LEASE_S } from './roles.js';
 
 export type { Arrival, GroupingRules, Registration } from './register.js';
 
@@ -46,6 +56,10 @@ interface GroupCommon {
   nextAttemptAtS: UnixSeconds | null;
   /** Subband files registered for the group. */
   subbands: number;
+  /** The fencing token of the group's latest claim (0: never claimed by contimg). */
+  claimToken: number;
+  /** The worker name of the latest claimer (`--worker-name`). */
+  worker: string | null;
 }
 
 /** A row of `ingest_queue`; only an in-progress group has a claimer. */
@@ -56,6 +70,8 @@ export type GroupRecord =
       /** Null only for claims written by the Python service, which did not record one. */
       claimedBy: ProcessIdentity | null;
       claimedAtS: UnixSeconds | null;
+      /** Null for claims written before leases (they are recovered by the stale-claim rule only). */
+      leaseExpiresAtS: UnixSeconds | null;
     });
 
 /** A group this process holds: everything the worker needs to convert it. */
@@ -64,6 +80,9 @@ export interface Claim {
   stage: ClaimStage;
   owner: ProcessIdentity;
   claimedAtS: UnixSeconds;
+  /** The fencing token: this claim's number among the group's claims. */
+  token: number;
+  leaseExpiresAtS: UnixSeconds;
   /** Failed attempts before this one. */
   retryCount: number;
   expectedSubbands: number;
@@ -123,6 +142,9 @@ type Row = {
   claimed_by_pid: number | null;
   claimed_by_start: string | null;
   claimed_at: number | null;
+  claim_token: number;
+  lease_expires_at: number | null;
+  claimed_by_worker: string | null;
   subbands: number | null;
 };
 
@@ -141,20 +163,23 @@ function toRecord(r: Row): GroupRecord {
     checkpointPath: r.checkpoint_path,
     expectedSubbands: r.expected_subbands,
     nextAttemptAtS: r.next_attempt_at,
-    subbands: r.subbands ?? 0,
+    subbands: Number(r.subbands ?? 0),
+    claimToken: r.claim_token,
+    worker: r.claimed_by_worker,
   };
   return r.state === 'in_progress'
-    ? { ...common, state: 'in_progress', claimedBy: owner, claimedAtS: r.claimed_at }
+    ? { ...common, state: 'in_progress', claimedBy: owner, claimedAtS: r.claimed_at, leaseExpiresAtS: r.lease_expires_at }
     : { ...common, state: r.state, lastClaimedBy: owner };
 }
 
-/** The row condition "this process still holds this claim". */
-/** The claim columns of a group nobody holds. */
-const NO_CLAIM = { claimed_by_host: null, claimed_by_pid: null, claimed_by_start: null, claimed_at: null } as const;
+/** The claim columns of a group nobody holds (the claimer's name and token stay, for the record). */
+const NO_CLAIM = { claimed_by_host: null, claimed_by_pid: null, claimed_by_start: null, claimed_at: null, lease_expires_at: null } as const;
 
+/** The row condition "this process still holds this claim": its fencing token first. */
 function heldBy(eb: ExpressionBuilder<StreamDb, 'ingest_queue'>, c: Claim) {
   return eb.and([
     eb('group_id', '=', c.groupId),
+    eb('claim_token', '=', c.token),
     eb('state', '=', 'in_progress'),
     eb('claimed_by_host', '=', c.owner.host),
     eb('claimed_by_pid', '=', c.owner.pid),
@@ -170,24 +195,34 @@ function fileFromRow(r: { subband_idx: number; path: string; size_bytes: number 
   return { path: r.path, subband: r.subband_idx, timestamp: Number.isFinite(timeMs) ? formatTimestamp(timeMs) : groupId, timeMs, sizeBytes: r.size_bytes };
 }
 
+
+export interface ClaimOptions {
+  leaseS?: number;
+  /** A name for the claiming worker, shown in `status` and the metrics. */
+  worker?: string;
+}
+
 export class StreamQueue {
   private constructor(
     readonly db: Kysely<StreamDb>,
-    /** The database file, for messages. */
+    /** The database file or URL (password hidden), for messages. */
     readonly file: string,
+    readonly target: DbTarget,
   ) {}
 
   /**
-   * Opens (creating if needed) and migrates the queue database; WAL mode, 10 s busy timeout.
-   * Migrations run in one transaction under the write lock (ts/db/sqlite.ts), so two processes
-   * opening a new database at once serialise. Switching a brand-new file to WAL can still meet
-   * the other process's lock without waiting; that is retried.
+   * Opens (creating if needed) and migrates the queue database: a SQLite file (a path, WAL mode,
+   * 10 s busy timeout) or PostgreSQL (schema `public`). Migrations run in one transaction under a
+   * lock (ts/db/), so two processes opening a new database at once serialise. Switching a
+   * brand-new SQLite file to WAL can still meet the other process's lock without waiting; that is
+   * retried.
    */
-  static async open(file: string): Promise<StreamQueue> {
+  static async open(where: string | DbTarget, opts: { maxConnections?: number } = {}): Promise<StreamQueue> {
+    const target: DbTarget = typeof where === 'string' ? parseDbTarget(where) : where;
     for (let attempt = 1; ; attempt++) {
       try {
-        const db = await openSqlite<StreamDb>(file, STREAM_MIGRATIONS);
-        return new StreamQueue(db, file);
+        const db = await openDatabase<StreamDb>(target, STREAM_MIGRATIONS, { schema: 'public', maxConnections: opts.maxConnections });
+        return new StreamQueue(db, describeTarget(target), target);
       } catch (err) {
         const racing = /database is locked/.test((err as Error).message);
         if (!racing || attempt >= 5) throw err;
@@ -200,19 +235,9 @@ export class StreamQueue {
     await this.db.destroy();
   }
 
-  /** Runs `fn` in one `BEGIN IMMEDIATE` transaction on the single connection. */
-  private async immediate<T>(fn: (q: Kysely<StreamDb>) => Promise<T>): Promise<T> {
-    return this.db.connection().execute(async (q) => {
-      await sql`BEGIN IMMEDIATE`.execute(q);
-      try {
-        const result = await fn(q);
-        await sql`COMMIT`.execute(q);
-        return result;
-      } catch (err) {
-        await sql`ROLLBACK`.execute(q).catch(() => undefined);
-        throw err;
-      }
-    });
+  /** Runs `fn` as one write transaction (see the module comment). */
+  private async immediate<T>(fn: (q: Kysely<StreamDb>) => Promise<T>, serialize?: string): Promise<T> {
+    return writeTransaction(this.db, fn, { serialize });
   }
 
   /** Every registered path: the watcher skips these on its startup scan. */
@@ -228,7 +253,8 @@ export class StreamQueue {
    */
   async register(files: Arrival[], rules: GroupingRules, nowS: UnixSeconds): Promise<Registration[]> {
     if (files.length === 0) return [];
-    return this.immediate((q) => registerFiles(q, files, rules, nowS));
+    // Registration reads groups near each file's time that may not exist yet: serialised.
+    return this.immediate((q) => registerFiles(q, files, rules, nowS), 'contimg:register');
   }
 
   /** The files of failed groups, with the size and mtime they were registered with. */
@@ -238,40 +264,49 @@ export class StreamQueue {
 
   /** A corrected file replaced one of a failed group: record it and requeue the group (see register.ts). */
   async requeueReplaced(path: string, sizeBytes: number, mtimeMs: number, nowS: UnixSeconds): Promise<string | undefined> {
-    return this.immediate((q) => requeueReplaced(q, path, sizeBytes, mtimeMs, nowS));
+    return this.immediate((q) => requeueReplaced(q, path, sizeBytes, mtimeMs, nowS), 'contimg:register');
   }
 
   /**
-   * Claims the oldest pending group (by arrival) whose retry backoff has passed: one statement
-   * that selects and marks it, so no two claimers can both get it. A group re-queued after a
-   * stopped or stale claim stays `resuming`; any other starts as `processing_fresh` (the worker
-   * switches it to `resuming` if it finds a checkpoint).
+   * Claims the oldest pending group (by arrival) whose retry backoff has passed, and leases it:
+   * the row is read locked (passing over rows other claimers hold) and marked in one
+   * transaction, so no two claimers can both get it. A group re-queued after a stopped or stale
+   * claim stays `resuming`; any other starts as `processing_fresh` (the worker switches it to
+   * `resuming` if it finds a checkpoint).
    */
-  async claimNext(owner: ProcessIdentity, nowS: UnixSeconds): Promise<Claim | undefined> {
+  async claimNext(owner: ProcessIdentity, nowS: UnixSeconds, opts: ClaimOptions = {}): Promise<Claim | undefined> {
+    const leaseS = opts.leaseS ?? DEFAULT_LEASE_S;
     return this.immediate(async (q) => {
+      const next = await lockRows(
+        q
+          .selectFrom('ingest_queue')
+          .select('group_id')
+          .where('state', '=', 'pending')
+          .where((w) => w.or([w('next_attempt_at', 'is', null), w('next_attempt_at', '<=', nowS)]))
+          .orderBy('received_at')
+          .orderBy('group_id')
+          .limit(1),
+        q,
+        { skipLocked: true },
+      ).executeTakeFirst();
+      if (!next) return undefined;
       const row = await q
         .updateTable('ingest_queue')
-        .set({
+        .set((eb) => ({
           state: 'in_progress',
           processing_stage: sql<ProcessingStage>`CASE WHEN processing_stage = 'resuming' THEN 'resuming' ELSE 'processing_fresh' END`,
           claimed_by_host: owner.host,
           claimed_by_pid: owner.pid,
           claimed_by_start: owner.start,
+          claimed_by_worker: opts.worker ?? `${owner.host}:${owner.pid}`,
           claimed_at: nowS,
+          claim_token: eb('claim_token', '+', 1),
+          lease_expires_at: nowS + leaseS,
           last_update: nowS,
-        })
+        }))
+        .where('group_id', '=', next.group_id)
         .where('state', '=', 'pending')
-        .where('group_id', '=', (eb) =>
-          eb
-            .selectFrom('ingest_queue')
-            .select('group_id')
-            .where('state', '=', 'pending')
-            .where((w) => w.or([w('next_attempt_at', 'is', null), w('next_attempt_at', '<=', nowS)]))
-            .orderBy('received_at')
-            .orderBy('group_id')
-            .limit(1),
-        )
-        .returning(['group_id', 'processing_stage', 'retry_count', 'expected_subbands'])
+        .returning(['group_id', 'processing_stage', 'retry_count', 'expected_subbands', 'claim_token'])
         .executeTakeFirst();
       if (!row) return undefined;
       const files = await q
@@ -285,10 +320,37 @@ export class StreamQueue {
         stage: row.processing_stage === 'resuming' ? 'resuming' : 'processing_fresh',
         owner,
         claimedAtS: nowS,
+        token: row.claim_token,
+        leaseExpiresAtS: nowS + leaseS,
         retryCount: row.retry_count,
         expectedSubbands: row.expected_subbands,
         files: files.map((f) => fileFromRow(f, row.group_id)),
       };
+    });
+  }
+
+  /** Extends a held claim's lease to `nowS + leaseS`; false if the claim was lost (its token superseded). */
+  async renewLease(c: Claim, leaseS: number, nowS: UnixSeconds): Promise<boolean> {
+    const r = await this.db
+      .updateTable('ingest_queue')
+      .set({ lease_expires_at: nowS + leaseS })
+      .where((eb) => heldBy(eb, c))
+      .executeTakeFirst();
+    if (r.numUpdatedRows > 0n) c.leaseExpiresAtS = nowS + leaseS;
+    return r.numUpdatedRows > 0n;
+  }
+
+  /**
+   * Runs `publish` (moving a finished MS into the shared tree) only while this claim still holds
+   * its group, with the group's row locked until it returns, so the group cannot be taken back
+   * half-way. Returns false, without running it, when the claim was lost.
+   */
+  async fenced(c: Claim, publish: () => Promise<void> | void): Promise<boolean> {
+    return this.immediate(async (q) => {
+      const held = await lockRows(q.selectFrom('ingest_queue').select('group_id').where((eb) => heldBy(eb, c)), q).executeTakeFirst();
+      if (!held) return false;
+      await publish();
+      return true;
     });
   }
 
@@ -340,7 +402,7 @@ export class StreamQueue {
    */
   async retryOrFail(c: Claim, error: string, policy: { maxRetries: number; backoffBaseS: number }, nowS: UnixSeconds): Promise<RetryOutcome> {
     return this.immediate(async (q) => {
-      const row = await q.selectFrom('ingest_queue').select('retry_count').where((eb) => heldBy(eb, c)).executeTakeFirst();
+      const row = await lockRows(q.selectFrom('ingest_queue').select('retry_count').where((eb) => heldBy(eb, c)), q).executeTakeFirst();
       if (!row) return { state: 'lost' } as const;
       const retryCount = row.retry_count + 1;
       if (retryCount >= policy.maxRetries) {
@@ -425,12 +487,14 @@ export class StreamQueue {
   async recoverStale(timeoutS: number, maxRetries: number, nowS: UnixSeconds): Promise<Recovered[]> {
     if (!(timeoutS > 0)) return [];
     return this.immediate(async (q) => {
-      const rows = await q
-        .selectFrom('ingest_queue')
-        .select(['group_id', 'retry_count', 'crash_recoveries', 'claimed_by_host', 'claimed_by_pid'])
-        .where('state', '=', 'in_progress')
-        .where('last_update', '<', nowS - timeoutS)
-        .execute();
+      const rows = await lockRows(
+        q
+          .selectFrom('ingest_queue')
+          .select(['group_id', 'retry_count', 'crash_recoveries', 'claimed_by_host', 'claimed_by_pid'])
+          .where('state', '=', 'in_progress')
+          .where('last_update', '<', nowS - timeoutS),
+        q,
+      ).execute();
       const by = new Map(rows.map((r) => [r.group_id, r]));
       return this.takeBack(
         q,
@@ -454,16 +518,43 @@ export class StreamQueue {
    */
   async recoverDeadOwners(host: string, liveness: (o: ProcessIdentity) => Liveness, maxCrashRecoveries: number, nowS: UnixSeconds): Promise<Recovered[]> {
     return this.immediate(async (q) => {
-      const rows = await q
-        .selectFrom('ingest_queue')
-        .select(['group_id', 'retry_count', 'crash_recoveries', 'claimed_by_host', 'claimed_by_pid', 'claimed_by_start'])
-        .where('state', '=', 'in_progress')
-        .where('claimed_by_host', '=', host)
-        .execute();
+      const rows = await lockRows(
+        q
+          .selectFrom('ingest_queue')
+          .select(['group_id', 'retry_count', 'crash_recoveries', 'claimed_by_host', 'claimed_by_pid', 'claimed_by_start'])
+          .where('state', '=', 'in_progress')
+          .where('claimed_by_host', '=', host),
+        q,
+      ).execute();
       const dead = rows.filter((r) => r.claimed_by_pid !== null && liveness({ host, pid: r.claimed_by_pid, start: r.claimed_by_start ?? '' }) === 'gone');
       const by = new Map(dead.map((r) => [r.group_id, r]));
       const reason = (g: string) => `Recovered from in_progress state: the claiming process (pid ${by.get(g)!.claimed_by_pid} on ${host}) is gone`;
       return this.takeBack(q, dead, reason, 'crash', maxCrashRecoveries + 1, nowS);
+    });
+  }
+
+  /**
+   * Re-queues claims whose lease expired, wherever their worker is: the worker died, or stopped
+   * (SIGSTOP, a frozen host) long enough that the group must move on. Like a death on this host,
+   * it does not spend the retry budget; it counts against `maxCrashRecoveries`.
+   */
+  async recoverExpiredLeases(maxCrashRecoveries: number, nowS: UnixSeconds): Promise<Recovered[]> {
+    return this.immediate(async (q) => {
+      const rows = await lockRows(
+        q
+          .selectFrom('ingest_queue')
+          .select(['group_id', 'retry_count', 'crash_recoveries', 'claimed_by_host', 'claimed_by_pid', 'claimed_by_worker', 'lease_expires_at'])
+          .where('state', '=', 'in_progress')
+          .where('lease_expires_at', '<', nowS),
+        q,
+        { skipLocked: true },
+      ).execute();
+      const by = new Map(rows.map((r) => [r.group_id, r]));
+      const reason = (g: string) => {
+        const r = by.get(g)!;
+        return `Recovered from in_progress state: the lease of ${r.claimed_by_worker ?? `pid ${r.claimed_by_pid} on ${r.claimed_by_host}`} expired ${(nowS - (r.lease_expires_at ?? nowS)).toFixed(0)} s ago`;
+      };
+      return this.takeBack(q, rows, reason, 'crash', maxCrashRecoveries + 1, nowS);
     });
   }
 
@@ -530,6 +621,9 @@ export class StreamQueue {
         'q.claimed_by_pid',
         'q.claimed_by_start',
         'q.claimed_at',
+        'q.claim_token',
+        'q.lease_expires_at',
+        'q.claimed_by_worker',
         eb.fn.count<number>('f.subband_idx').as('subbands'),
       ])
       .groupBy('q.group_id');
@@ -580,7 +674,7 @@ export class StreamQueue {
    */
   async requeue(groupId: string, opts: { force: boolean; liveness: (o: ProcessIdentity) => Liveness }, nowS: UnixSeconds): Promise<RequeueOutcome> {
     return this.immediate(async (q) => {
-      const r = await q.selectFrom('ingest_queue').selectAll().where('group_id', '=', groupId).executeTakeFirst();
+      const r = await lockRows(q.selectFrom('ingest_queue').selectAll().where('group_id', '=', groupId), q).executeTakeFirst();
       if (!r) return { kind: 'not-found' } as const;
       if (!isState(r.state)) throw new Error(`ingest_queue: group ${groupId} has an unknown state '${r.state}'`);
       if (r.state === 'in_progress' && !opts.force) {

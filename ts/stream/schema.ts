@@ -13,7 +13,8 @@
  * `datetime(received_at, 'unixepoch')` reads it. The `*_time` columns of `performance_metrics`
  * are durations in seconds. Sizes are bytes (`size_bytes`).
  */
-import { sql, type ColumnType, type Kysely, type Migration } from 'kysely';
+import { sql, type ColumnType, type Kysely } from 'kysely';
+import type { Dialect, Migrations } from '../db/dialect.js';
 
 /** A group's life: collecting → pending → in_progress → completed | failed. */
 export const GROUP_STATES = ['collecting', 'pending', 'in_progress', 'completed', 'failed'] as const;
@@ -67,6 +68,12 @@ export interface IngestQueueTable {
   claimed_at: UnixSeconds | null;
   /** A failed group is not claimed again before this (retry backoff). */
   next_attempt_at: UnixSeconds | null;
+  /** The fencing token: incremented by every claim; a claimer's writes are conditional on it. */
+  claim_token: ColumnType<number, number | undefined, number>;
+  /** The claim's lease: past this, any process may take the group back (null when unclaimed). */
+  lease_expires_at: UnixSeconds | null;
+  /** The claiming worker's name (`--worker-name`; default host:pid). */
+  claimed_by_worker: string | null;
 }
 
 /** `subband_files`: the files of each group, one per subband. */
@@ -112,7 +119,7 @@ export const SCHEMA_COLUMNS = {
     group_id: true, state: true, received_at: true, last_update: true, retry_count: true, error: true,
     checkpoint_path: true, processing_stage: true, chunk_minutes: true, expected_subbands: true,
     claimed_by_host: true, claimed_by_pid: true, claimed_by_start: true, claimed_at: true, next_attempt_at: true,
-    crash_recoveries: true,
+    crash_recoveries: true, claim_token: true, lease_expires_at: true, claimed_by_worker: true,
   } satisfies Record<keyof IngestQueueTable, true>,
   subband_files: {
     group_id: true, subband_idx: true, path: true, size_bytes: true, arrived_at: true, stamped_at: true, mtime_ms: true,
@@ -122,8 +129,11 @@ export const SCHEMA_COLUMNS = {
   } satisfies Record<keyof PerformanceMetricsTable, true>,
 } as const;
 
-async function columnsOf(db: Kysely<any>, table: string): Promise<Set<string>> {
-  const r = await sql<{ name: string }>`SELECT name FROM pragma_table_info(${table})`.execute(db);
+async function columnsOf(db: Kysely<any>, table: string, dialect: Dialect = 'sqlite'): Promise<Set<string>> {
+  const r =
+    dialect === 'postgres'
+      ? await sql<{ name: string }>`SELECT column_name AS name FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = ${table}`.execute(db)
+      : await sql<{ name: string }>`SELECT name FROM pragma_table_info(${table})`.execute(db);
   return new Set(r.rows.map((c) => c.name));
 }
 
@@ -141,7 +151,7 @@ async function locked(_db: Kysely<any>, body: () => Promise<void>): Promise<void
  * The migrations, frozen in time: each takes `Kysely<any>` and must never change once released,
  * because databases in the field record which of them they have run.
  */
-export const STREAM_MIGRATIONS: Record<string, Migration> = {
+export const STREAM_MIGRATIONS: Migrations = {
   /**
    * The Python streaming service's schema, verbatim, created where missing. A database that
    * service wrote already has these tables; the oldest of its versions lacked the three columns
@@ -194,10 +204,10 @@ export const STREAM_MIGRATIONS: Record<string, Migration> = {
    * an operator's hand-written `UPDATE`.
    */
   '0002_stream_service': {
-    async up(db: Kysely<any>) {
+    async up(db: Kysely<any>, dialect: Dialect) {
       await locked(db, async () => {
         const add = async (table: string, column: string, ddl: string) => {
-          if (!(await columnsOf(db, table)).has(column)) await sql.raw(`ALTER TABLE ${table} ADD COLUMN ${column} ${ddl}`).execute(db);
+          if (!(await columnsOf(db, table, dialect)).has(column)) await sql.raw(`ALTER TABLE ${table} ADD COLUMN ${column} ${ddl}`).execute(db);
         };
         await add('ingest_queue', 'expected_subbands', 'INTEGER NOT NULL DEFAULT 16');
         await add('ingest_queue', 'claimed_by_host', 'TEXT');
@@ -211,14 +221,23 @@ export const STREAM_MIGRATIONS: Record<string, Migration> = {
         await add('performance_metrics', 'detail_json', 'TEXT');
         // Rows from the Python service: the name time is in the path (…/YYYY-MM-DDTHH:MM:SS_sbNN.hdf5,
         // 29 characters from the end); strftime gives NULL for anything else.
-        await sql`UPDATE subband_files
-                     SET stamped_at = CAST(strftime('%s', substr(path, -29, 19)) AS REAL)
-                   WHERE stamped_at IS NULL`.execute(db);
+        // (A PostgreSQL queue is always new: it holds no rows of the Python service.)
+        if (dialect === 'sqlite') {
+          await sql`UPDATE subband_files
+                       SET stamped_at = CAST(strftime('%s', substr(path, -29, 19)) AS REAL)
+                     WHERE stamped_at IS NULL`.execute(db);
+        }
         await sql`CREATE INDEX IF NOT EXISTS idx_ingest_queue_state_received ON ingest_queue (state, received_at)`.execute(db);
         await sql`CREATE INDEX IF NOT EXISTS idx_subband_files_path ON subband_files (path)`.execute(db);
         await sql`CREATE INDEX IF NOT EXISTS idx_performance_metrics_recorded ON performance_metrics (recorded_at)`.execute(db);
         const states = `'collecting', 'pending', 'in_progress', 'completed', 'failed'`;
         const stages = `'collecting', 'processing_fresh', 'resuming'`;
+        if (dialect === 'postgres') {
+          // PostgreSQL checks the same rule with constraints (SQLite cannot add one to a table).
+          await sql.raw(`ALTER TABLE ingest_queue ADD CONSTRAINT ingest_queue_state_check CHECK (state IN (${states}))`).execute(db);
+          await sql.raw(`ALTER TABLE ingest_queue ADD CONSTRAINT ingest_queue_stage_check CHECK (processing_stage IS NULL OR processing_stage IN (${stages}))`).execute(db);
+          return;
+        }
         for (const [name, event, column, allowed, what] of [
           ['trg_ingest_queue_state_insert', 'INSERT', 'state', states, 'state'],
           ['trg_ingest_queue_state_update', 'UPDATE OF state', 'state', states, 'state'],
@@ -240,8 +259,8 @@ export const STREAM_MIGRATIONS: Record<string, Migration> = {
 
   /** Deaths of the claiming process, counted apart from failed attempts (issue 11). */
   '0003_crash_recoveries': {
-    async up(db: Kysely<any>) {
-      if (!(await columnsOf(db, 'ingest_queue')).has('crash_recoveries')) {
+    async up(db: Kysely<any>, dialect: Dialect) {
+      if (!(await columnsOf(db, 'ingest_queue', dialect)).has('crash_recoveries')) {
         await sql`ALTER TABLE ingest_queue ADD COLUMN crash_recoveries INTEGER NOT NULL DEFAULT 0`.execute(db);
       }
     },
@@ -249,8 +268,22 @@ export const STREAM_MIGRATIONS: Record<string, Migration> = {
 
   /** Each file's modification time at registration, so a corrected file that replaces it is noticed. */
   '0004_subband_mtime': {
+    async up(db: Kysely<any>, dialect: Dialect) {
+      if (!(await columnsOf(db, 'subband_files', dialect)).has('mtime_ms')) await sql`ALTER TABLE subband_files ADD COLUMN mtime_ms REAL`.execute(db);
+    },
+  },
+
+  /**
+   * Leases with a fencing token (issue 14): a claim holds its group until `lease_expires_at`, and
+   * the worker renews it while it runs. Every claim increments `claim_token`, and every write a
+   * claimer makes is conditional on its token, so a worker whose lease expired and whose group was
+   * claimed again can no longer change the group, however late it wakes.
+   */
+  '0005_leases': {
     async up(db: Kysely<any>) {
-      if (!(await columnsOf(db, 'subband_files')).has('mtime_ms')) await sql`ALTER TABLE subband_files ADD COLUMN mtime_ms REAL`.execute(db);
+      await sql`ALTER TABLE ingest_queue ADD COLUMN claim_token INTEGER NOT NULL DEFAULT 0`.execute(db);
+      await sql`ALTER TABLE ingest_queue ADD COLUMN lease_expires_at REAL`.execute(db);
+      await sql`ALTER TABLE ingest_queue ADD COLUMN claimed_by_worker TEXT`.execute(db);
     },
   },
 };

@@ -20,9 +20,12 @@ import { childConverter } from './subprocess.js';
 import { DirectoryWatcher, type WatchFactory, type WatchMode } from './watcher.js';
 import { StreamingWorker } from './worker.js';
 import { requeueCorrectedFiles } from './replacements.js';
+import type { StreamRole } from './roles.js';
+
 
 /** Everything the service needs, in explicit units; `contimg stream` fills it from its options. */
 export interface StreamConfig {
+  role: StreamRole;
   inputDir: string;
   /** The flat output `<output-dir>/<group>.ms` (seed 000); ignored when `layout` is set. */
   outputDir?: string;
@@ -55,6 +58,10 @@ export interface StreamConfig {
   collectingTimeoutS: number;
   pollIntervalS: number;
   workerPollIntervalS: number;
+  /** Seconds a claim holds its group unless renewed (`--lease-duration`). */
+  leaseS: number;
+  /** This worker's name in the queue, status and metrics (`--worker-name`; default host:pid). */
+  workerName?: string;
   watchMode: WatchMode;
   /** A file written in place is taken once unchanged this long (seconds). */
   settleS: number;
@@ -208,13 +215,17 @@ export class StreamService {
           inProgressTimeoutS: c.inProgressTimeoutS,
           collectingTimeoutS: c.collectingTimeoutS,
           workerPollIntervalS: c.workerPollIntervalS,
+          leaseS: c.leaseS,
+          workerName: c.workerName,
           profile: c.profile,
           commandLine: c.commandLine,
         },
         {
           converter,
           log: this.log,
-          mayClaim: () => guard.check(),
+          // A watcher-only process keeps the housekeeping (taking back expired leases, the
+          // monitor's reports) but never claims.
+          mayClaim: () => c.role !== 'watcher' && guard.check(),
           onLoop: async (now) => {
             await requeueCorrectedFiles(queue, c.settleS, this.log);
             return monitor.checkEvents(now);
@@ -224,8 +235,8 @@ export class StreamService {
       if (this.stopping) worker.stop();
       const me = currentProcess();
       this.log.info(
-        { pid: me.pid, host: me.host, queueDb: path.resolve(c.queueDb) },
-        `Streaming converter starting: ${c.inputDir} → ${output.description} (queue ${c.queueDb}; converter ${c.useSubprocess ? 'in a subprocess' : 'in-process'}, ${convert.threads} threads; chunk duration ${c.chunkDurationMin} min)`,
+        { pid: me.pid, host: me.host, queueDb: queue.file },
+        `Streaming converter starting (${c.role === 'both' ? 'watcher and worker' : `${c.role} only`}${c.workerName ? `, worker ${c.workerName}` : ''}): ${c.inputDir} → ${output.description} (queue ${queue.file}; converter ${c.useSubprocess ? 'in a subprocess' : 'in-process'}, ${convert.threads} threads; chunk duration ${c.chunkDurationMin} min)`,
       );
       await worker.recover();
 
@@ -235,13 +246,15 @@ export class StreamService {
         for (const r of regs) this.describe(r);
         if (regs.some((r) => r.kind !== 'known' && r.kind !== 'duplicate' && r.becamePending)) worker.wake();
       };
-      const watcher = (this.watcher = new DirectoryWatcher(
-        { inputDir: c.inputDir, mode: c.watchMode, pollIntervalS: c.pollIntervalS, settleS: c.settleS, rescanIntervalS: Math.max(60, c.pollIntervalS * 12), known: await queue.knownPaths() },
-        sink,
-        this.log,
-        this.deps.watch,
-      ));
-      await watcher.start();
+      if (c.role !== 'worker') {
+        const watcher = (this.watcher = new DirectoryWatcher(
+          { inputDir: c.inputDir, mode: c.watchMode, pollIntervalS: c.pollIntervalS, settleS: c.settleS, rescanIntervalS: Math.max(60, c.pollIntervalS * 12), known: await queue.knownPaths() },
+          sink,
+          this.log,
+          this.deps.watch,
+        ));
+        await watcher.start();
+      }
       if (c.monitoring) monitor.start();
       this.resolveReady();
       this.log.info('Streaming converter running');

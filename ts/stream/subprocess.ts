@@ -12,11 +12,21 @@ import type { Converter, ConvertJob, ConvertOptions, ConvertProgress, ConvertRes
 import { ContimgError } from '../error.js';
 import { projectRoot } from '../project-root.js';
 
-/** Parent → child. */
-export type ToChild = { type: 'convert'; job: ConvertJob; opts: ConvertOptions; converterModule?: string } | { type: 'abort' };
+/**
+ * Parent → child. Publishing is fenced across the process boundary: the child asks (`fence`),
+ * the parent opens its fence and answers `fence-go` (or `fence-refused`), and holds it open until
+ * the child reports `fenced` (the rename done) or dies.
+ */
+export type ToChild =
+  | { type: 'convert'; job: ConvertJob; opts: ConvertOptions; converterModule?: string; fenced: boolean }
+  | { type: 'abort' }
+  | { type: 'fence-go' }
+  | { type: 'fence-refused' };
 /** Child → parent. */
 export type FromChild =
   | { type: 'progress'; progress: ConvertProgress }
+  | { type: 'fence' }
+  | { type: 'fenced'; ok: boolean; message?: string }
   | { type: 'result'; result: ConvertResult }
   | { type: 'error'; code: string; message: string };
 
@@ -65,20 +75,44 @@ export function childConverter(o: ChildConverterOptions = {}): Converter {
         if (child.connected) child.send({ type: 'abort' } satisfies ToChild);
         killTimer = setTimeout(() => child.kill('SIGKILL'), o.abortGraceMs ?? 30_000);
       };
+      // While the parent's fence is open for the child's rename: how to close it.
+      let closeFence: ((err?: Error) => void) | undefined;
+      const onFence = () => {
+        const fence = hooks.fence!;
+        void fence(
+          () =>
+            new Promise<void>((res, rej) => {
+              closeFence = (err) => {
+                closeFence = undefined;
+                if (err) rej(err);
+                else res();
+              };
+              child.send({ type: 'fence-go' } satisfies ToChild);
+            }),
+        ).then(
+          (ok) => {
+            if (!ok && child.connected) child.send({ type: 'fence-refused' } satisfies ToChild);
+          },
+          () => undefined,
+        );
+      };
       child.on('message', (m: FromChild) => {
         if (m.type === 'progress') hooks.onProgress?.(m.progress);
+        else if (m.type === 'fence') onFence();
+        else if (m.type === 'fenced') closeFence?.(m.ok ? undefined : new Error(m.message ?? 'the move failed'));
         else if (m.type === 'result') settle(() => resolve(m.result));
         else if (m.type === 'error') settle(() => reject(new ContimgError(m.code, m.message)));
       });
       child.on('error', (err) => settle(() => reject(new ContimgError('STREAM_CHILD_FAILED', `converter process for ${job.groupId} could not run: ${err.message}`))));
       child.on('exit', (code, signal) => {
         if (killTimer) clearTimeout(killTimer);
+        closeFence?.(new Error(`converter process ${child.pid} died while publishing`));
         const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;
         const tail = stderrTail.trim() ? `; its last output: ${stderrTail.split('\n').map((l) => l.trim()).filter(Boolean).slice(-5).join(' | ')}` : '';
         settle(() => reject(new ContimgError('STREAM_CHILD_CRASHED', `converter process ${child.pid} for ${job.groupId} ${how} before reporting a result${tail}`)));
       });
       if (hooks.signal?.aborted) onAbort();
       else hooks.signal?.addEventListener('abort', onAbort, { once: true });
-      child.send({ type: 'convert', job, opts, converterModule: o.converterModule } satisfies ToChild);
+      child.send({ type: 'convert', job, opts, converterModule: o.converterModule, fenced: hooks.fence !== undefined } satisfies ToChild);
     });
 }

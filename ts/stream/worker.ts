@@ -9,6 +9,11 @@
  *   stale only when its conversion stops making progress for `--in-progress-timeout`; then
  *   any worker re-queues it, as `resuming`. A claim whose process is gone (this host) is
  *   re-queued at once, on start and on every loop.
+ * - A claim is a lease (`--lease-duration`), renewed a few times per lease while the worker
+ *   lives; a worker that finds its lease taken over stops converting. Any worker, on any host,
+ *   takes back groups whose lease expired. The finished MS is published (renamed into the
+ *   shared tree) only inside the queue's fence, so a worker that wakes after its group was
+ *   claimed again never publishes, registers or completes it.
  * - Stopping aborts the conversion through the `AbortSignal` (the converter stops at the next
  *   chunk boundary, leaving a checkpoint), gives the claim back as `resuming` without counting
  *   an attempt, and returns.
@@ -53,6 +58,10 @@ export interface WorkerConfig {
   collectingTimeoutS: number;
   /** Idle wait between queue checks (seconds). */
   workerPollIntervalS: number;
+  /** Seconds a claim holds its group unless renewed (renewed every third of it). */
+  leaseS: number;
+  /** This worker's name in the queue (`--worker-name`). */
+  workerName?: string;
   profile: boolean;
   /** Recorded in each MS's HISTORY. */
   commandLine: string;
@@ -141,8 +150,9 @@ export class StreamingWorker {
   async recover(): Promise<void> {
     const now = this.now();
     const dead = await this.queue.recoverDeadOwners(this.owner.host, this.liveness, this.cfg.maxCrashRecoveries, now);
+    const expired = await this.queue.recoverExpiredLeases(this.cfg.maxCrashRecoveries, now);
     const stale = await this.queue.recoverStale(this.cfg.inProgressTimeoutS, this.cfg.maxRetries, now);
-    for (const r of [...dead, ...stale]) {
+    for (const r of [...dead, ...expired, ...stale]) {
       if (r.state === 'failed') {
         const spent =
           r.counted === 'crash'
@@ -177,7 +187,7 @@ export class StreamingWorker {
     await this.deps.onLoop?.(now);
     if (this.stopping) return false;
     if (this.deps.mayClaim && !this.deps.mayClaim()) return false;
-    const claim = await this.queue.claimNext(this.owner, this.now());
+    const claim = await this.queue.claimNext(this.owner, this.now(), { leaseS: this.cfg.leaseS, worker: this.cfg.workerName });
     if (!claim) return false;
     await this.process(claim);
     return true;
@@ -204,6 +214,24 @@ export class StreamingWorker {
     const abort = new AbortController();
     this.current = { claim, abort };
     if (this.stopping) abort.abort('shutdown' satisfies AbortReason);
+
+    const lostClaim = () => {
+      if (abort.signal.aborted) return;
+      log.warn({ group: id, token: claim.token }, `lost the claim on ${id} (lease ${claim.token} taken over by another worker); stopping this conversion`);
+      abort.abort('claim-lost' satisfies AbortReason);
+    };
+    // Renewed on a timer, not on progress: a conversion can go a long time between reports.
+    const lease = setInterval(() => {
+      void this.queue.renewLease(claim, this.cfg.leaseS, this.now()).then(
+        (held) => held || lostClaim(),
+        (err) => log.error({ err, group: id }, `renewing the lease on ${id} failed: ${(err as Error).message}`),
+      );
+    }, (this.cfg.leaseS * 1000) / 3);
+    const fence = async (publish: () => void | Promise<void>) => {
+      const ok = await this.queue.fenced(claim, publish);
+      if (!ok) log.warn({ group: id, token: claim.token }, `Refused to publish ${id}: this worker's lease ${claim.token} was taken over; the output of the newer claim stands`);
+      return ok;
+    };
 
     const checkpoint = this.cfg.checkpointDir ? checkpointPathFor(this.cfg.checkpointDir, id) : null;
     let stage: ClaimStage = claim.stage;
@@ -251,7 +279,7 @@ export class StreamingWorker {
         commandLine: this.cfg.commandLine,
       };
       const opts: ConvertOptions = { ...this.cfg.convert, expectedSubbands: claim.expectedSubbands };
-      const result: ConvertResult = await this.deps.converter(job, opts, { signal: abort.signal, onProgress });
+      const result: ConvertResult = await this.deps.converter(job, opts, { signal: abort.signal, onProgress, fence });
       // Before `complete`: a group the queue calls completed is registered. A crash in between
       // re-runs the group, which finds its MS in place and registers it only if it is not yet.
       const done = await this.cfg.output.completed(placement, result);
@@ -275,7 +303,7 @@ export class StreamingWorker {
       for (const w of result.warnings) log.warn({ group: id }, `${id}: ${originalPaths(w, staged)}`);
       if (detail) log.info({ group: id, profile: detail }, `Profile of ${id}: ${Object.entries(detail).map(([k, v]) => `${k}=${typeof v === 'number' ? v.toFixed(3) : v}`).join(' ')}`);
     } catch (err) {
-      const reason = abort.signal.aborted ? (abort.signal.reason as AbortReason) : undefined;
+      const reason = abort.signal.aborted ? (abort.signal.reason as AbortReason) : asContimgError(err).code === 'STREAM_LEASE_LOST' ? 'claim-lost' : undefined;
       if (reason === 'claim-lost') {
         log.warn({ group: id }, `Stopped converting ${id}: another worker holds it now`);
       } else if (reason === 'shutdown') {
@@ -291,6 +319,7 @@ export class StreamingWorker {
         else log.warn({ group: id }, `Group ${id} failed (${error}), but its claim was taken over meanwhile`);
       }
     } finally {
+      clearInterval(lease);
       this.current = undefined;
       if (staged) {
         if (this.cfg.cleanupTemp) await rm(staged.dir, { recursive: true, force: true }).catch(() => undefined);

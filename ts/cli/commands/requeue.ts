@@ -4,25 +4,23 @@
  * checkpoint if one exists). A group in progress under a process that may still be converting it
  * is refused unless `--force`.
  */
-import path from 'node:path';
 import { existsSync } from 'node:fs';
 import { ContimgError } from '../../error.js';
 import { defineCommand } from '../command.js';
 import { report } from '../io.js';
-import { DEFAULT_QUEUE_DB } from './stream.js';
+import { queueDbOptions, queueSpec } from './stream.js';
 
 export const requeueCommand = defineCommand({
   command: 'requeue <group>',
   describe: 'Put a streaming-queue group back to pending (safe manual requeue)',
   builder: (y) =>
-    y
+    queueDbOptions(y)
       .positional('group', { type: 'string', demandOption: true, describe: 'Group id, YYYY-MM-DDTHH:MM:SS' })
-      .option('queue-db', { type: 'string', default: DEFAULT_QUEUE_DB, describe: 'SQLite queue database path' })
       .option('force', { type: 'boolean', default: false, describe: 'Requeue even a group that a live process may be converting' })
       .option('json', { type: 'boolean', default: false, describe: 'Print JSON' }),
   async run(a, { io }) {
-    const file = path.resolve(a['queue-db']);
-    if (!existsSync(file)) throw new ContimgError('NOT_FOUND', `${file}: no queue database`);
+    const file = queueSpec(a);
+    if (!/^[a-z]+:/i.test(file) && !existsSync(file)) throw new ContimgError('NOT_FOUND', `${file}: no queue database`);
     const { StreamQueue } = await import('../../stream/queue.js');
     const { ownerLiveness } = await import('../../stream/owner.js');
     const queue = await StreamQueue.open(file);

@@ -14,7 +14,7 @@ import { layoutBaseOptions, openLayout, type Layout } from '../../layout/index.j
 import { defineCommand } from '../command.js';
 import type { Io } from '../io.js';
 import { report } from '../io.js';
-import { queueHealthOptions } from './stream.js';
+import { queueHealthOptions, queueSpec } from './stream.js';
 
 const iso = (s: number | null) => (s === null ? null : new Date(s * 1000).toISOString().replace(/\.\d+Z$/, 'Z'));
 
@@ -37,8 +37,8 @@ export const statusCommand = defineCommand({
       .option('json', { type: 'boolean', default: false, describe: 'Print JSON' }),
   async run(a, { io }) {
     if (a['stage-base'] || a['data-base']) return pipelineStatusReport(io, a.json, openLayout({ stageBase: a['stage-base'], dataBase: a['data-base'] }), a.limit);
-    const file = path.resolve(a['queue-db']);
-    if (!existsSync(file)) throw new ContimgError('NOT_FOUND', `${file}: no queue database (give --queue-db, or start \`contimg stream\` first)`);
+    const file = queueSpec(a);
+    if (!/^[a-z]+:/i.test(file) && !existsSync(file)) throw new ContimgError('NOT_FOUND', `${file}: no queue database (give --queue-db, or start \`contimg stream\` first)`);
     // The queue (Kysely over SQLite) loads only for this command.
     const { StreamQueue } = await import('../../stream/queue.js');
     const { LATEST_MIGRATION } = await import('../../stream/schema.js');

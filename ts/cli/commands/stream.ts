@@ -6,24 +6,38 @@
  */
 import path from 'node:path';
 import type { Argv } from 'yargs';
+import { DATABASE_URL_ENV } from '../../db/target.js';
 import { createLogger, normaliseLevel } from '../../log.js';
 import { checkOutputArgs, layoutFromArgs } from '../../convert/output.js';
 import { layoutWriterOptions, loadCalibrators } from '../../layout/index.js';
 import type { StreamConfig } from '../../stream/service.js';
+import { DEFAULT_LEASE_S, STREAM_ROLES } from '../../stream/roles.js';
 import type { WatchMode } from '../../stream/watcher.js';
 import { defineCommand } from '../command.js';
 import { convertOptions, toConvertOptions, toStagingOptions } from './convert.js';
 
 export const DEFAULT_QUEUE_DB = 'streaming_queue.sqlite3';
 
+/** Where the queue database is (`stream`, `status`, `requeue`, `serve`). */
+export function queueDbOptions<T>(y: Argv<T>) {
+  return y
+    .option('queue-db', { type: 'string', default: DEFAULT_QUEUE_DB, describe: 'SQLite queue database path (or a postgres:// URL)' })
+    .option('db', { type: 'string', describe: `The queue database: postgres://… for PostgreSQL (several hosts), or sqlite:PATH; default ${DATABASE_URL_ENV}, else --queue-db` });
+}
+
 /** Options `stream` and `status` share: where the queue is and what counts as a problem. */
 export function queueHealthOptions<T>(y: Argv<T>) {
-  return y
-    .option('queue-db', { type: 'string', default: DEFAULT_QUEUE_DB, describe: 'SQLite queue database path' })
+  return queueDbOptions(y)
     .option('chunk-duration', { type: 'number', default: 5.0, describe: 'Duration of data chunks in minutes (a conversion slower than 90 % of it is reported)' })
     .option('in-progress-timeout', { type: 'number', default: 900, describe: 'Seconds without progress before an in-progress group is re-queued' })
     .option('collecting-timeout', { type: 'number', default: 600, describe: 'Report groups still incomplete after this many seconds' })
     .option('queue-depth-warn', { type: 'number', default: 10, describe: 'Warn when more groups than this are pending or in progress' });
+}
+
+/** The queue's database as `StreamQueue.open` takes it: `--db`, else `CONTIMG_DATABASE_URL`, else `--queue-db` (a path or a URL). */
+export function queueSpec(a: { db?: string; 'queue-db': string }, env: NodeJS.ProcessEnv = process.env): string {
+  const spec = a.db ?? env[DATABASE_URL_ENV] ?? a['queue-db'];
+  return /^[a-z]+:/i.test(spec) ? spec : path.resolve(spec);
 }
 
 function positive(a: Record<string, unknown>, names: string[], allowZero = false): void {
@@ -41,7 +55,10 @@ export const streamCommand = defineCommand({
     layoutWriterOptions(queueHealthOptions(
       convertOptions(
         y
-          .option('input-dir', { type: 'string', demandOption: true, describe: 'Directory to watch for incoming *_sb??.hdf5 files' })
+          .option('input-dir', { type: 'string', describe: 'Directory to watch for incoming *_sb??.hdf5 files (not needed with --role worker)' })
+          .option('role', { choices: STREAM_ROLES, default: 'both' as const, describe: 'watcher: watch and queue only; worker: claim and convert only (several, on several hosts, can share a PostgreSQL queue); both' })
+          .option('lease-duration', { type: 'number', default: DEFAULT_LEASE_S, describe: 'Seconds a claim holds its group unless its worker renews it (every third of it); a group whose lease expired is taken back by any worker' })
+          .option('worker-name', { type: 'string', describe: 'Name of this worker in the queue, status and metrics (default host:pid; the host is CONTIMG_HOSTNAME if set)' })
           .option('output-dir', { type: 'string', describe: 'Destination directory for Measurement Sets (<output-dir>/<group>.ms), unless the pipeline layout is written (--layout)' })
           .option('checkpoint-dir', { type: 'string', describe: 'Persistent checkpoints: an interrupted conversion resumes where it stopped' })
           .option('omp-threads', { type: 'number', default: 4, describe: 'Cap on the converter threads (and OMP/MKL threads)' })
@@ -70,7 +87,8 @@ export const streamCommand = defineCommand({
       .option('scratch-dir', { type: 'string', describe: 'Fast local storage: input staging, and building each MS when tmpfs lacks room' })
       .check((a) => {
         normaliseLevel(String(a['log-level']));
-        positive(a, ['chunk-duration', 'omp-threads', 'stage-workers', 'monitor-interval', 'poll-interval', 'worker-poll-interval', 'group-tolerance', 'expected-subbands', 'threads']);
+        if (a.role !== 'worker' && a['input-dir'] === undefined) throw new Error('--input-dir is required (except with --role worker)');
+        positive(a, ['lease-duration', 'chunk-duration', 'omp-threads', 'stage-workers', 'monitor-interval', 'poll-interval', 'worker-poll-interval', 'group-tolerance', 'expected-subbands', 'threads']);
         positive(a, ['max-retries', 'max-crash-recoveries', 'retry-backoff', 'in-progress-timeout', 'collecting-timeout', 'settle-time', 'queue-depth-warn', 'min-free-output-gb', 'min-free-scratch-gb'], true);
         for (const n of ['omp-threads', 'stage-workers', 'max-retries', 'max-crash-recoveries', 'expected-subbands'] as const) {
           if (!Number.isInteger(a[n])) throw new Error(`--${n} must be an integer (got ${a[n]})`);
@@ -90,11 +108,14 @@ export const streamCommand = defineCommand({
     const convert = toConvertOptions(a);
     const layout = layoutFromArgs(a);
     const cfg: StreamConfig = {
-      inputDir: path.resolve(a['input-dir']),
+      role: a.role,
+      inputDir: path.resolve(a['input-dir'] ?? '.'),
+      leaseS: a['lease-duration'],
+      workerName: a['worker-name'],
       outputDir: a['output-dir'] !== undefined ? path.resolve(a['output-dir']) : undefined,
       layout,
       calibrators: layout ? loadCalibrators(a.calibrators) : undefined,
-      queueDb: path.resolve(a['queue-db']),
+      queueDb: queueSpec(a),
       scratchDir: a['scratch-dir'] ? path.resolve(a['scratch-dir']) : undefined,
       checkpointDir: a['checkpoint-dir'] ? path.resolve(a['checkpoint-dir']) : undefined,
       chunkDurationMin: a['chunk-duration'],
