@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formGroups, parseSubbandName, parseUtc } from '../../ts/groups.js';
 import { currentProcess } from '../../ts/stream/owner.js';
 import { StreamQueue } from '../../ts/stream/queue.js';
-import { checkpointPathFor } from '../../ts/stream/worker.js';
+import { hasCheckpoint } from '../../ts/convert/resume.js';
 import { cleanupTmpDirs, cli, tmpDir } from '../helpers.js';
 import { deliver, ensureDist, groupNames, logLines, rng, shuffle, spawnCli, stamp, testConverterModule, waitFor } from './helpers.js';
 
@@ -79,7 +79,7 @@ describe('contimg stream (a process)', () => {
     expect(lines.at(-1)?.msg).toBe('Streaming converter stopped');
     expect(calls(x).map((c) => c.event)).toEqual(['start', 'aborted']);
     expect(await readGroup(x.db, G0)).toMatchObject({ state: 'pending', stage: 'resuming', retryCount: 0 });
-    expect(existsSync(checkpointPathFor(x.ck, G0))).toBe(true);
+    expect(hasCheckpoint(x.ck, G0)).toBe(true);
 
     const again = spawnCli(streamArgs(x), slowEnv(x));
     await waitFor(async () => (await readGroup(x.db, G0))?.state === 'completed', 'the resumed group', 20_000);

@@ -169,7 +169,7 @@ describe('StreamingWorker', () => {
       await q.close();
       return x;
     }))!;
-    expect(g).toMatchObject({ state: 'pending', stage: 'resuming', retryCount: 0, checkpointPath: checkpointPathFor(first.cfg.checkpointDir!, G0) });
+    expect(g).toMatchObject({ state: 'pending', stage: 'resuming', retryCount: 0, checkpointPath: checkpointPathFor(first.cfg.checkpointDir!, G0, 1) });
     const step = JSON.parse(readFileSync(g.checkpointPath!, 'utf8')).step as number;
     expect(step).toBeGreaterThan(0);
     expect(existsSync(path.join(first.cfg.outputDir, `${G0}.ms`))).toBe(false);

@@ -12,6 +12,7 @@ import { version } from '../version.js';
 import { inspectUvh5 } from '../cli/commands/inspect.js';
 import { makeDirs } from '../layout/fsops.js';
 import { abandonMove, cleanAbandoned, commitMove, decideStaging, estimateMsBytes, markOwner, prepareMove, type MoveResult, type PreparedMove } from './staging.js';
+import { adoptEarlierCheckpoint, checkpointPathFor, checkpointTokens, removeCheckpoint } from './resume.js';
 import type { ConvertHooks, ConvertJob, ConvertOptions, ConvertResult, Converter } from './types.js';
 
 /** What the native core reports for one conversion. */
@@ -96,12 +97,15 @@ export const convertJob: Converter = async (job: ConvertJob, opts: ConvertOption
   for (const base of [outputDir, job.staging.tmpfsPath, job.staging.scratchDir, job.staging.workspaceDir]) if (base) cleanAbandoned(base);
   const resumable = job.checkpointDir !== undefined;
   const estimateBytes = estimate(job, opts);
-  const decision = decideStaging(job.groupId, outputDir, estimateBytes, job.staging, resumable);
+  const decision = decideStaging(job.groupId, outputDir, estimateBytes, job.staging, resumable, undefined, job.claimToken);
   makeDirs(decision.dir);
   markOwner(decision.dir);
   const built = path.join(decision.dir, path.basename(job.outputMs));
-  const checkpointPath = job.checkpointDir ? path.join(job.checkpointDir, `${job.groupId}.checkpoint.json`) : undefined;
-  if (job.checkpointDir) makeDirs(job.checkpointDir);
+  const checkpointPath = job.checkpointDir ? checkpointPathFor(job.checkpointDir, job.groupId, job.claimToken) : undefined;
+  if (job.checkpointDir) {
+    makeDirs(job.checkpointDir);
+    if (job.claimToken !== undefined) adoptEarlierCheckpoint(job.checkpointDir, job.groupId, job.claimToken, built);
+  }
 
   const token = new (native().CancelToken)();
   const onAbort = () => token.cancel();
@@ -176,6 +180,8 @@ export const convertJob: Converter = async (job: ConvertJob, opts: ConvertOption
     );
   }
   if (!moved) throw new Error('unreachable: published without a move');
+  // Earlier claims' checkpoints and partial MSs are of no use once the group is published.
+  if (job.checkpointDir && job.claimToken !== undefined) for (const t of checkpointTokens(job.checkpointDir, job.groupId)) removeCheckpoint(job.checkpointDir, job.groupId, t);
   const moveS = (performance.now() - tMove) / 1000;
   if (!job.staging.keepTemp) rmSync(decision.dir, { recursive: true, force: true });
   const t = summary.timings;

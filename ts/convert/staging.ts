@@ -125,10 +125,14 @@ export function estimateMsBytes(rows: number, nchan: number, ncorr: number, imag
   return Math.ceil(rows * perRow);
 }
 
-/** Name of the staging directory: deterministic when a checkpoint must find it again. */
-function stagingName(groupId: string, resumable: boolean): string {
+/**
+ * Name of the staging directory: deterministic when a checkpoint must find it again, and then
+ * one per claim when the queue gives a claim token (ts/convert/resume.ts says why).
+ */
+function stagingName(groupId: string, resumable: boolean, claimToken?: number): string {
   const safe = groupId.replace(/[^A-Za-z0-9_.:-]/g, '_');
-  return resumable ? `contimg-staging-${safe}` : `contimg-staging-${safe}-${process.pid}-${randomBytes(3).toString('hex')}`;
+  if (!resumable) return `contimg-staging-${safe}-${process.pid}-${randomBytes(3).toString('hex')}`;
+  return claimToken === undefined ? `contimg-staging-${safe}` : `contimg-staging-${safe}-t${claimToken}`;
 }
 
 export function decideStaging(
@@ -138,8 +142,9 @@ export function decideStaging(
   opts: StagingOptions,
   resumable: boolean,
   probe: StagingProbe = realProbe,
+  claimToken?: number,
 ): StagingDecision {
-  const name = stagingName(groupId, resumable);
+  const name = stagingName(groupId, resumable, claimToken);
   const need = 2 * estimateBytes;
   const gb = (n: number) => (n >= 1e8 ? `${(n / 1e9).toFixed(2)} GB` : `${(n / 1e6).toFixed(1)} MB`);
   const notes: string[] = [];

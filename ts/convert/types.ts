@@ -72,6 +72,11 @@ export interface ConvertJob {
   staging: StagingOptions;
   /** Persistent directory for resumable checkpoints (stream `--checkpoint-dir`). */
   checkpointDir?: string;
+  /**
+   * The streaming queue's fencing token for this claim: the checkpoint and partial MS are then
+   * this claim's own, taken over from an earlier claim by copy (ts/convert/resume.ts).
+   */
+  claimToken?: number;
   /** Replace an existing output; otherwise an existing output is skipped. */
   overwrite: boolean;
   /** Command line recorded in the MS HISTORY. */

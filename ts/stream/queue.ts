@@ -343,13 +343,16 @@ export class StreamQueue {
   /**
    * Runs `publish` (moving a finished MS into the shared tree) only while this claim still holds
    * its group, with the group's row locked until it returns, so the group cannot be taken back
-   * half-way. Returns false, without running it, when the claim was lost.
+   * half-way; the lease is renewed with it, so the claim that published also completes. Returns
+   * false, without running it, when the claim was lost.
    */
-  async fenced(c: Claim, publish: () => Promise<void> | void): Promise<boolean> {
+  async fenced(c: Claim, publish: () => Promise<void> | void, lease: { leaseS: number; nowS: UnixSeconds }): Promise<boolean> {
     return this.immediate(async (q) => {
       const held = await lockRows(q.selectFrom('ingest_queue').select('group_id').where((eb) => heldBy(eb, c)), q).executeTakeFirst();
       if (!held) return false;
       await publish();
+      await q.updateTable('ingest_queue').set({ lease_expires_at: lease.nowS + lease.leaseS }).where((eb) => heldBy(eb, c)).execute();
+      c.leaseExpiresAtS = lease.nowS + lease.leaseS;
       return true;
     });
   }

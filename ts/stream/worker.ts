@@ -23,7 +23,6 @@
  * - The converter is asynchronous (native threads, or a child process), so the event loop stays
  *   free for the watcher and the monitor while it runs.
  */
-import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -31,6 +30,7 @@ import type { FailedJob, GroupOutput, GroupPlacement } from '../convert/output.j
 import type { Converter, ConvertJob, ConvertOptions, ConvertResult, StagingOptions } from '../convert/types.js';
 import type { Logger } from '../log.js';
 import { asContimgError } from '../error.js';
+import { checkpointPathFor, hasCheckpoint } from '../convert/resume.js';
 import { originalPaths, stageInputs, type StagedInputs } from './inputs.js';
 import { backfillTimings } from './metrics.js';
 import { currentProcess, ownerLiveness, type Liveness, type ProcessIdentity } from './owner.js';
@@ -80,15 +80,10 @@ export interface WorkerDeps {
   now?: () => number;
 }
 
-/**
- * Where the converter keeps a group's checkpoint. Must match ts/convert/run.ts, which builds the
- * same name; the worker records it and checks it to decide between fresh and resuming.
- */
-export function checkpointPathFor(checkpointDir: string, groupId: string): string {
-  return path.join(checkpointDir, `${groupId}.checkpoint.json`);
-}
 
 type AbortReason = 'shutdown' | 'claim-lost';
+
+export { checkpointPathFor } from '../convert/resume.js';
 
 export class StreamingWorker {
   private stopping = false;
@@ -228,19 +223,21 @@ export class StreamingWorker {
       );
     }, (this.cfg.leaseS * 1000) / 3);
     const fence = async (publish: () => void | Promise<void>) => {
-      const ok = await this.queue.fenced(claim, publish);
+      const ok = await this.queue.fenced(claim, publish, { leaseS: this.cfg.leaseS, nowS: this.now() });
       if (!ok) log.warn({ group: id, token: claim.token }, `Refused to publish ${id}: this worker's lease ${claim.token} was taken over; the output of the newer claim stands`);
       return ok;
     };
 
-    const checkpoint = this.cfg.checkpointDir ? checkpointPathFor(this.cfg.checkpointDir, id) : null;
+    const checkpointDir = this.cfg.checkpointDir;
+    const checkpoint = checkpointDir ? checkpointPathFor(checkpointDir, id, claim.token) : null;
+    const resumable = checkpointDir !== undefined && hasCheckpoint(checkpointDir, id);
     let stage: ClaimStage = claim.stage;
-    if (stage === 'processing_fresh' && checkpoint && existsSync(checkpoint)) stage = 'resuming';
+    if (stage === 'processing_fresh' && resumable) stage = 'resuming';
     await this.queue.setStage(claim, stage, checkpoint, this.now());
     const attempt = claim.retryCount + 1;
     log.info(
       { group: id, stage, attempt, subbands: claim.files.length, expected: claim.expectedSubbands },
-      `${stage === 'resuming' ? 'Resuming' : 'Processing'} group ${id} (attempt ${attempt} of ${this.cfg.maxRetries}, ${claim.files.length}/${claim.expectedSubbands} subbands${stage === 'resuming' && checkpoint && existsSync(checkpoint) ? `, from checkpoint ${checkpoint}` : ''})`,
+      `${stage === 'resuming' ? 'Resuming' : 'Processing'} group ${id} (attempt ${attempt} of ${this.cfg.maxRetries}, claim ${claim.token}, ${claim.files.length}/${claim.expectedSubbands} subbands${stage === 'resuming' && resumable ? `, from its checkpoint in ${checkpointDir}` : ''})`,
     );
 
     let staged: StagedInputs | undefined;
@@ -275,6 +272,7 @@ export class StreamingWorker {
         outputMs: placement.outputMs,
         staging: this.cfg.staging,
         checkpointDir: this.cfg.checkpointDir,
+        claimToken: claim.token,
         overwrite: false,
         commandLine: this.cfg.commandLine,
       };
