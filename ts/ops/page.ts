@@ -24,12 +24,12 @@ export const DASHBOARD_HTML = `<!doctype html>
   .count.failed b { color: #cf222e; } .count.completed b { color: #1a7f37; }
   table { border-collapse: collapse; background: #fff; font-variant-numeric: tabular-nums; }
   th, td { border: 1px solid #d0d7de; padding: .25rem .55rem; text-align: left; vertical-align: top; }
-  th { background: #f3f4f6; } td.num { text-align: right; }
+  th { background: #f3f4f6; } td.num { text-align: right; } td[data-group-id], #workers td { white-space: nowrap; }
   td.err { color: #cf222e; max-width: 40rem; white-space: pre-wrap; word-break: break-word; }
   #warnings li { color: #9a6700; } .none { color: #57606a; font-style: italic; }
   #quicklooks { display: flex; gap: 1rem; flex-wrap: wrap; }
   figure { margin: 0; background: #fff; border: 1px solid #d0d7de; border-radius: 6px; padding: .5rem; }
-  figure img { display: block; max-width: 320px; max-height: 320px; image-rendering: pixelated; background: #000; }
+  figure img { display: block; width: 240px; height: auto; image-rendering: pixelated; background: #000; }
   figcaption { font-size: .8rem; margin-top: .3rem; }
   #conn.down { color: #cf222e; }
 </style>
