@@ -3,13 +3,13 @@
  * every queue gauge equals `contimg status --json`, the stage histogram holds each
  * performance_metrics row exactly once, and `contimg stream --metrics-port 0` serves it live.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WARNINGS } from '../../ts/stream/monitor.js';
 import { WARNING_KINDS, warningKind } from '../../ts/stream/status.js';
-import { cleanupTmpDirs, cliJson, oracle, tmpDir } from '../helpers.js';
+import { cleanupTmpDirs, cliJson, oracle, root, tmpDir } from '../helpers.js';
 import { deliver, ensureDist, groupNames, logLines, spawnCli, testConverterModule, waitFor, type Spawned } from '../stream/helpers.js';
 import { knownQueue, T0_MS, TIMINGS, WORKER } from './helpers.js';
 
@@ -137,6 +137,17 @@ describe('/metrics (contimg serve)', () => {
       const free = Object.fromEntries(m.get('contimg_staging_free_bytes')!.samples.map((s) => [s.labels.area, s.value]));
       expect(Object.keys(free).sort()).toEqual(status.staging.map((a: { area: string }) => a.area).sort());
       for (const a of status.staging) if (a.freeBytes !== null) expect(Math.abs(Number(free[a.area]) - a.freeBytes)).toBeLessThan(1e9);
+
+      // deploy/: the Grafana panels and alert rules query only series this exporter writes.
+      const exposed = new Set([...m.values()].flatMap((f) => f.samples.map((x) => x.name)));
+      const dashboard = JSON.parse(readFileSync(path.join(root, 'deploy', 'grafana', 'contimg-dashboard.json'), 'utf8'));
+      const exprs = [
+        ...dashboard.panels.flatMap((p: { targets: { expr: string }[] }) => p.targets.map((t) => t.expr)),
+        readFileSync(path.join(root, 'deploy', 'prometheus', 'contimg-alerts.yml'), 'utf8'),
+      ].join('\n');
+      const used = new Set(exprs.match(/contimg_[a-z_]+/g));
+      expect(used.size).toBeGreaterThanOrEqual(7);
+      for (const n of used) expect(exposed.has(n), n).toBe(true);
 
       // A new completion: observed once, however often Prometheus scrapes.
       const g = await next();
