@@ -91,7 +91,11 @@ export interface Quicklook {
 
 export type QueueStatus = Awaited<ReturnType<typeof queueStatus>>;
 
-/** In-progress claims, all of them (recentGroups is limited). */
+/**
+ * In-progress claims, all of them (recentGroups is limited). The heartbeat is `last_update`,
+ * the clock stale-claim recovery reads; when the queue gains lease columns (a lease expiry per
+ * claim, issue 14's PostgreSQL work), the expiry belongs here and in contimg_worker_lease.
+ */
 async function workers(queue: StreamQueue, nowS: number): Promise<WorkerEntry[]> {
   const rows = await queue.db
     .selectFrom('ingest_queue')
