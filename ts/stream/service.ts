@@ -74,6 +74,11 @@ export interface StreamConfig {
   convert: ConvertOptions;
   staging: StagingOptions;
   commandLine: string;
+  /**
+   * `--http-port`, `--metrics-port`, `--http-host`: the read-only dashboard and Prometheus
+   * `/metrics` (ts/ops). A port undefined is off; 0 is an ephemeral port.
+   */
+  ops?: { host: string; httpPort?: number; metricsPort?: number };
 }
 
 export interface StreamDeps {
@@ -96,6 +101,7 @@ export class StreamService {
   private worker: StreamingWorker | undefined;
   private watcher: DirectoryWatcher | undefined;
   private monitor: Monitor | undefined;
+  private ops: { close(): Promise<void>; dashboardUrl?: string; metricsUrl?: string } | undefined;
   private resolveReady!: () => void;
   /** Resolves once the startup scan is registered and the watcher is live. */
   readonly ready = new Promise<void>((r) => (this.resolveReady = r));
@@ -110,6 +116,11 @@ export class StreamService {
   /** The open queue (after `ready`). */
   get queueDb(): StreamQueue | undefined {
     return this.queue;
+  }
+
+  /** The ops servers' addresses (after `ready`), when `cfg.ops` asked for them. */
+  get opsUrls(): { dashboardUrl?: string; metricsUrl?: string } {
+    return { dashboardUrl: this.ops?.dashboardUrl, metricsUrl: this.ops?.metricsUrl };
   }
 
   /** Stops claiming, asks a running conversion to checkpoint and stop; `run()` then returns. */
@@ -233,6 +244,27 @@ export class StreamService {
         },
       ));
       if (this.stopping) worker.stop();
+      if (c.ops && (c.ops.httpPort !== undefined || c.ops.metricsPort !== undefined)) {
+        // Loaded only when asked for: Fastify and prom-client are not needed otherwise.
+        const { startOpsServers, queueStatusSource, quicklookRoots } = await import('../ops/server.js');
+        const areas = [
+          { area: 'output', path: outputRoot },
+          ...(staging.scratchDir ? [{ area: 'scratch', path: staging.scratchDir }] : []),
+          ...(c.staging.noTmpfs || !staging.tmpfsPath ? [] : [{ area: 'tmpfs', path: staging.tmpfsPath }]),
+          ...(staging.workspaceDir ? [{ area: 'workspace', path: staging.workspaceDir }] : []),
+        ];
+        const source = queueStatusSource(queue, {
+          limit: 20,
+          queueDepthWarn: c.queueDepthWarn,
+          slowGroupS: slowGroupThresholdS(c.chunkDurationMin),
+          inProgressTimeoutS: c.inProgressTimeoutS,
+          collectingTimeoutS: c.collectingTimeoutS,
+          staging: areas,
+          quicklookRoots: quicklookRoots(c.outputDir, c.layout),
+          probe,
+        });
+        this.ops = await startOpsServers({ source, host: c.ops.host, httpPort: c.ops.httpPort, metricsPort: c.ops.metricsPort, log: this.log });
+      }
       const me = currentProcess();
       this.log.info(
         { pid: me.pid, host: me.host, queueDb: queue.file },
@@ -263,6 +295,7 @@ export class StreamService {
       this.resolveReady();
       await this.watcher?.stop().catch((err) => this.log.error({ err }, `stopping the watcher: ${(err as Error).message}`));
       await this.monitor?.stop();
+      await this.ops?.close().catch((err) => this.log.error({ err }, `stopping the ops servers: ${(err as Error).message}`));
       await queue.close();
       await output.close();
       this.log.info('Streaming converter stopped');

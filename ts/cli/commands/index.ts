@@ -10,6 +10,7 @@ import { simulateCommand } from './simulate.js';
 import { migrateCommand } from './migrate.js';
 import { publishCommand } from './publish.js';
 import { requeueCommand } from './requeue.js';
+import { serveCommand } from './serve.js';
 import { statusCommand } from './status.js';
 import { streamCommand } from './stream.js';
 import { flagCommand } from './flag.js';
@@ -18,4 +19,4 @@ import { mosaicCommand } from './mosaic.js';
 import { crossmatchCommand } from './crossmatch.js';
 import { pipelineCommand } from './pipeline.js';
 
-export const commands: AnyCommand[] = [simulateCommand, convertCommand, groupsCommand, inspectCommand, streamCommand, statusCommand, requeueCommand, flagCommand, calibrateCommand, applycalCommand, imageCommand, mosaicCommand, sourcesCommand, crossmatchCommand, pipelineCommand, migrateCommand, publishCommand];
+export const commands: AnyCommand[] = [simulateCommand, convertCommand, groupsCommand, inspectCommand, streamCommand, statusCommand, serveCommand, requeueCommand, flagCommand, calibrateCommand, applycalCommand, imageCommand, mosaicCommand, sourcesCommand, crossmatchCommand, pipelineCommand, migrateCommand, publishCommand];

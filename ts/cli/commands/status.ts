@@ -2,26 +2,18 @@
  * `contimg status`: the streaming queue at a glance — counts by state, the most recent groups,
  * the latest conversion timings, and the warnings the service's monitor would raise now. Reads
  * the same database the service writes (opening it applies any pending migration, as the
- * service itself would on its next start).
+ * service itself would on its next start). The value is ts/stream/status.ts's `queueStatus`, the
+ * same one the ops dashboard and `/metrics` show.
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { DEFAULT_TMPFS_PATH } from '../../convert/staging.js';
 import { ContimgError } from '../../error.js';
-import { queueWarnings, stagingWarning } from '../../stream/monitor.js';
-import type { GroupRecord } from '../../stream/queue.js';
 import { layoutBaseOptions, openLayout, type Layout } from '../../layout/index.js';
 import { defineCommand } from '../command.js';
 import type { Io } from '../io.js';
 import { report } from '../io.js';
 import { queueHealthOptions, queueSpec } from './stream.js';
-
-const iso = (s: number | null) => (s === null ? null : new Date(s * 1000).toISOString().replace(/\.\d+Z$/, 'Z'));
-
-function claimer(g: GroupRecord): string | null {
-  const who = g.state === 'in_progress' ? g.claimedBy : g.lastClaimedBy;
-  return who ? `${who.host}:${who.pid}` : null;
-}
 
 export const statusCommand = defineCommand({
   command: 'status',
@@ -41,54 +33,35 @@ export const statusCommand = defineCommand({
     if (!/^[a-z]+:/i.test(file) && !existsSync(file)) throw new ContimgError('NOT_FOUND', `${file}: no queue database (give --queue-db, or start \`contimg stream\` first)`);
     // The queue (Kysely over SQLite) loads only for this command.
     const { StreamQueue } = await import('../../stream/queue.js');
-    const { LATEST_MIGRATION } = await import('../../stream/schema.js');
     const { slowGroupThresholdS } = await import('../../stream/service.js');
     const queue = await StreamQueue.open(file);
     try {
-      const nowS = Date.now() / 1000;
-      const counts = await queue.counts();
-      const groups = await queue.recentGroups(a.limit);
-      const metrics = await queue.metrics({ limit: a.limit });
-      const warnings = await queueWarnings(
+      const { queueStatus } = await import('../../stream/status.js');
+      const staging = (
+        [
+          ['output', a['output-dir']],
+          ['tmpfs', a['tmpfs-path']],
+          ['scratch', a['scratch-dir']],
+        ] as const
+      ).flatMap(([area, p]) => (p ? [{ area, path: path.resolve(p) }] : []));
+      const value = await queueStatus(
         queue,
         {
+          limit: a.limit,
           queueDepthWarn: a['queue-depth-warn'],
           slowGroupS: slowGroupThresholdS(a['chunk-duration']),
           inProgressTimeoutS: a['in-progress-timeout'],
           collectingTimeoutS: a['collecting-timeout'],
+          staging,
         },
-        nowS,
-        a.limit,
+        Date.now() / 1000,
       );
-      const leftovers = stagingWarning([a['output-dir'], a['tmpfs-path'], a['scratch-dir']].filter((d): d is string => !!d).map((d) => path.resolve(d)));
-      if (leftovers) warnings.push(leftovers);
-      const value = {
-        queueDb: file,
-        schema: LATEST_MIGRATION,
-        counts,
-        total: Object.values(counts).reduce((x, y) => x + y, 0),
-        groups: groups.map((g) => ({
-          groupId: g.groupId,
-          state: g.state,
-          processingStage: g.stage,
-          subbands: g.subbands,
-          expectedSubbands: g.expectedSubbands,
-          retryCount: g.retryCount,
-          crashRecoveries: g.crashRecoveries,
-          error: g.error,
-          receivedAt: iso(g.receivedAtS),
-          lastUpdate: iso(g.lastUpdateS),
-          claimedBy: claimer(g),
-          nextAttemptAt: iso(g.nextAttemptAtS),
-        })),
-        metrics: metrics.map((m) => ({ groupId: m.groupId, totalS: m.totalS, loadS: m.loadS, phaseS: m.phaseS, writeS: m.writeS, recordedAt: iso(m.recordedAtS), detail: m.detail })),
-        warnings,
-      };
+      const { counts, warnings } = value;
       report(io, a.json, value, () => {
         const lines: string[] = [];
         lines.push(`Queue ${file}: ${value.total} group(s) — ${Object.entries(counts).map(([s, n]) => `${s} ${n}`).join(', ')}`);
         lines.push('', 'Recent groups:');
-        if (groups.length === 0) lines.push('  (none)');
+        if (value.groups.length === 0) lines.push('  (none)');
         for (const g of value.groups) {
           lines.push(
             `  ${g.groupId}  ${g.state.padEnd(11)} ${String(g.processingStage ?? '').padEnd(16)} ${String(g.subbands).padStart(2)}/${g.expectedSubbands}` +
@@ -96,9 +69,9 @@ export const statusCommand = defineCommand({
           );
         }
         lines.push('', 'Recent conversions (s):');
-        if (metrics.length === 0) lines.push('  (none)');
+        if (value.metrics.length === 0) lines.push('  (none)');
         const f = (x: number | null) => (x === null ? '   -  ' : x.toFixed(1).padStart(6));
-        for (const m of metrics) lines.push(`  ${m.groupId}  total ${f(m.totalS)}  load ${f(m.loadS)}  phase ${f(m.phaseS)}  write ${f(m.writeS)}`);
+        for (const m of value.metrics) lines.push(`  ${m.groupId}  total ${f(m.totalS)}  load ${f(m.loadS)}  phase ${f(m.phaseS)}  write ${f(m.writeS)}`);
         lines.push('', warnings.length ? 'Warnings:' : 'No warnings.');
         for (const w of warnings) lines.push(`  WARNING: ${w}`);
         return lines.join('\n') + '\n';

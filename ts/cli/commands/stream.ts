@@ -48,6 +48,14 @@ function positive(a: Record<string, unknown>, names: string[], allowZero = false
   }
 }
 
+/** `--http-port`/`--metrics-port`: a TCP port, or 0 for an ephemeral one. */
+export function checkPorts(a: Record<string, unknown>): void {
+  for (const n of ['http-port', 'metrics-port']) {
+    const v = a[n];
+    if (v !== undefined && !(typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 65535)) throw new Error(`--${n} must be a port number 0–65535 (got ${String(v)})`);
+  }
+}
+
 export const streamCommand = defineCommand({
   command: 'stream',
   describe: 'Run the streaming converter service: watch a directory, queue subband groups, convert each complete group',
@@ -85,6 +93,9 @@ export const streamCommand = defineCommand({
       // Shared with `convert`, described for the service.
       .option('threads', { type: 'number', describe: "convert's name for --omp-threads; wins when both are given" })
       .option('scratch-dir', { type: 'string', describe: 'Fast local storage: input staging, and building each MS when tmpfs lacks room' })
+      .option('http-port', { type: 'number', describe: 'Serve the read-only dashboard (and /metrics) on this port (0: any free port; default off)' })
+      .option('metrics-port', { type: 'number', describe: 'Serve Prometheus /metrics on this port (0: any free port; default off; the same as --http-port: one server)' })
+      .option('http-host', { type: 'string', default: '127.0.0.1', describe: 'Address the dashboard and metrics listen on (default: this machine only)' })
       .check((a) => {
         normaliseLevel(String(a['log-level']));
         if (a.role !== 'worker' && a['input-dir'] === undefined) throw new Error('--input-dir is required (except with --role worker)');
@@ -95,6 +106,7 @@ export const streamCommand = defineCommand({
         }
         // Consecutive groups are a chunk apart; a wider tolerance would merge them.
         if (a['group-tolerance'] >= a['chunk-duration'] * 60) throw new Error(`--group-tolerance (${a['group-tolerance']} s) must be shorter than --chunk-duration (${a['chunk-duration']} min)`);
+        checkPorts(a);
         checkOutputArgs(a);
         return true;
       }),
@@ -146,6 +158,7 @@ export const streamCommand = defineCommand({
       convert: { ...convert, threads: a.threads ?? a['omp-threads'] },
       staging: { ...toStagingOptions(a), scratchDir: a['scratch-dir'] ? path.resolve(a['scratch-dir']) : undefined },
       commandLine,
+      ops: { host: a['http-host'], httpPort: a['http-port'], metricsPort: a['metrics-port'] },
     };
     const { StreamService } = await import('../../stream/service.js');
     const service = new StreamService(cfg, { log });
