@@ -107,24 +107,34 @@ async function pendingIn(db: Kysely<any>, migrations: Migrations, url: string, s
 
 async function migratePostgres(db: Kysely<any>, migrations: Migrations, url: string, schema: string): Promise<void> {
   if ((await pendingIn(db, migrations, url, schema)).length === 0) return;
+  await db.transaction().execute((tx) => migrateWithin(tx, migrations, url, schema));
+}
+
+/**
+ * Runs the pending migrations of `schema` inside the caller's transaction `tx` (whose search path
+ * must name `schema`), under the same advisory lock as opening does. `contimg db copy` uses it so
+ * that a destination's schema and its rows commit together, or not at all.
+ */
+export async function migrateWithin(tx: Kysely<any>, migrations: Migrations, url: string, schema: string): Promise<string[]> {
   let current = '(migration record)';
+  const ran: string[] = [];
   try {
-    await db.transaction().execute(async (tx) => {
-      await sql`SELECT pg_advisory_xact_lock(hashtext(${`contimg-migrate:${schema}`}))`.execute(tx);
-      await sql.raw(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)}`).execute(tx);
-      await sql`CREATE TABLE IF NOT EXISTS ${sql.table(`${schema}.${MIGRATION_TABLE}`)} (name varchar(255) NOT NULL PRIMARY KEY, timestamp varchar(255) NOT NULL)`.execute(tx);
-      const ddl = tx.withPlugin(new SqliteTypesToPostgres());
-      // Read again under the lock: another host may have just done the work.
-      for (const name of await pendingIn(tx, migrations, url, schema)) {
-        current = name;
-        await migrations[name]!.up(ddl, 'postgres');
-        await sql`INSERT INTO ${sql.table(`${schema}.${MIGRATION_TABLE}`)} (name, timestamp) VALUES (${name}, ${new Date().toISOString()})`.execute(tx);
-      }
-    });
+    await sql`SELECT pg_advisory_xact_lock(hashtext(${`contimg-migrate:${schema}`}))`.execute(tx);
+    await sql.raw(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)}`).execute(tx);
+    await sql`CREATE TABLE IF NOT EXISTS ${sql.table(`${schema}.${MIGRATION_TABLE}`)} (name varchar(255) NOT NULL PRIMARY KEY, timestamp varchar(255) NOT NULL)`.execute(tx);
+    const ddl = tx.withPlugin(new SqliteTypesToPostgres());
+    // Read again under the lock: another host may have just done the work.
+    for (const name of await pendingIn(tx, migrations, url, schema)) {
+      current = name;
+      await migrations[name]!.up(ddl, 'postgres');
+      await sql`INSERT INTO ${sql.table(`${schema}.${MIGRATION_TABLE}`)} (name, timestamp) VALUES (${name}, ${new Date().toISOString()})`.execute(tx);
+      ran.push(name);
+    }
   } catch (err) {
     if (err instanceof ContimgError) throw err;
     throw new ContimgError('DB_MIGRATION_FAILED', `${redact(url)} (schema ${schema}): migration ${current} failed: ${(err as Error).message}`);
   }
+  return ran;
 }
 
 /** Rewrites the SQLite column types of raw DDL (`sql\`CREATE TABLE …\``) into PostgreSQL's. */

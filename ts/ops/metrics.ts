@@ -38,6 +38,7 @@ export class OpsMetrics {
   private readonly warning: Gauge;
   private readonly free: Gauge;
   private readonly lease: Gauge;
+  private readonly leaseLeft: Gauge;
   /** Newest `recorded_at` observed; -Infinity until the first scrape seeds the histogram. */
   private watermarkS = -Infinity;
   private readonly seen = new Map<string, number>();
@@ -65,6 +66,12 @@ export class OpsMetrics {
       labelNames: ['host', 'pid', 'group'],
       registers,
     });
+    this.leaseLeft = new Gauge({
+      name: 'contimg_worker_lease_remaining_seconds',
+      help: 'Seconds left on the lease of each in-progress claim (negative: expired; any worker takes it back)',
+      labelNames: ['host', 'worker', 'group'],
+      registers,
+    });
     // Every label value exists from the start, so a dashboard shows 0 rather than "no data".
     for (const s of STAGES) this.stage.zero({ stage: s[0] });
   }
@@ -88,6 +95,8 @@ export class OpsMetrics {
     for (const a of st.staging) if (a.freeBytes !== null) this.free.set({ area: a.area }, a.freeBytes);
     this.lease.reset();
     for (const w of st.workers) this.lease.set({ host: w.host ?? '', pid: w.pid === null ? '' : String(w.pid), group: w.groupId }, w.heartbeatAgeS);
+    this.leaseLeft.reset();
+    for (const w of st.workers) if (w.leaseRemainingS !== null) this.leaseLeft.set({ host: w.host ?? '', worker: w.worker ?? '', group: w.groupId }, w.leaseRemainingS);
     this.observe(st.newMetrics ?? []);
   }
 

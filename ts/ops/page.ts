@@ -53,7 +53,7 @@ export const DASHBOARD_HTML = `<!doctype html>
 <ul id="warnings"></ul>
 
 <h2>Workers (in-progress claims)</h2>
-<table id="workers"><thead><tr><th>host</th><th>pid</th><th>group</th><th>claimed</th><th>last heartbeat</th><th>age (s)</th></tr></thead><tbody></tbody></table>
+<table id="workers"><thead><tr><th>worker</th><th>host</th><th>pid</th><th>group</th><th>claim</th><th>claimed</th><th>last heartbeat</th><th>age (s)</th><th>lease left (s)</th></tr></thead><tbody></tbody></table>
 
 <h2>Recent groups</h2>
 <table id="groups"><thead><tr><th>group</th><th>state</th><th>stage</th><th>subbands</th><th>retries</th><th>load s</th><th>phase s</th><th>write s</th><th>total s</th><th>claimed by</th><th>error</th></tr></thead><tbody></tbody></table>
@@ -99,7 +99,7 @@ function render(st) {
   }
   const warn = $('#warnings');
   warn.replaceChildren(...(st.warnings.length ? st.warnings.map((w) => el('li', w)) : [el('li', 'no warnings', { class: 'none' })]));
-  rows('#workers', st.workers, (w) => [[w.host ?? '?'], [w.pid ?? '?'], [w.groupId], [w.claimedAt], [w.lastUpdate], [sec(w.heartbeatAgeS), { class: 'num' }]], 'no claims');
+  rows('#workers', st.workers, (w) => [[w.worker ?? '?'], [w.host ?? '?'], [w.pid ?? '?'], [w.groupId], [w.token, { class: 'num' }], [w.claimedAt], [w.lastUpdate], [sec(w.heartbeatAgeS), { class: 'num' }], [sec(w.leaseRemainingS), { class: 'num' }]], 'no claims');
   const timing = new Map(st.metrics.map((m) => [m.groupId, m]));
   rows('#groups', st.groups, (g) => {
     const m = timing.get(g.groupId) || {};

@@ -8,6 +8,8 @@ import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { sql, type Kysely } from 'kysely';
 import { openSqlite, type Migrations } from '../db/sqlite.js';
+import { openPostgresMigrated } from '../db/postgres.js';
+import { DATABASE_URL_ENV, parseDbTarget, type DbTarget } from '../db/target.js';
 import { ContimgError } from '../error.js';
 import { treeDigest, type TreeDigest } from '../layout/fsops.js';
 import type { CalTableType, DataType, Layout, MsKind, RegistryName } from '../layout/layout.js';
@@ -39,18 +41,35 @@ export interface Registries {
 }
 
 /**
- * Opens (creating and migrating as needed) the four registries in `<data>/state/`. With
- * `readonly` nothing is created or changed: a registry that does not exist yet reads as empty.
+ * Where the registries are: PostgreSQL when `db` (or, without it, `CONTIMG_DATABASE_URL`) is a
+ * `postgres://` URL, each registry in the schema named after it; otherwise the layout's SQLite
+ * files. A SQLite target names the queue's file, not the registries', so it changes nothing here.
  */
-export async function openRegistries(layout: Layout, opts: { readonly?: boolean } = {}): Promise<Registries> {
+export function registriesUrl(db?: DbTarget, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const target = db ?? (env[DATABASE_URL_ENV] ? parseDbTarget(env[DATABASE_URL_ENV]!) : undefined);
+  return target?.kind === 'postgres' ? target.url : undefined;
+}
+
+/**
+ * Opens (creating and migrating as needed) the four registries in `<data>/state/`, or on
+ * PostgreSQL (see `registriesUrl`). With `readonly` nothing is created or changed: a SQLite
+ * registry that does not exist yet reads as empty; a PostgreSQL schema that is not migrated is an
+ * error naming `contimg db migrate`.
+ */
+export async function openRegistries(layout: Layout, opts: { readonly?: boolean; db?: DbTarget } = {}): Promise<Registries> {
   const opened: Kysely<any>[] = [];
+  const url = registriesUrl(opts.db);
   const open = async <DB>(name: RegistryName, migrations: Migrations): Promise<Kysely<DB>> => {
     const file = layout.registryPath(name);
-    const db = !opts.readonly
-      ? await openSqlite<DB>(file, migrations)
-      : existsSync(file)
-        ? await openSqlite<DB>(file, migrations, { readonly: true })
-        : await openSqlite<DB>(':memory:', migrations);
+    // Two connections each: a command uses one at a time per registry, and four registries on
+    // every host's commands add up on the server.
+    const db = url
+      ? await openPostgresMigrated<DB>(url, migrations, { schema: name, readonly: opts.readonly, maxConnections: 2 })
+      : !opts.readonly
+        ? await openSqlite<DB>(file, migrations)
+        : existsSync(file)
+          ? await openSqlite<DB>(file, migrations, { readonly: true })
+          : await openSqlite<DB>(':memory:', migrations);
     opened.push(db);
     return db;
   };
@@ -347,6 +366,8 @@ export function rewriteColumnSql(table: string, column: string, from: string, to
   const t = sql.id(table);
   const c = sql.id(column);
   const fromDir = `${from}/`;
+  // Portable as it is: PostgreSQL types the untyped parameters of `||` and `length` as text
+  // (test/db/copy.test.ts runs it on both engines).
   return sql`UPDATE ${t} SET ${c} = ${to} || substr(${c}, length(${from}) + 1)
     WHERE ${c} = ${from} OR substr(${c}, 1, length(${fromDir})) = ${fromDir}`;
 }

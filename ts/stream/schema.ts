@@ -235,7 +235,9 @@ export const STREAM_MIGRATIONS: Migrations = {
         if (dialect === 'postgres') {
           // PostgreSQL checks the same rule with constraints (SQLite cannot add one to a table).
           await sql.raw(`ALTER TABLE ingest_queue ADD CONSTRAINT ingest_queue_state_check CHECK (state IN (${states}))`).execute(db);
-          await sql.raw(`ALTER TABLE ingest_queue ADD CONSTRAINT ingest_queue_stage_check CHECK (processing_stage IS NULL OR processing_stage IN (${stages}))`).execute(db);
+          // 'completed' is the Python service's stage of a finished group: admitted so that a queue
+          // it wrote can be copied here (`contimg db copy`); contimg itself never writes it.
+          await sql.raw(`ALTER TABLE ingest_queue ADD CONSTRAINT ingest_queue_stage_check CHECK (processing_stage IS NULL OR processing_stage IN (${stages}, 'completed'))`).execute(db);
           return;
         }
         for (const [name, event, column, allowed, what] of [

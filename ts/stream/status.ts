@@ -77,6 +77,14 @@ export interface WorkerEntry {
   lastUpdate: string | null;
   /** Seconds since the claim's last heartbeat (`last_update`), at `nowS`. */
   heartbeatAgeS: number;
+  /** The worker's name (`--worker-name`, default host:pid). */
+  worker: string | null;
+  /** The claim's fencing token. */
+  token: number;
+  /** When the lease runs out unless renewed (null: a claim from before leases). */
+  leaseExpiresAt: string | null;
+  /** Seconds left on the lease at `nowS` (negative: expired, about to be taken back). */
+  leaseRemainingS: number | null;
 }
 
 export interface Quicklook {
@@ -92,14 +100,13 @@ export interface Quicklook {
 export type QueueStatus = Awaited<ReturnType<typeof queueStatus>>;
 
 /**
- * In-progress claims, all of them (recentGroups is limited). The heartbeat is `last_update`,
- * the clock stale-claim recovery reads; when the queue gains lease columns (a lease expiry per
- * claim, issue 14's PostgreSQL work), the expiry belongs here and in contimg_worker_lease.
+ * In-progress claims, all of them (recentGroups is limited): who holds each, its last heartbeat
+ * (`last_update`, the clock stale-claim recovery reads) and its lease.
  */
 async function workers(queue: StreamQueue, nowS: number): Promise<WorkerEntry[]> {
   const rows = await queue.db
     .selectFrom('ingest_queue')
-    .select(['group_id', 'claimed_by_host', 'claimed_by_pid', 'claimed_at', 'last_update'])
+    .select(['group_id', 'claimed_by_host', 'claimed_by_pid', 'claimed_at', 'last_update', 'claimed_by_worker', 'claim_token', 'lease_expires_at'])
     .where('state', '=', 'in_progress')
     .orderBy('claimed_at')
     .orderBy('group_id')
@@ -111,6 +118,10 @@ async function workers(queue: StreamQueue, nowS: number): Promise<WorkerEntry[]>
     claimedAt: iso(r.claimed_at),
     lastUpdate: iso(r.last_update),
     heartbeatAgeS: Math.max(0, nowS - r.last_update),
+    worker: r.claimed_by_worker,
+    token: r.claim_token,
+    leaseExpiresAt: iso(r.lease_expires_at),
+    leaseRemainingS: r.lease_expires_at === null ? null : r.lease_expires_at - nowS,
   }));
 }
 

@@ -18,5 +18,6 @@ import { sourcesCommand } from './sources.js';
 import { mosaicCommand } from './mosaic.js';
 import { crossmatchCommand } from './crossmatch.js';
 import { pipelineCommand } from './pipeline.js';
+import { dbCommand } from './db.js';
 
-export const commands: AnyCommand[] = [simulateCommand, convertCommand, groupsCommand, inspectCommand, streamCommand, statusCommand, serveCommand, requeueCommand, flagCommand, calibrateCommand, applycalCommand, imageCommand, mosaicCommand, sourcesCommand, crossmatchCommand, pipelineCommand, migrateCommand, publishCommand];
+export const commands: AnyCommand[] = [simulateCommand, convertCommand, groupsCommand, inspectCommand, streamCommand, statusCommand, serveCommand, requeueCommand, flagCommand, calibrateCommand, applycalCommand, imageCommand, mosaicCommand, sourcesCommand, crossmatchCommand, pipelineCommand, migrateCommand, publishCommand, dbCommand];

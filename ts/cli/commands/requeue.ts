@@ -4,11 +4,10 @@
  * checkpoint if one exists). A group in progress under a process that may still be converting it
  * is refused unless `--force`.
  */
-import { existsSync } from 'node:fs';
 import { ContimgError } from '../../error.js';
 import { defineCommand } from '../command.js';
 import { report } from '../io.js';
-import { queueDbOptions, queueSpec } from './stream.js';
+import { existingQueueSpec, queueDbOptions } from './stream.js';
 
 export const requeueCommand = defineCommand({
   command: 'requeue <group>',
@@ -19,8 +18,7 @@ export const requeueCommand = defineCommand({
       .option('force', { type: 'boolean', default: false, describe: 'Requeue even a group that a live process may be converting' })
       .option('json', { type: 'boolean', default: false, describe: 'Print JSON' }),
   async run(a, { io }) {
-    const file = queueSpec(a);
-    if (!/^[a-z]+:/i.test(file) && !existsSync(file)) throw new ContimgError('NOT_FOUND', `${file}: no queue database`);
+    const file = existingQueueSpec(a);
     const { StreamQueue } = await import('../../stream/queue.js');
     const { ownerLiveness } = await import('../../stream/owner.js');
     const queue = await StreamQueue.open(file);

@@ -4,14 +4,12 @@
  * queue database `contimg stream` writes (opening it applies any pending migration, as
  * `contimg status` does) and never changes a group. Runs until SIGTERM/SIGINT.
  */
-import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { DEFAULT_TMPFS_PATH } from '../../convert/staging.js';
-import { ContimgError } from '../../error.js';
 import { createLogger, normaliseLevel } from '../../log.js';
 import { layoutBaseOptions, resolveLayout } from '../../layout/index.js';
 import { defineCommand } from '../command.js';
-import { checkPorts, queueHealthOptions } from './stream.js';
+import { checkPorts, existingQueueSpec, queueHealthOptions } from './stream.js';
 
 export const serveCommand = defineCommand({
   command: 'serve',
@@ -33,8 +31,7 @@ export const serveCommand = defineCommand({
       }),
   async run(a, { io }) {
     const log = createLogger({ level: a['log-level'], json: !io.isTTY, destination: io.isTTY ? undefined : { write: (s: string) => io.stderr(s) }, name: 'contimg-serve' });
-    const file = path.resolve(a['queue-db']);
-    if (!existsSync(file)) throw new ContimgError('NOT_FOUND', `${file}: no queue database (give --queue-db, or start \`contimg stream\` first)`);
+    const file = existingQueueSpec(a);
     const { StreamQueue } = await import('../../stream/queue.js');
     const { slowGroupThresholdS } = await import('../../stream/service.js');
     const { startOpsServers, queueStatusSource, quicklookRoots } = await import('../../ops/server.js');

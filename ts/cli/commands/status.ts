@@ -5,15 +5,13 @@
  * service itself would on its next start). The value is ts/stream/status.ts's `queueStatus`, the
  * same one the ops dashboard and `/metrics` show.
  */
-import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { DEFAULT_TMPFS_PATH } from '../../convert/staging.js';
-import { ContimgError } from '../../error.js';
 import { layoutBaseOptions, openLayout, type Layout } from '../../layout/index.js';
 import { defineCommand } from '../command.js';
 import type { Io } from '../io.js';
 import { report } from '../io.js';
-import { queueHealthOptions, queueSpec } from './stream.js';
+import { existingQueueSpec, queueHealthOptions } from './stream.js';
 
 export const statusCommand = defineCommand({
   command: 'status',
@@ -29,8 +27,7 @@ export const statusCommand = defineCommand({
       .option('json', { type: 'boolean', default: false, describe: 'Print JSON' }),
   async run(a, { io }) {
     if (a['stage-base'] || a['data-base']) return pipelineStatusReport(io, a.json, openLayout({ stageBase: a['stage-base'], dataBase: a['data-base'] }), a.limit);
-    const file = queueSpec(a);
-    if (!/^[a-z]+:/i.test(file) && !existsSync(file)) throw new ContimgError('NOT_FOUND', `${file}: no queue database (give --queue-db, or start \`contimg stream\` first)`);
+    const file = existingQueueSpec(a);
     // The queue (Kysely over SQLite) loads only for this command.
     const { StreamQueue } = await import('../../stream/queue.js');
     const { slowGroupThresholdS } = await import('../../stream/service.js');

@@ -4,7 +4,9 @@
  * and monitors itself. Every seed flag keeps its seed default. SIGTERM/SIGINT stop claiming, let
  * the running conversion checkpoint, and exit 0; a restart continues where it stopped.
  */
+import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { ContimgError } from '../../error.js';
 import type { Argv } from 'yargs';
 import { DATABASE_URL_ENV } from '../../db/target.js';
 import { createLogger, normaliseLevel } from '../../log.js';
@@ -38,6 +40,13 @@ export function queueHealthOptions<T>(y: Argv<T>) {
 export function queueSpec(a: { db?: string; 'queue-db': string }, env: NodeJS.ProcessEnv = process.env): string {
   const spec = a.db ?? env[DATABASE_URL_ENV] ?? a['queue-db'];
   return /^[a-z]+:/i.test(spec) ? spec : path.resolve(spec);
+}
+
+/** `queueSpec`, for commands that read a queue: a SQLite file must already exist. */
+export function existingQueueSpec(a: { db?: string; 'queue-db': string }): string {
+  const spec = queueSpec(a);
+  if (!/^[a-z]+:/i.test(spec) && !existsSync(spec)) throw new ContimgError('NOT_FOUND', `${spec}: no queue database (give --queue-db or --db, or start \`contimg stream\` first)`);
+  return spec;
 }
 
 function positive(a: Record<string, unknown>, names: string[], allowZero = false): void {
