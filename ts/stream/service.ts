@@ -268,7 +268,7 @@ export class StreamService {
       const me = currentProcess();
       this.log.info(
         { pid: me.pid, host: me.host, queueDb: queue.file },
-        `Streaming converter starting (${c.role === 'both' ? 'watcher and worker' : `${c.role} only`}${c.workerName ? `, worker ${c.workerName}` : ''}): ${c.inputDir} → ${output.description} (queue ${queue.file}; converter ${c.useSubprocess ? 'in a subprocess' : 'in-process'}, ${convert.threads} threads; chunk duration ${c.chunkDurationMin} min)`,
+        `Streaming converter starting (${c.role === 'both' ? 'watcher and worker' : `${c.role} only`}${c.workerName ? `, worker ${c.workerName}` : ''}): ${c.role === 'worker' ? 'queued groups' : c.inputDir} → ${output.description} (queue ${queue.file}; converter ${c.useSubprocess ? 'in a subprocess' : 'in-process'}, ${convert.threads} threads; chunk duration ${c.chunkDurationMin} min)`,
       );
       await worker.recover();
 

@@ -31,6 +31,7 @@ import type { Converter, ConvertJob, ConvertOptions, ConvertResult, StagingOptio
 import type { Logger } from '../log.js';
 import { asContimgError } from '../error.js';
 import { checkpointPathFor, hasCheckpoint } from '../convert/resume.js';
+import { faultPoint } from '../layout/fault.js';
 import { originalPaths, stageInputs, type StagedInputs } from './inputs.js';
 import { backfillTimings } from './metrics.js';
 import { currentProcess, ownerLiveness, type Liveness, type ProcessIdentity } from './owner.js';
@@ -223,6 +224,7 @@ export class StreamingWorker {
       );
     }, (this.cfg.leaseS * 1000) / 3);
     const fence = async (publish: () => void | Promise<void>) => {
+      faultPoint('stream.publish');
       const ok = await this.queue.fenced(claim, publish, { leaseS: this.cfg.leaseS, nowS: this.now() });
       if (!ok) log.warn({ group: id, token: claim.token }, `Refused to publish ${id}: this worker's lease ${claim.token} was taken over; the output of the newer claim stands`);
       return ok;
