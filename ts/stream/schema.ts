@@ -158,7 +158,7 @@ export const STREAM_MIGRATIONS: Migrations = {
    * its own `_migrate_schema` added later, so they are added here the same way.
    */
   '0001_python_service_schema': {
-    async up(db: Kysely<any>) {
+    async up(db: Kysely<any>, dialect: Dialect) {
       await locked(db, async () => {
         await sql`CREATE TABLE IF NOT EXISTS ingest_queue (
             group_id TEXT PRIMARY KEY,
@@ -186,7 +186,8 @@ export const STREAM_MIGRATIONS: Migrations = {
             recorded_at REAL NOT NULL,
             PRIMARY KEY (group_id)
           )`.execute(db);
-        const have = await columnsOf(db, 'ingest_queue');
+        // The dialect matters: PostgreSQL has no pragma_table_info (without it, no queue could open there).
+        const have = await columnsOf(db, 'ingest_queue', dialect);
         if (!have.has('checkpoint_path')) await sql`ALTER TABLE ingest_queue ADD COLUMN checkpoint_path TEXT`.execute(db);
         if (!have.has('processing_stage')) {
           await sql`ALTER TABLE ingest_queue ADD COLUMN processing_stage TEXT DEFAULT 'collecting'`.execute(db);
