@@ -19,6 +19,7 @@ import { defaultConverter, realConverterAvailable } from '../../ts/stream/conver
 import { StreamQueue } from '../../ts/stream/queue.js';
 import { StreamService } from '../../ts/stream/service.js';
 import { cleanupTmpDirs, cli, cliJson, tmpDir } from '../helpers.js';
+import { BACKEND, queueDb } from './backend.js';
 import { WARN, captureLog, ensureDist, logLines, rng, shuffle, spawnCli, testConfig, waitFor } from './helpers.js';
 
 afterAll(cleanupTmpDirs);
@@ -49,7 +50,8 @@ function digest(ms: string) {
 }
 
 async function queueState(db: string) {
-  if (!existsSync(db)) return undefined;
+  // A PostgreSQL queue's database exists from the start (queueDb creates it); a SQLite file only once the service made it.
+  if (BACKEND === 'sqlite' && !existsSync(db)) return undefined;
   const q = await StreamQueue.open(db);
   try {
     return { counts: await q.counts(), groups: await q.recentGroups(100), metrics: await q.metrics() };
@@ -58,12 +60,12 @@ async function queueState(db: string) {
   }
 }
 
-function streamArgs(root: string, extra: string[] = []): string[] {
+function streamArgs(root: string, db: string, extra: string[] = []): string[] {
   return [
     'stream',
     '--input-dir', path.join(root, 'in'),
     '--output-dir', path.join(root, 'out'),
-    '--queue-db', path.join(root, 'streaming_queue.sqlite3'),
+    '--queue-db', db,
     '--checkpoint-dir', path.join(root, 'ck'),
     '--worker-poll-interval', '0.1',
     '--settle-time', '0.2',
@@ -89,12 +91,12 @@ describe.skipIf(!realConverterAvailable())('streaming with the real converter', 
 
   it('converts every group exactly as `contimg convert` does, through SIGKILLs at random moments', async () => {
     const root = tmpDir();
+    const db = queueDb(root, 'streaming_queue');
     const input = path.join(root, 'in');
     mkdirSync(input, { recursive: true });
     const rand = rng(20251005);
     const files = sim.groups.flatMap((g) => shuffle(g.files, rand));
-    const args = streamArgs(root, ['--max-retries', '20', '--chunk-integrations', '1', '--retry-backoff', '0.1']);
-    const db = path.join(root, 'streaming_queue.sqlite3');
+    const args = streamArgs(root, db, ['--max-retries', '20', '--chunk-integrations', '1', '--retry-backoff', '0.1']);
     let svc = spawnCli(args);
     let kills = 0;
     let killedInConversion = 0;
@@ -148,11 +150,11 @@ describe.skipIf(!realConverterAvailable())('streaming with the real converter', 
     const ref = tmpDir();
     expect((await cli('convert', '--input-dir', dir, '--output-dir', ref, '--no-tmpfs', '--json')).code).toBe(0);
     const root = tmpDir();
+    const db = queueDb(root, 'streaming_queue');
     const input = path.join(root, 'in');
     mkdirSync(input, { recursive: true });
     for (const f of group.files) deliverFile(f, input);
-    const db = path.join(root, 'streaming_queue.sqlite3');
-    const args = streamArgs(root, ['--max-retries', '1', '--max-crash-recoveries', '10', '--chunk-integrations', '1', '--retry-backoff', '0.1']);
+    const args = streamArgs(root, db, ['--max-retries', '1', '--max-crash-recoveries', '10', '--chunk-integrations', '1', '--retry-backoff', '0.1']);
     const rand = rng(1111);
     for (let kill = 1; kill <= 10; kill++) {
       const svc = spawnCli(args);
@@ -187,14 +189,14 @@ describe.skipIf(!realConverterAvailable())('streaming with the real converter', 
 
   it('fails a group with a truncated subband after --max-retries, naming the file and the cause', async () => {
     const root = tmpDir();
+    const db = queueDb(root, 'streaming_queue');
     const input = path.join(root, 'in');
     mkdirSync(input, { recursive: true });
     const one = await simulate(1, 33);
     const victim = one.groups[0]!.files[5]!;
     truncateSync(victim, Math.floor(statSync(victim).size / 2));
-    const svc = spawnCli(streamArgs(root, ['--max-retries', '2', '--retry-backoff', '0.1']));
+    const svc = spawnCli(streamArgs(root, db, ['--max-retries', '2', '--retry-backoff', '0.1']));
     for (const f of one.groups[0]!.files) deliverFile(f, input);
-    const db = path.join(root, 'streaming_queue.sqlite3');
     await waitFor(async () => (await queueState(db))?.counts.failed === 1, 'the failure', 60_000, 100);
     svc.child.kill('SIGTERM');
     expect((await svc.exit).code).toBe(0);
@@ -207,32 +209,34 @@ describe.skipIf(!realConverterAvailable())('streaming with the real converter', 
 
   it('reports a group that never completes, and leaves it collecting', async () => {
     const root = tmpDir();
+    const db = queueDb(root, 'streaming_queue');
     const input = path.join(root, 'in');
     mkdirSync(input, { recursive: true });
     const one = await simulate(1, 44);
-    const svc = spawnCli(streamArgs(root, ['--collecting-timeout', '1']));
+    const svc = spawnCli(streamArgs(root, db, ['--collecting-timeout', '1']));
     for (const f of one.groups[0]!.files.slice(1)) deliverFile(f, input);
-    const id = (await waitFor(async () => (await queueState(path.join(root, 'streaming_queue.sqlite3')))?.groups[0]?.groupId, 'the group'))!;
+    const id = (await waitFor(async () => (await queueState(db))?.groups[0]?.groupId, 'the group'))!;
     const msg = `Group ${id} has been waiting for missing subbands longer than 1 s`;
     await waitFor(() => logLines(svc.stderr()).some((l) => l.msg === msg), 'the report', 20_000, 100);
     await new Promise((r) => setTimeout(r, 1200));
     svc.child.kill('SIGTERM');
     expect((await svc.exit).code).toBe(0);
     expect(logLines(svc.stderr()).filter((l) => l.msg === msg && l.level === WARN)).toHaveLength(1);
-    const st = (await queueState(path.join(root, 'streaming_queue.sqlite3')))!;
+    const st = (await queueState(db))!;
     expect(st.groups[0]).toMatchObject({ state: 'collecting', subbands: 15 });
-    const status = JSON.parse((await cli('status', '--queue-db', path.join(root, 'streaming_queue.sqlite3'), '--collecting-timeout', '1', '--json')).stdout);
+    const status = JSON.parse((await cli('status', '--queue-db', db, '--collecting-timeout', '1', '--json')).stdout);
     expect(status.warnings).toContain(msg);
   }, 120_000);
 
   it('gives the same bytes with --use-subprocess', async () => {
     const root = tmpDir();
+    const db = queueDb(root, 'streaming_queue');
     const input = path.join(root, 'in');
     mkdirSync(input, { recursive: true });
-    const svc = spawnCli(streamArgs(root, ['--use-subprocess']));
+    const svc = spawnCli(streamArgs(root, db, ['--use-subprocess']));
     const g = sim.groups[1]!;
     for (const f of g.files) deliverFile(f, input);
-    await waitFor(async () => (await queueState(path.join(root, 'streaming_queue.sqlite3')))?.counts.completed === 1, 'completion', 60_000, 100);
+    await waitFor(async () => (await queueState(db))?.counts.completed === 1, 'completion', 60_000, 100);
     svc.child.kill('SIGTERM');
     expect((await svc.exit).code).toBe(0);
     expect(digest(path.join(root, 'out', `${g.group}.ms`))).toEqual(reference.get(g.group));

@@ -6,6 +6,7 @@ import { LABEL_RANK, createLogger, type LevelLabel, type Logger } from '../../ts
 import { DEFAULT_CONVERT_OPTIONS } from '../../ts/convert/types.js';
 import type { StreamConfig } from '../../ts/stream/service.js';
 import { root } from '../helpers.js';
+import { queueDb } from './backend.js';
 
 export const fixtures = path.join(root, 'test', 'stream', 'fixtures');
 export const testConverterModule = path.join(fixtures, 'test-converter.mjs');
@@ -89,7 +90,7 @@ export function testConfig(dir: string, over: Partial<StreamConfig> = {}): Strea
     leaseS: 60,
     inputDir: path.join(dir, 'in'),
     outputDir: path.join(dir, 'out'),
-    queueDb: path.join(dir, 'queue.sqlite3'),
+    queueDb: queueDb(dir),
     checkpointDir: path.join(dir, 'checkpoints'),
     scratchDir: path.join(dir, 'scratch'),
     chunkDurationMin: 5,

@@ -13,6 +13,7 @@ import { StreamingWorker } from '../../ts/stream/worker.js';
 import { flatOutput } from '../../ts/convert/output.js';
 import { DEFAULT_CONVERT_OPTIONS } from '../../ts/convert/types.js';
 import { cleanupTmpDirs, tmpDir } from '../helpers.js';
+import { queueDb } from './backend.js';
 import { WARN, captureLog, groupNames } from './helpers.js';
 import { parseSubbandName } from '../../ts/groups.js';
 
@@ -44,7 +45,7 @@ describe('warning wording', () => {
 describe('Monitor', () => {
   it('reports queue depth, slow groups, stale claims and waiting groups in the seed wording, events once', async () => {
     const dir = tmpDir();
-    const q = await StreamQueue.open(path.join(dir, 'q.sqlite3'));
+    const q = await StreamQueue.open(queueDb(dir, 'q'));
     const now = 1_000_000;
     // 15 pending groups, 2 of them claimed 20 min ago and silent since.
     for (let i = 0; i < 15; i++) await q.register(arrivals(dir, T0 + (i + 1) * 300_000), RULES, now - 3600 + i);
@@ -82,7 +83,7 @@ describe('Monitor', () => {
 
   it('reports a rise in failed groups', async () => {
     const dir = tmpDir();
-    const q = await StreamQueue.open(path.join(dir, 'q.sqlite3'));
+    const q = await StreamQueue.open(queueDb(dir, 'q'));
     const { log, msgs } = captureLog();
     const m = new Monitor(q, CFG, log, undefined, undefined, 0);
     await m.tick(100);
@@ -98,7 +99,7 @@ describe('Monitor', () => {
 describe('free-space guard', () => {
   it('pauses claiming while output or scratch is nearly full, and resumes when space returns', async () => {
     const dir = tmpDir();
-    const q = await StreamQueue.open(path.join(dir, 'q.sqlite3'));
+    const q = await StreamQueue.open(queueDb(dir, 'q'));
     await q.register(arrivals(dir, T0), RULES, 1);
     const free: Record<string, number> = { '/out': 50e9, '/scratch': 3e9 };
     const probe: DiskProbe = (p) => (p in free ? { freeBytes: free[p]!, totalBytes: 100e9 } : undefined);

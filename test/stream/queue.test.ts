@@ -12,7 +12,9 @@ import { formGroups, parseSubbandName, parseUtc } from '../../ts/groups.js';
 import { currentProcess, ownerLiveness, type ProcessIdentity } from '../../ts/stream/owner.js';
 import { StreamQueue, backoffS, type Arrival, type GroupingRules } from '../../ts/stream/queue.js';
 import { SCHEMA_COLUMNS, STREAM_MIGRATIONS } from '../../ts/stream/schema.js';
+import { openPostgresMigrated } from '../../ts/db/postgres.js';
 import { cleanupTmpDirs, tmpDir } from '../helpers.js';
+import { BACKEND, operatorSql, psql, queueDb } from './backend.js';
 import { ensureDist, fixtures, groupNames, rng, shuffle, stamp } from './helpers.js';
 
 afterAll(cleanupTmpDirs);
@@ -51,9 +53,17 @@ const SEED_QUERIES = [
 
 describe('schema', () => {
   it('has exactly the columns the TypeScript types declare', async () => {
-    const file = path.join(tmpDir(), 'q.sqlite3');
+    const file = queueDb(tmpDir(), 'q');
     const q = await StreamQueue.open(file);
     await q.close();
+    if (BACKEND === 'postgres') {
+      // The queue lives in schema `public` (so the seed's queries run unchanged in psql).
+      for (const [table, cols] of Object.entries(SCHEMA_COLUMNS)) {
+        const actual = psql(file, `SELECT column_name FROM information_schema.columns WHERE table_schema = 'public' AND table_name = '${table}' ORDER BY column_name`).split('\n').filter((l) => l !== '');
+        expect(actual, table).toEqual(Object.keys(cols).sort());
+      }
+      return;
+    }
     const db = new Database(file, { readonly: true });
     for (const [table, cols] of Object.entries(SCHEMA_COLUMNS)) {
       const actual = (db.prepare(`SELECT name FROM pragma_table_info(?)`).all(table) as { name: string }[]).map((r) => r.name).sort();
@@ -63,31 +73,40 @@ describe('schema', () => {
     db.close();
   });
 
-  it("runs the seed's operator queries and its manual requeue UPDATE unchanged with the sqlite3 CLI", async () => {
+  it("runs the seed's operator queries and its manual requeue UPDATE unchanged with the sqlite3 CLI (psql on PostgreSQL)", async () => {
     const dir = tmpDir();
-    const file = path.join(dir, 'streaming_queue.sqlite3');
+    const file = queueDb(dir, 'streaming_queue');
     const q = await StreamQueue.open(file);
     const g = await pendingGroup(q, dir, T0, 1000);
     const c = (await q.claimNext(me, 1001))!;
     await q.complete(c, { totalS: 10, loadS: 3, phaseS: 4, writeS: 3 }, 1011);
     await pendingGroup(q, dir, T0 + 300_000, 1020);
     await q.close();
-    expect(sqlite3(file, SEED_QUERIES[0]!)).toBe(`2025-10-05T12:35:00|pending|collecting|0|\n${g}|completed|processing_fresh|0|\n`);
-    expect(sqlite3(file, SEED_QUERIES[1]!)).toBe(`${g}|10.0|3.0|4.0|3.0\n`);
-    expect(sqlite3(file, SEED_QUERIES[2]!)).toBe('completed|1\npending|1\n');
-    sqlite3(file, `UPDATE ingest_queue SET state='pending', processing_stage='collecting' WHERE group_id='${g}';`);
-    expect(sqlite3(file, SEED_QUERIES[2]!)).toBe('pending|2\n');
+    // The same answers; only the CLIs print a whole double differently (sqlite3 `10.0`, psql `10`),
+    // and PostgreSQL returns GROUP BY's groups in no particular order (the query has no ORDER BY).
+    const real = (x: number) => (BACKEND === 'postgres' ? String(x) : x.toFixed(1));
+    const unordered = (out: string) => (BACKEND === 'postgres' ? out.split('\n').filter((l) => l !== '').sort().map((l) => `${l}\n`).join('') : out);
+    expect(operatorSql(file, SEED_QUERIES[0]!)).toBe(`2025-10-05T12:35:00|pending|collecting|0|\n${g}|completed|processing_fresh|0|\n`);
+    expect(operatorSql(file, SEED_QUERIES[1]!)).toBe(`${g}|${real(10)}|${real(3)}|${real(4)}|${real(3)}\n`);
+    expect(unordered(operatorSql(file, SEED_QUERIES[2]!))).toBe('completed|1\npending|1\n');
+    operatorSql(file, `UPDATE ingest_queue SET state='pending', processing_stage='collecting' WHERE group_id='${g}';`);
+    expect(operatorSql(file, SEED_QUERIES[2]!)).toBe('pending|2\n');
   });
 
   it('refuses a misspelt state or stage, also from an operator\'s UPDATE', async () => {
     const dir = tmpDir();
-    const file = path.join(dir, 'q.sqlite3');
+    const file = queueDb(dir, 'q');
     const q = await StreamQueue.open(file);
     const g = await pendingGroup(q, dir, T0, 1000);
     await q.close();
-    expect(() => execFileSync('sqlite3', [file, `UPDATE ingest_queue SET state='pendng' WHERE group_id='${g}';`], { stdio: 'pipe' })).toThrow(/ingest_queue.state must be one of collecting, pending/);
-    expect(() => execFileSync('sqlite3', [file, `UPDATE ingest_queue SET processing_stage='resume' WHERE group_id='${g}';`], { stdio: 'pipe' })).toThrow(/processing_stage must be one of/);
-    expect(sqlite3(file, `SELECT state FROM ingest_queue WHERE group_id='${g}'`)).toBe('pending\n');
+    // SQLite: triggers that name the allowed values; PostgreSQL: CHECK constraints (migration 0002).
+    const [badState, badStage] =
+      BACKEND === 'postgres'
+        ? [/violates check constraint "ingest_queue_state_check"/, /violates check constraint "ingest_queue_stage_check"/]
+        : [/ingest_queue.state must be one of collecting, pending/, /processing_stage must be one of/];
+    expect(() => operatorSql(file, `UPDATE ingest_queue SET state='pendng' WHERE group_id='${g}';`)).toThrow(badState);
+    expect(() => operatorSql(file, `UPDATE ingest_queue SET processing_stage='resume' WHERE group_id='${g}';`)).toThrow(badStage);
+    expect(operatorSql(file, `SELECT state FROM ingest_queue WHERE group_id='${g}'`)).toBe('pending\n');
   });
 });
 
@@ -95,7 +114,7 @@ describe('opening', () => {
   it('lets several processes create and migrate one new database at the same time', async () => {
     ensureDist();
     for (let round = 0; round < 3; round++) {
-      const file = path.join(tmpDir(), 'q.sqlite3');
+      const file = queueDb(tmpDir(), 'q');
       const outs = await Promise.all(
         [0, 1, 2, 3].map(
           () =>
@@ -114,7 +133,8 @@ describe('opening', () => {
 });
 
 describe('upgrading an older database in place', () => {
-  it("adopts the Python service's oldest database (before checkpoint_path/processing_stage/chunk_minutes) without loss", async () => {
+  // The Python service only ever wrote SQLite files; there is no PostgreSQL database of it to adopt.
+  it.skipIf(BACKEND === 'postgres')("adopts the Python service's oldest database (before checkpoint_path/processing_stage/chunk_minutes) without loss", async () => {
     const dir = tmpDir();
     const file = path.join(dir, 'streaming_queue.sqlite3');
     const old = new Database(file);
@@ -168,11 +188,17 @@ describe('upgrading an older database in place', () => {
 
   it('upgrades a database that has only migration 0001, keeping its rows', async () => {
     const dir = tmpDir();
-    const file = path.join(dir, 'q.sqlite3');
-    const db = new Kysely<any>({ dialect: new SqliteDialect({ database: new Database(file) }) });
+    const file = queueDb(dir, 'q');
     const first = Object.keys(STREAM_MIGRATIONS).sort()[0]!;
-    const { error } = await new Migrator({ db, provider: { getMigrations: async () => STREAM_MIGRATIONS } }).migrateTo(first);
-    expect(error).toBeUndefined();
+    let db: Kysely<any>;
+    if (BACKEND === 'postgres') {
+      // contimg's own PostgreSQL migrator (Kysely's does not run these DDL rewrites), given only 0001.
+      db = await openPostgresMigrated<any>(file, { [first]: STREAM_MIGRATIONS[first]! }, { schema: 'public' });
+    } else {
+      db = new Kysely<any>({ dialect: new SqliteDialect({ database: new Database(file) }) });
+      const { error } = await new Migrator({ db, provider: { getMigrations: async () => STREAM_MIGRATIONS } }).migrateTo(first);
+      expect(error).toBeUndefined();
+    }
     await db
       .insertInto('ingest_queue')
       .values({ group_id: '2025-10-05T12:30:00', state: 'in_progress', received_at: 10.5, last_update: 20.5, retry_count: 2, error: 'x', checkpoint_path: '/c/a.json', processing_stage: 'resuming', chunk_minutes: 5 })
@@ -196,7 +222,7 @@ describe('upgrading an older database in place', () => {
 describe('group formation', () => {
   it('groups jittered, shuffled arrivals exactly as formGroups does, naming each group by its earliest file', async () => {
     const dir = tmpDir();
-    const q = await StreamQueue.open(path.join(dir, 'q.sqlite3'));
+    const q = await StreamQueue.open(queueDb(dir, 'q'));
     const rand = rng(7);
     const names = [0, 1, 2, 3].flatMap((i) => groupNames(T0 + i * 300_000, { jitterS: 40, rand }));
     const arrivals = names.map((n) => arrival(dir, n.name));
@@ -234,7 +260,7 @@ describe('group formation', () => {
     const rest = real.filter((a) => a !== realSb05);
     const orders = [[copy, ...real], [copy, realSb05, ...rest], [copy, ...rest, realSb05], [...real, copy], ...Array.from({ length: 12 }, () => shuffle([...real, copy], rand))];
     for (const [i, order] of orders.entries()) {
-      const q = await StreamQueue.open(path.join(dir, `q${i}.sqlite3`));
+      const q = await StreamQueue.open(queueDb(dir, `q${i}`));
       const regs = [];
       for (const a of order) regs.push(...(await q.register([a], RULES, 1000)));
       const groups = await q.recentGroups(10);
@@ -247,7 +273,7 @@ describe('group formation', () => {
 
   it('renames a collecting group when an earlier-stamped subband arrives, and becomes pending with the 16th', async () => {
     const dir = tmpDir();
-    const q = await StreamQueue.open(path.join(dir, 'q.sqlite3'));
+    const q = await StreamQueue.open(queueDb(dir, 'q'));
     const r1 = await q.register([arrival(dir, `${stamp(T0 + 20_000)}_sb03.hdf5`)], RULES, 1000);
     expect(r1[0]).toMatchObject({ kind: 'created', groupId: stamp(T0 + 20_000), subbands: 1, becamePending: false });
     const r2 = await q.register([arrival(dir, `${stamp(T0 + 5_000)}_sb07.hdf5`)], RULES, 1001);
@@ -262,7 +288,7 @@ describe('group formation', () => {
 
   it('is idempotent for re-deliveries, and refuses a second file for a subband within the tolerance', async () => {
     const dir = tmpDir();
-    const q = await StreamQueue.open(path.join(dir, 'q.sqlite3'));
+    const q = await StreamQueue.open(queueDb(dir, 'q'));
     const a = arrival(dir, `${stamp(T0)}_sb00.hdf5`);
     await q.register([a], RULES, 1000);
     expect(await q.register([a, a], RULES, 1001)).toEqual([
@@ -282,7 +308,7 @@ describe('group formation', () => {
 
   it('records a subband that arrives after its group was converted, without touching the group', async () => {
     const dir = tmpDir();
-    const q = await StreamQueue.open(path.join(dir, 'q.sqlite3'));
+    const q = await StreamQueue.open(queueDb(dir, 'q'));
     const names = groupNames(T0);
     await q.register(names.slice(0, 15).map((n) => arrival(dir, n.name)), { ...RULES, expectedSubbands: 15 }, 1000);
     const c = (await q.claimNext(me, 1001))!;
@@ -297,7 +323,7 @@ describe('group formation', () => {
 describe('claims', () => {
   it('takes the oldest pending group by arrival, never one still collecting or backing off', async () => {
     const dir = tmpDir();
-    const q = await StreamQueue.open(path.join(dir, 'q.sqlite3'));
+    const q = await StreamQueue.open(queueDb(dir, 'q'));
     const later = await pendingGroup(q, dir, T0 + 600_000, 1000);
     const earlier = await pendingGroup(q, dir, T0, 1005);
     await q.register([arrival(dir, `${stamp(T0 + 1_200_000)}_sb00.hdf5`)], RULES, 990);
@@ -318,7 +344,7 @@ describe('claims', () => {
   it('never gives one group to two processes claiming from one database at once', async () => {
     ensureDist();
     const dir = tmpDir();
-    const file = path.join(dir, 'q.sqlite3');
+    const file = queueDb(dir, 'q');
     const q = await StreamQueue.open(file);
     const ids: string[] = [];
     for (let i = 0; i < 120; i++) ids.push(await pendingGroup(q, dir, T0 + i * 300_000, 1000 + i));
@@ -347,7 +373,7 @@ describe('state machine', () => {
   let q: StreamQueue;
   beforeAll(async () => {
     dir = tmpDir();
-    q = await StreamQueue.open(path.join(dir, 'q.sqlite3'));
+    q = await StreamQueue.open(queueDb(dir, 'q'));
   });
   afterAll(() => q.close());
 
@@ -401,7 +427,7 @@ describe('state machine', () => {
 describe('recovery', () => {
   it('re-queues a claim with no progress for --in-progress-timeout as resuming, counting the attempt', async () => {
     const dir = tmpDir();
-    const q = await StreamQueue.open(path.join(dir, 'q.sqlite3'));
+    const q = await StreamQueue.open(queueDb(dir, 'q'));
     const g = await pendingGroup(q, dir, T0, 1000);
     const c = (await q.claimNext({ host: 'node7', pid: 4242, start: 's' }, 1000))!;
     await q.heartbeat(c, 1500);
@@ -416,7 +442,7 @@ describe('recovery', () => {
 
   it('re-queues at once a claim whose process on this host is gone, and leaves live and remote ones alone', async () => {
     const dir = tmpDir();
-    const q = await StreamQueue.open(path.join(dir, 'q.sqlite3'));
+    const q = await StreamQueue.open(queueDb(dir, 'q'));
     const gone = spawn(process.execPath, ['-e', '0']);
     const deadPid = await new Promise<number>((resolve) => gone.on('exit', () => resolve(gone.pid!)));
     const dead: ProcessIdentity = { host: me.host, pid: deadPid, start: 'whatever' };
@@ -445,7 +471,7 @@ describe('recovery', () => {
 
   it('counts deaths of the claimer apart from retries: they never spend --max-retries, and a group that kills its worker every time still fails', async () => {
     const dir = tmpDir();
-    const q = await StreamQueue.open(path.join(dir, 'q.sqlite3'));
+    const q = await StreamQueue.open(queueDb(dir, 'q'));
     const g = await pendingGroup(q, dir, T0, 1000);
     const dead: ProcessIdentity = { host: me.host, pid: 1, start: 'gone' };
     const gone = () => 'gone' as const;
@@ -475,7 +501,7 @@ describe('recovery', () => {
 describe('requeue', () => {
   it('requeues failed and completed groups with a fresh retry budget, refuses live claims unless forced', async () => {
     const dir = tmpDir();
-    const q = await StreamQueue.open(path.join(dir, 'q.sqlite3'));
+    const q = await StreamQueue.open(queueDb(dir, 'q'));
     const opts = { force: false, liveness: ownerLiveness };
     expect(await q.requeue('2025-01-01T00:00:00', opts, 1)).toEqual({ kind: 'not-found' });
 

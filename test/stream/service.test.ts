@@ -11,6 +11,7 @@ import { currentProcess } from '../../ts/stream/owner.js';
 import { StreamQueue } from '../../ts/stream/queue.js';
 import { hasCheckpoint } from '../../ts/convert/resume.js';
 import { cleanupTmpDirs, cli, tmpDir } from '../helpers.js';
+import { BACKEND, pgDatabaseUrl, queueDb } from './backend.js';
 import { deliver, ensureDist, groupNames, logLines, rng, shuffle, spawnCli, stamp, testConverterModule, waitFor } from './helpers.js';
 
 afterAll(cleanupTmpDirs);
@@ -21,7 +22,7 @@ const G0 = stamp(T0);
 
 function dirs() {
   const d = tmpDir();
-  const x = { input: path.join(d, 'in'), output: path.join(d, 'out'), db: path.join(d, 'streaming_queue.sqlite3'), ck: path.join(d, 'ck'), calls: path.join(d, 'calls.jsonl') };
+  const x = { input: path.join(d, 'in'), output: path.join(d, 'out'), db: queueDb(d, 'streaming_queue'), ck: path.join(d, 'ck'), calls: path.join(d, 'calls.jsonl') };
   mkdirSync(x.input);
   return x;
 }
@@ -220,8 +221,15 @@ describe('contimg status and requeue', () => {
     expect(refused.stderr).toMatch(new RegExp(`STREAM_REQUEUE_REFUSED\\]: ${G0} is in progress, claimed by pid ${process.pid} on .* which is still running; use --force`));
     const forced = await cli('requeue', G0, '--queue-db', x.db, '--force', '--json');
     expect(JSON.parse(forced.stdout)).toEqual({ groupId: G0, previous: 'in_progress', state: 'pending' });
-    const none = await cli('status', '--queue-db', path.join(x.input, 'nope.sqlite3'));
-    expect(none.code).toBe(1);
-    expect(none.stderr).toContain('no queue database');
+    if (BACKEND === 'postgres') {
+      // A database that does not exist on the server: refused, naming it, with no queue created.
+      const none = await cli('status', '--queue-db', pgDatabaseUrl('nope'));
+      expect(none.code).toBe(1);
+      expect(none.stderr).toContain('database "nope" does not exist');
+    } else {
+      const none = await cli('status', '--queue-db', path.join(x.input, 'nope.sqlite3'));
+      expect(none.code).toBe(1);
+      expect(none.stderr).toContain('no queue database');
+    }
   }, 60_000);
 });

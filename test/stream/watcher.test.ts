@@ -12,6 +12,7 @@ import { formGroups, parseSubbandName, parseUtc } from '../../ts/groups.js';
 import { StreamQueue, type Arrival } from '../../ts/stream/queue.js';
 import { DirectoryWatcher, type WatchFactory, type WatcherOptions } from '../../ts/stream/watcher.js';
 import { cleanupTmpDirs, tmpDir } from '../helpers.js';
+import { queueDb } from './backend.js';
 import { WARN, captureLog, deliver, groupNames, rng, shuffle, stamp, waitFor } from './helpers.js';
 
 afterAll(cleanupTmpDirs);
@@ -45,7 +46,7 @@ describe('DirectoryWatcher', () => {
     const dir = tmpDir();
     const input = path.join(dir, 'in');
     mkdirSync(input);
-    const q = await StreamQueue.open(path.join(dir, 'q.sqlite3'));
+    const q = await StreamQueue.open(queueDb(dir, 'q'));
     const rules = { toleranceS: 60, expectedSubbands: 16, chunkMinutes: 5 };
     const reg: Arrival[] = [];
     const watcher = new DirectoryWatcher({ inputDir: input, mode: 'auto', pollIntervalS: 0.1, settleS: 30, rescanIntervalS: 0 }, async (files) => {

@@ -18,6 +18,7 @@ import { INPUT_STAGING_PREFIX } from '../../ts/stream/inputs.js';
 import { cleanupTmpDirs, tmpDir } from '../helpers.js';
 // @ts-expect-error -- a plain JavaScript fixture shared with child processes
 import { makeTestConverter } from './fixtures/test-converter.mjs';
+import { operatorSql } from './backend.js';
 import { ERROR, WARN, captureLog, deliver, ensureDist, groupNames, rng, shuffle, stamp, testConfig, testConverterModule, waitFor } from './helpers.js';
 
 afterAll(cleanupTmpDirs);
@@ -193,7 +194,7 @@ describe('StreamingWorker', () => {
     // The operator removes the output, leaves a checkpoint behind, and requeues by hand.
     execFileSync('rm', ['-rf', path.join(r.cfg.outputDir, `${G0}.ms`)]);
     writeFileSync(checkpointPathFor(r.cfg.checkpointDir!, G0), JSON.stringify({ step: 2 }));
-    execFileSync('sqlite3', [r.cfg.queueDb, `UPDATE ingest_queue SET state='pending', processing_stage='collecting' WHERE group_id='${G0}';`]);
+    operatorSql(r.cfg.queueDb, `UPDATE ingest_queue SET state='pending', processing_stage='collecting' WHERE group_id='${G0}';`);
     const again = new StreamService(r.cfg, { converter: mkConverter(), log: captureLog().log });
     const done = again.run();
     await again.ready;
