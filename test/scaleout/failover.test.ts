@@ -125,10 +125,14 @@ describe.skipIf(!realConverterAvailable())('four workers on four hosts sharing a
         deliverSome(16 + Math.floor(rand() * 16));
         await watchFrozen();
         if (kills < KILLS) {
-          // A seeded moment: a random wait, then a random one of the workers that are not frozen.
-          await new Promise((r) => setTimeout(r, 200 + Math.floor(rand() * 1200)));
+          // A seeded moment and a seeded one of the workers that are not frozen. Every other kill
+          // is aimed: it waits (a few seconds at most) for that worker to hold a claim, since
+          // these small groups convert in well under a second and an idle moment is likelier.
           const i = Math.floor(rand() * (WORKERS - 1));
-          const holding = (await queue.recentGroups(GROUPS + 5)).some((g) => g.state === 'in_progress' && g.worker === `w${i}`);
+          const holds = async () => (await queue.recentGroups(GROUPS + 5)).some((g) => g.state === 'in_progress' && g.worker === `w${i}`);
+          if (kills % 2 === 1) await waitFor(holds, `w${i} to hold a claim`, 5000, 5).catch(() => undefined);
+          else await new Promise((r) => setTimeout(r, 200 + Math.floor(rand() * 1200)));
+          const holding = await holds();
           if (holding) killedHolding++;
           const w = workers[i]!;
           w.child.kill('SIGKILL');
