@@ -20,7 +20,7 @@
  * Time is passed in (`nowS`, Unix seconds) rather than read here, so tests can drive the clock.
  */
 import { sql, type ExpressionBuilder, type Kysely } from 'kysely';
-import { describeTarget, lockRows, openDatabase, parseDbTarget, writeTransaction, type DbTarget } from '../db/index.js';
+import { describeTarget, dialectOf, lockRows, openDatabase, parseDbTarget, writeTransaction, type DbTarget } from '../db/index.js';
 import { formatTimestamp, parseSubbandName, type SubbandFile } from '../groups.js';
 import { filesOfFailedGroups, groupTimeS, registerFiles, requeueReplaced, type Arrival, type FailedGroupFile, type GroupingRules, type Registration } from './register.js';
 import type { Liveness, ProcessIdentity } from './owner.js';
@@ -276,21 +276,13 @@ export class StreamQueue {
    */
   async claimNext(owner: ProcessIdentity, nowS: UnixSeconds, opts: ClaimOptions = {}): Promise<Claim | undefined> {
     const leaseS = opts.leaseS ?? DEFAULT_LEASE_S;
-    return this.immediate(async (q) => {
-      const next = await lockRows(
-        q
-          .selectFrom('ingest_queue')
-          .select('group_id')
-          .where('state', '=', 'pending')
-          .where((w) => w.or([w('next_attempt_at', 'is', null), w('next_attempt_at', '<=', nowS)]))
-          .orderBy('received_at')
-          .orderBy('group_id')
-          .limit(1),
-        q,
-        { skipLocked: true },
-      ).executeTakeFirst();
-      if (!next) return undefined;
-      const row = await q
+    const postgres = dialectOf(this.db) === 'postgres';
+    // One statement picks and marks the group. On PostgreSQL it needs no explicit transaction:
+    // the sub-select locks the row it picks (passing over rows other claimers hold), and the
+    // update re-checks `pending` under that lock. One round trip and one commit per claim is
+    // what lets many workers claim quickly.
+    const claim = (q: Kysely<StreamDb>) =>
+      q
         .updateTable('ingest_queue')
         .set((eb) => ({
           state: 'in_progress',
@@ -304,29 +296,36 @@ export class StreamQueue {
           lease_expires_at: nowS + leaseS,
           last_update: nowS,
         }))
-        .where('group_id', '=', next.group_id)
         .where('state', '=', 'pending')
+        .where('group_id', '=', (eb) => {
+          const next = eb
+            .selectFrom('ingest_queue')
+            .select('group_id')
+            .where('state', '=', 'pending')
+            .where((w) => w.or([w('next_attempt_at', 'is', null), w('next_attempt_at', '<=', nowS)]))
+            .orderBy('received_at')
+            .orderBy('group_id')
+            .limit(1);
+          return postgres ? next.forUpdate().skipLocked() : next;
+        })
         .returning(['group_id', 'processing_stage', 'retry_count', 'expected_subbands', 'claim_token'])
         .executeTakeFirst();
-      if (!row) return undefined;
-      const files = await q
-        .selectFrom('subband_files')
-        .select(['subband_idx', 'path', 'size_bytes', 'stamped_at'])
-        .where('group_id', '=', row.group_id)
-        .orderBy('subband_idx')
-        .execute();
-      return {
-        groupId: row.group_id,
-        stage: row.processing_stage === 'resuming' ? 'resuming' : 'processing_fresh',
-        owner,
-        claimedAtS: nowS,
-        token: row.claim_token,
-        leaseExpiresAtS: nowS + leaseS,
-        retryCount: row.retry_count,
-        expectedSubbands: row.expected_subbands,
-        files: files.map((f) => fileFromRow(f, row.group_id)),
-      };
-    });
+    const row = postgres ? await claim(this.db) : await this.immediate(claim);
+    if (!row) return undefined;
+    // A claimed group's files no longer change (registration never takes a file from a group in
+    // progress), so they are read after the claim committed.
+    const files = await this.files(row.group_id);
+    return {
+      groupId: row.group_id,
+      stage: row.processing_stage === 'resuming' ? 'resuming' : 'processing_fresh',
+      owner,
+      claimedAtS: nowS,
+      token: row.claim_token,
+      leaseExpiresAtS: nowS + leaseS,
+      retryCount: row.retry_count,
+      expectedSubbands: row.expected_subbands,
+      files,
+    };
   }
 
   /** Extends a held claim's lease to `nowS + leaseS`; false if the claim was lost (its token superseded). */

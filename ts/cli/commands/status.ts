@@ -65,6 +65,12 @@ export const statusCommand = defineCommand({
               `  retries ${g.retryCount}${g.claimedBy && g.state === 'in_progress' ? `  by ${g.claimedBy}` : ''}${g.error ? `\n      error: ${g.error}` : ''}`,
           );
         }
+        lines.push('', 'Workers holding claims:');
+        if (value.workers.length === 0) lines.push('  (none)');
+        for (const w of value.workers) {
+          const lease = w.leaseRemainingS === null ? 'no lease' : w.leaseRemainingS >= 0 ? `lease ${w.leaseRemainingS.toFixed(0)} s left` : `lease expired ${(-w.leaseRemainingS).toFixed(0)} s ago`;
+          lines.push(`  ${w.worker ?? '?'} (${w.host ?? '?'}:${w.pid ?? '?'})  ${w.groupId}  claim ${w.token}  heartbeat ${w.heartbeatAgeS.toFixed(0)} s ago, ${lease}`);
+        }
         lines.push('', 'Recent conversions (s):');
         if (value.metrics.length === 0) lines.push('  (none)');
         const f = (x: number | null) => (x === null ? '   -  ' : x.toFixed(1).padStart(6));
