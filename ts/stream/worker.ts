@@ -296,7 +296,7 @@ export class StreamingWorker {
       } else {
         log.info(
           { group: id, timings: t, staging: result.staging, rows: result.rows },
-          `Group ${id} completed in ${t.totalS.toFixed(1)} s (load ${t.loadS.toFixed(1)} s, phase ${t.phaseS.toFixed(1)} s, write ${t.writeS.toFixed(1)} s` +
+          `Group ${id} completed in ${t.totalS.toFixed(1)} s${result.resumedFromRow !== undefined ? `, resumed from its checkpoint at row ${result.resumedFromRow}` : ''} (load ${t.loadS.toFixed(1)} s, phase ${t.phaseS.toFixed(1)} s, write ${t.writeS.toFixed(1)} s` +
             `${t.backfilled.length ? `; ${t.backfilled.join(', ')} backfilled` : ''}) → ${result.outputMs}`,
         );
       }
