@@ -9,3 +9,5 @@ for b in benches/*/run.sh; do [ -x "$b" ] && { echo "== $b"; bash "$b"; }; done
 echo "== benches/calib/flag"; node benches/calib/flag.mjs
 echo "== benches/calib/apply"; node benches/calib/apply.mjs
 echo "== benches/calib/chain"; node benches/calib/chain.mjs
+echo "== benches/scaleout/claims"; node benches/scaleout/claims.mjs
+echo "== benches/scaleout/workers"; node benches/scaleout/workers.mjs

@@ -35,7 +35,7 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 function start(args, env = {}) {
   const child = spawn(process.execPath, [contimg, ...args], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
   let err = '';
-  child.stderr.on('data', (d) => (err = (err + d).slice(-4000)));
+  child.stderr.on('data', (d) => (err = (err + d).slice(-200_000)));
   const exit = new Promise((resolve) => child.on('exit', (code) => resolve(code)));
   return { child, exit, err: () => err };
 }
@@ -72,7 +72,11 @@ async function once(pg, input, groups, workers, tag) {
       if (c.failed > 0) throw new Error(`a group failed: ${JSON.stringify((await q.recentGroups(50)).filter((g) => g.state === 'failed').map((g) => g.error))}`);
       await sleep(20);
     }
-    return (performance.now() - t0) / 1000;
+    const seconds = (performance.now() - t0) / 1000;
+    // A retried attempt waits out --retry-backoff: say so, with the error, rather than hide it in a time.
+    const retried = (await q.recentGroups(groups)).filter((g) => g.retryCount > 0 || g.crashRecoveries > 0);
+    if (retried.length > 0) console.error(JSON.stringify({ warning: 'groups were retried', tag, retried: retried.map((g) => ({ group: g.groupId, retries: g.retryCount, error: g.error })), log: ws.flatMap((w) => w.err().split('\n').filter((l) => /attempt|failed|lease|Refused|WARN|ERROR/.test(l))) }));
+    return seconds;
   } finally {
     for (const p of procs) p.child.kill('SIGTERM');
     await Promise.all(procs.map((p) => p.exit));

@@ -62,3 +62,42 @@ describe('the real probe', () => {
     expect(describeFs(0x01021994).name).toBe('tmpfs');
   });
 });
+
+describe('cleaning up after dead conversions in a shared output tree', () => {
+  it('removes only this host’s dead owners’ entries, and never one whose owner record is not written yet', async () => {
+    const { mkdirSync, mkdtempSync, existsSync, writeFileSync, readdirSync } = await import('node:fs');
+    const path = await import('node:path');
+    const { cleanAbandoned } = await import('../../dist/convert/staging.js');
+    const { hostName } = await import('../../dist/host.js');
+    const host = hostName().replace(/[^A-Za-z0-9._-]/g, '_');
+    const base = mkdtempSync(path.join(os.tmpdir(), 'contimg-clean-'));
+    const dead = 2 ** 22 + 12345; // above pid_max's default: no such process
+    const mk = (name: string, owner?: object) => {
+      mkdirSync(path.join(base, name));
+      if (owner) writeFileSync(path.join(base, name, '.owner'), JSON.stringify(owner));
+      return name;
+    };
+    const keep = [
+      // A live worker of this host, in the instant between mkdir and its owner record.
+      mk(`contimg-staging-2025-10-02T00:00:00-${process.pid}@${host}-aaaaaa`),
+      // A worker on another host (its pid means nothing here), with and without its record.
+      mk(`contimg-staging-2025-10-02T00:05:00-${dead}@other-host-7-bbbbbb`, { pid: dead, host: 'other-host-7' }),
+      mk(`contimg-staging-2025-10-02T00:10:00-${dead}@other-host-7-cccccc`),
+      mk(`.2025-10-02T00:15:00.ms.partial-${dead}@other-host-7-dddddd`),
+      // Resumable staging (per claim): its checkpoint still needs it.
+      mk('contimg-staging-2025-10-02T00:20:00-t3'),
+    ];
+    const gone = [
+      mk(`contimg-staging-2025-10-02T00:25:00-${dead}@${host}-eeeeee`, { pid: dead, host }),
+      mk(`contimg-staging-2025-10-02T00:30:00-${dead}@${host}-ffffff`),
+      // Written before owner marks carried a host.
+      mk(`.contimg-staging-2025-10-02T00:35:00-${dead}-abcdef`, { pid: dead }),
+      mk(`.2025-10-02T00:40:00.ms.partial-${dead}@${host}-012345`),
+      mk(`.2025-10-02T00:45:00.ms.partial-${dead}-012345`),
+    ];
+    const removed = cleanAbandoned(base).map((p: string) => path.basename(p));
+    expect(removed.sort()).toEqual([...gone].sort());
+    expect(readdirSync(base).sort()).toEqual([...keep].sort());
+    for (const k of keep) expect(existsSync(path.join(base, k))).toBe(true);
+  });
+});

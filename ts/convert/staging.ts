@@ -34,6 +34,7 @@ import {
   lstatSync,
 } from 'node:fs';
 import path from 'node:path';
+import { hostName } from '../host.js';
 import { makeDirs } from '../layout/fsops.js';
 import type { StagingLocation, StagingOptions } from './types.js';
 
@@ -131,7 +132,7 @@ export function estimateMsBytes(rows: number, nchan: number, ncorr: number, imag
  */
 function stagingName(groupId: string, resumable: boolean, claimToken?: number): string {
   const safe = groupId.replace(/[^A-Za-z0-9_.:-]/g, '_');
-  if (!resumable) return `contimg-staging-${safe}-${process.pid}-${randomBytes(3).toString('hex')}`;
+  if (!resumable) return `contimg-staging-${safe}-${ownerTag()}`;
   return claimToken === undefined ? `contimg-staging-${safe}` : `contimg-staging-${safe}-t${claimToken}`;
 }
 
@@ -250,7 +251,7 @@ export interface PreparedMove {
 export function prepareMove(built: string, target: string): PreparedMove {
   const outDir = path.dirname(target);
   makeDirs(outDir);
-  const tag = `${process.pid}-${randomBytes(3).toString('hex')}`;
+  const tag = ownerTag();
   let source = built;
   let method: MoveResult['method'] = 'rename';
   if (!sameFileSystem(path.dirname(built), outDir)) {
@@ -293,10 +294,40 @@ export function commitMove(m: PreparedMove, overwrite: boolean): MoveResult {
   return { method, replaced };
 }
 
+/**
+ * The owner part of a staging or partial-copy name: pid, host and a random suffix. Several
+ * workers, on this host and others, share an output tree, and each cleans up after dead
+ * conversions there; the name says whose an entry is even before its `.owner` record exists
+ * (another worker's cleanup once removed a staging directory in the instant between its mkdir
+ * and its owner record), and a worker judges only its own host's processes.
+ */
+function ownerTag(): string {
+  return `${process.pid}@${thisHost()}-${randomBytes(3).toString('hex')}`;
+}
+
+/** This host's name as owner marks carry it (safe in a file name). */
+function thisHost(): string {
+  return hostName().replace(/[^A-Za-z0-9._-]/g, '_');
+}
+
+/** Pid and host of an owner tag at the end of `name` (no host: written before hosts were recorded). */
+const OWNER_TAG = /-(\d+)(?:@([^@/]+))?-[0-9a-f]{6}$/;
+
 /** Owner record of a staging directory, so a later run can tell abandoned ones apart. */
 export function markOwner(dir: string): void {
   makeDirs(dir);
-  writeFileSync(path.join(dir, '.owner'), JSON.stringify({ pid: process.pid, startedAt: Date.now() }));
+  writeFileSync(path.join(dir, '.owner'), JSON.stringify({ pid: process.pid, host: thisHost(), startedAt: Date.now() }));
+}
+
+/** Whether the owner may still be working: a process on another host is never judged from here. */
+function alive(owner: { pid: number; host?: string }): boolean {
+  if (owner.host !== undefined && owner.host !== thisHost()) return true;
+  return pidAlive(owner.pid);
+}
+
+function tagOwner(name: string): { pid: number; host?: string } | undefined {
+  const m = OWNER_TAG.exec(name);
+  return m ? { pid: Number(m[1]), host: m[2] } : undefined;
 }
 
 function pidAlive(pid: number): boolean {
@@ -311,13 +342,18 @@ function pidAlive(pid: number): boolean {
 }
 
 function ownerAlive(dir: string): boolean {
+  let owner: { pid: number; host?: string } | undefined;
   try {
-    const { pid } = JSON.parse(readFileSync(path.join(dir, '.owner'), 'utf8')) as { pid: number };
-    return pidAlive(pid);
+    owner = JSON.parse(readFileSync(path.join(dir, '.owner'), 'utf8')) as { pid: number; host?: string };
   } catch {
-    return false;
+    // No record yet (or a torn one): the name says whose it is.
+    owner = tagOwner(path.basename(dir));
   }
+  return owner !== undefined && alive(owner);
 }
+
+const STAGING_DIR = /^\.?contimg-staging-.+-\d+(?:@[^@/]+)?-[0-9a-f]{6}$/;
+const MOVE_LEFTOVER = /^\.(.+\.ms)\.(partial|old)(-\d+(?:@[^@/]+)?-[0-9a-f]{6})$/;
 
 /**
  * Staging directories in `base` whose conversion's process is gone (what `cleanAbandoned` would
@@ -326,7 +362,7 @@ function ownerAlive(dir: string): boolean {
 export function abandonedStaging(base: string): string[] {
   if (!existsSync(base)) return [];
   return readdirSync(base)
-    .filter((e) => /^\.?contimg-staging-(.+)-(\d+)-[0-9a-f]{6}$/.test(e) && !ownerAlive(path.join(base, e)))
+    .filter((e) => STAGING_DIR.test(e) && !ownerAlive(path.join(base, e)))
     .map((e) => path.join(base, e));
 }
 
@@ -338,8 +374,7 @@ export function cleanAbandoned(base: string): string[] {
   if (!existsSync(base)) return [];
   const removed: string[] = [];
   for (const entry of readdirSync(base)) {
-    const m = /^\.?contimg-staging-(.+)-(\d+)-[0-9a-f]{6}$/.exec(entry);
-    if (!m) continue;
+    if (!STAGING_DIR.test(entry)) continue;
     const dir = path.join(base, entry);
     if (!ownerAlive(dir)) {
       rmSync(dir, { recursive: true, force: true });
@@ -348,8 +383,9 @@ export function cleanAbandoned(base: string): string[] {
   }
   for (const entry of readdirSync(base)) {
     // Partial copies and swapped-out old outputs of an interrupted move.
-    const m = /^\.(.+\.ms)\.(partial|old)-(\d+)-[0-9a-f]{6}$/.exec(entry);
-    if (!m || pidAlive(Number(m[3]))) continue;
+    const m = MOVE_LEFTOVER.exec(entry);
+    const owner = m ? tagOwner(m[3]!) : undefined;
+    if (!m || !owner || alive(owner)) continue;
     const dir = path.join(base, entry);
     const target = path.join(base, m[1]!);
     if (m[2] === 'old' && !existsSync(target)) {

@@ -8,7 +8,7 @@
  * `/proc/<pid>/stat`, exact and comparable without any clock conversion.
  */
 import { readFileSync } from 'node:fs';
-import os from 'node:os';
+import { hostName } from '../host.js';
 
 export interface ProcessIdentity {
   host: string;
@@ -44,13 +44,7 @@ export function processStartToken(pid: number): string | undefined {
   return `${bootId() ?? 'boot?'}:${ticks}`;
 }
 
-/**
- * This host's name in claims: `CONTIMG_HOSTNAME` where set (a container whose host name is
- * random, or several simulated hosts on one machine in tests), else the system's.
- */
-export function hostName(): string {
-  return process.env.CONTIMG_HOSTNAME || os.hostname();
-}
+export { hostName } from '../host.js';
 
 let self: ProcessIdentity | undefined;
 
