@@ -25,7 +25,6 @@ import { formatTimestamp, parseSubbandName, type SubbandFile } from '../groups.j
 import { filesOfFailedGroups, groupTimeS, registerFiles, requeueReplaced, type Arrival, type FailedGroupFile, type GroupingRules, type Registration } from './register.js';
 import type { Liveness, ProcessIdentity } from './owner.js';
 import {
-  GROUP_STATES,
   STREAM_MIGRATIONS,
   type ClaimStage,
   type GroupState,
@@ -35,8 +34,10 @@ import {
   type UnixSeconds,
 } from './schema.js';
 import { DEFAULT_LEASE_S } from './roles.js';
+import { NO_CLAIM, isState, recoverDeadOwners, recoverExpiredLeases, recoverStale, requeue, type Recovered, type RequeueOutcome } from './recovery.js';
 
 export type { Arrival, GroupingRules, Registration } from './register.js';
+export type { Recovered, RequeueOutcome } from './recovery.js';
 
 export interface RegisteredFile extends SubbandFile {
   sizeBytes: number | null;
@@ -89,21 +90,9 @@ export interface Claim {
   files: RegisteredFile[];
 }
 
-/** A claim taken back from a worker that died or stopped making progress. */
-export interface Recovered {
-  groupId: string;
-  state: 'pending' | 'failed';
-  reason: string;
-  /** What the recovery counted: a failed attempt (a stalled claim) or a death of the claimer. */
-  counted: 'retry' | 'crash';
-}
 
 export type RetryOutcome = { state: 'pending'; retryCount: number; nextAttemptAtS: UnixSeconds } | { state: 'failed'; retryCount: number } | { state: 'lost' };
 
-export type RequeueOutcome =
-  | { kind: 'requeued'; previous: GroupState }
-  | { kind: 'not-found' }
-  | { kind: 'refused'; reason: string };
 
 export interface MetricRow {
   groupId: string;
@@ -117,9 +106,6 @@ export interface MetricRow {
 
 export type StateCounts = Record<GroupState, number>;
 
-function isState(s: string): s is GroupState {
-  return (GROUP_STATES as readonly string[]).includes(s);
-}
 
 /** Retry delay after the n-th failure: base · 2^(n−1), at most 16 × base. */
 export function backoffS(baseS: number, failures: number): number {
@@ -172,8 +158,6 @@ function toRecord(r: Row): GroupRecord {
     : { ...common, state: r.state, lastClaimedBy: owner };
 }
 
-/** The claim columns of a group nobody holds (the claimer's name and token stay, for the record). */
-const NO_CLAIM = { claimed_by_host: null, claimed_by_pid: null, claimed_by_start: null, claimed_at: null, lease_expires_at: null } as const;
 
 /** The row condition "this process still holds this claim": its fencing token first. */
 function heldBy(eb: ExpressionBuilder<StreamDb, 'ingest_queue'>, c: Claim) {
@@ -448,116 +432,20 @@ export class StreamQueue {
     return r.numUpdatedRows > 0n;
   }
 
-  /**
-   * Takes back in-progress claims, as `resuming`, each counted in `counter` (a group that stalls
-   * or kills its worker every time must not loop): at `limit` the group is `failed`.
-   */
-  private async takeBack(
-    q: Kysely<StreamDb>,
-    rows: { group_id: string; retry_count: number; crash_recoveries: number }[],
-    reason: (groupId: string) => string,
-    counted: Recovered['counted'],
-    limit: number,
-    nowS: UnixSeconds,
-  ): Promise<Recovered[]> {
-    const out: Recovered[] = [];
-    for (const r of rows) {
-      const column = counted === 'retry' ? 'retry_count' : 'crash_recoveries';
-      const count = r[column] + 1;
-      const state = count >= limit ? 'failed' : 'pending';
-      const why = reason(r.group_id);
-      await q
-        .updateTable('ingest_queue')
-        .set({
-          state,
-          processing_stage: 'resuming',
-          [column]: count,
-          error: why,
-          next_attempt_at: null,
-          last_update: nowS,
-          ...NO_CLAIM,
-        })
-        .where('group_id', '=', r.group_id)
-        .where('state', '=', 'in_progress')
-        .execute();
-      out.push({ groupId: r.group_id, state, reason: why, counted });
-    }
-    return out;
-  }
-
   /** Re-queues (as `resuming`) claims with no progress for `timeoutS`, wherever their worker is. */
   async recoverStale(timeoutS: number, maxRetries: number, nowS: UnixSeconds): Promise<Recovered[]> {
     if (!(timeoutS > 0)) return [];
-    return this.immediate(async (q) => {
-      const rows = await lockRows(
-        q
-          .selectFrom('ingest_queue')
-          .select(['group_id', 'retry_count', 'crash_recoveries', 'claimed_by_host', 'claimed_by_pid'])
-          .where('state', '=', 'in_progress')
-          .where('last_update', '<', nowS - timeoutS),
-        q,
-      ).execute();
-      const by = new Map(rows.map((r) => [r.group_id, r]));
-      return this.takeBack(
-        q,
-        rows,
-        (g) => {
-          const r = by.get(g)!;
-          const who = r.claimed_by_pid !== null ? ` (claimed by pid ${r.claimed_by_pid} on ${r.claimed_by_host})` : '';
-          return `Recovered from stale in_progress state: no progress for more than ${timeoutS} s${who}`;
-        },
-        'retry',
-        maxRetries,
-        nowS,
-      );
-    });
+    return this.immediate((q) => recoverStale(q, timeoutS, maxRetries, nowS));
   }
 
-  /**
-   * Re-queues claims held by processes on this host that no longer exist. A death is not the
-   * group's fault, so it does not spend the retry budget: deaths are counted apart, and only a
-   * group whose claimer dies `maxCrashRecoveries` + 1 times (one that kills its worker) fails.
-   */
+  /** Re-queues claims held by processes on this host that no longer exist (see recovery.ts). */
   async recoverDeadOwners(host: string, liveness: (o: ProcessIdentity) => Liveness, maxCrashRecoveries: number, nowS: UnixSeconds): Promise<Recovered[]> {
-    return this.immediate(async (q) => {
-      const rows = await lockRows(
-        q
-          .selectFrom('ingest_queue')
-          .select(['group_id', 'retry_count', 'crash_recoveries', 'claimed_by_host', 'claimed_by_pid', 'claimed_by_start'])
-          .where('state', '=', 'in_progress')
-          .where('claimed_by_host', '=', host),
-        q,
-      ).execute();
-      const dead = rows.filter((r) => r.claimed_by_pid !== null && liveness({ host, pid: r.claimed_by_pid, start: r.claimed_by_start ?? '' }) === 'gone');
-      const by = new Map(dead.map((r) => [r.group_id, r]));
-      const reason = (g: string) => `Recovered from in_progress state: the claiming process (pid ${by.get(g)!.claimed_by_pid} on ${host}) is gone`;
-      return this.takeBack(q, dead, reason, 'crash', maxCrashRecoveries + 1, nowS);
-    });
+    return this.immediate((q) => recoverDeadOwners(q, host, liveness, maxCrashRecoveries, nowS));
   }
 
-  /**
-   * Re-queues claims whose lease expired, wherever their worker is: the worker died, or stopped
-   * (SIGSTOP, a frozen host) long enough that the group must move on. Like a death on this host,
-   * it does not spend the retry budget; it counts against `maxCrashRecoveries`.
-   */
+  /** Re-queues claims whose lease expired, wherever their worker is (see recovery.ts). */
   async recoverExpiredLeases(maxCrashRecoveries: number, nowS: UnixSeconds): Promise<Recovered[]> {
-    return this.immediate(async (q) => {
-      const rows = await lockRows(
-        q
-          .selectFrom('ingest_queue')
-          .select(['group_id', 'retry_count', 'crash_recoveries', 'claimed_by_host', 'claimed_by_pid', 'claimed_by_worker', 'lease_expires_at'])
-          .where('state', '=', 'in_progress')
-          .where('lease_expires_at', '<', nowS),
-        q,
-        { skipLocked: true },
-      ).execute();
-      const by = new Map(rows.map((r) => [r.group_id, r]));
-      const reason = (g: string) => {
-        const r = by.get(g)!;
-        return `Recovered from in_progress state: the lease of ${r.claimed_by_worker ?? `pid ${r.claimed_by_pid} on ${r.claimed_by_host}`} expired ${(nowS - (r.lease_expires_at ?? nowS)).toFixed(0)} s ago`;
-      };
-      return this.takeBack(q, rows, reason, 'crash', maxCrashRecoveries + 1, nowS);
-    });
+    return this.immediate((q) => recoverExpiredLeases(q, maxCrashRecoveries, nowS));
   }
 
   /** `--allow-missing`: groups collecting longer than `timeoutS` become pending as they are. */
@@ -670,42 +558,10 @@ export class StreamQueue {
   }
 
   /**
-   * `contimg requeue`: back to `pending` with a fresh retry budget. An in-progress group whose
-   * claimer may still be working on it (alive on this host, or on another host where that
-   * cannot be checked) is refused unless `force`.
+   * `contimg requeue`: back to `pending` with a fresh retry budget; an in-progress group whose
+   * claimer may still be converting it is refused unless `force` (see recovery.ts).
    */
   async requeue(groupId: string, opts: { force: boolean; liveness: (o: ProcessIdentity) => Liveness }, nowS: UnixSeconds): Promise<RequeueOutcome> {
-    return this.immediate(async (q) => {
-      const r = await lockRows(q.selectFrom('ingest_queue').selectAll().where('group_id', '=', groupId), q).executeTakeFirst();
-      if (!r) return { kind: 'not-found' } as const;
-      if (!isState(r.state)) throw new Error(`ingest_queue: group ${groupId} has an unknown state '${r.state}'`);
-      if (r.state === 'in_progress' && !opts.force) {
-        if (r.claimed_by_pid === null || r.claimed_by_host === null) {
-          return { kind: 'refused', reason: `${groupId} is in progress, claimed by a process that did not record itself; use --force if no service is converting it` } as const;
-        }
-        const owner = { host: r.claimed_by_host, pid: r.claimed_by_pid, start: r.claimed_by_start ?? '' };
-        const live = opts.liveness(owner);
-        if (live !== 'gone') {
-          const where = live === 'alive' ? 'which is still running' : 'on another host, which this command cannot check';
-          return { kind: 'refused', reason: `${groupId} is in progress, claimed by pid ${owner.pid} on ${owner.host} ${where}; use --force to requeue it anyway` } as const;
-        }
-      }
-      await q
-        .updateTable('ingest_queue')
-        .set({
-          state: 'pending',
-          // An interrupted conversion restarts as `resuming`; anything else as the seed's manual
-          // requeue does, and the worker resumes from a checkpoint if it finds one.
-          processing_stage: r.state === 'in_progress' ? 'resuming' : 'collecting',
-          retry_count: 0,
-          crash_recoveries: 0,
-          next_attempt_at: null,
-          last_update: nowS,
-          ...NO_CLAIM,
-        })
-        .where('group_id', '=', groupId)
-        .execute();
-      return { kind: 'requeued', previous: r.state } as const;
-    });
+    return this.immediate((q) => requeue(q, groupId, opts, nowS));
   }
 }
