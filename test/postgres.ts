@@ -3,4 +3,22 @@
  * directory, a free loopback port, no system service; as root it runs as the `postgres` user),
  * shared with the benchmarks.
  */
-export { startPostgres, type PgServer } from '../scripts/pg-temp.mjs';
+import { afterAll, beforeAll } from 'vitest';
+import { startPostgres, type PgServer } from '../scripts/pg-temp.mjs';
+
+export { startPostgres, type PgServer };
+
+/** Starts a server before the file's tests and stops it after them; `server()` is it meanwhile. */
+export function usePostgres(): { server: () => PgServer } {
+  let pg: PgServer | undefined;
+  beforeAll(async () => {
+    pg = await startPostgres();
+  }, 120_000);
+  afterAll(() => pg?.stop());
+  return {
+    server: () => {
+      if (!pg) throw new Error('the PostgreSQL server is not started (usePostgres() registers it for the tests of this file)');
+      return pg;
+    },
+  };
+}

@@ -11,7 +11,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { parseSubbandName, parseUtc } from '../../ts/groups.js';
 import { sql } from 'kysely';
 import { openLayout, parseUtcDate, type Layout, type RegistryName } from '../../ts/layout/index.js';
@@ -19,7 +19,7 @@ import { openRegistries, registerCalTable, registerIngest, registerMs, registerP
 import { StreamQueue, type Arrival, type GroupingRules } from '../../ts/stream/queue.js';
 import type { ProcessIdentity } from '../../ts/stream/owner.js';
 import { bin, cleanupTmpDirs, cli, cliJson, tmpDir } from '../helpers.js';
-import { startPostgres, type PgServer } from '../postgres.js';
+import { usePostgres } from '../postgres.js';
 import { groupNames } from '../stream/helpers.js';
 
 const PSQL = '/usr/lib/postgresql/15/bin/psql';
@@ -45,14 +45,8 @@ const REGISTRY_QUERIES: [string, string][] = [
   ['data_registry', "SELECT * FROM data_provenance ORDER BY product_id, COALESCE(input_product_id, 0), COALESCE(input_path, '')"],
 ];
 
-let pg: PgServer;
-beforeAll(async () => {
-  pg = await startPostgres();
-}, 120_000);
-afterAll(() => {
-  pg?.stop();
-  cleanupTmpDirs();
-});
+const postgres = usePostgres();
+afterAll(cleanupTmpDirs);
 
 interface Site {
   dir: string;
@@ -162,9 +156,11 @@ async function registryRows(layout: Layout, db?: string): Promise<Record<string,
   return out;
 }
 
+/** A status without what names the database or depends on the instant it was read (ages, lease time left). */
 function withoutQueueDb(s: Record<string, unknown>) {
-  const { queueDb: _q, ...rest } = s;
-  return rest;
+  const { queueDb: _q, workers, ...rest } = s;
+  const timeless = (workers as Record<string, unknown>[]).map(({ heartbeatAgeS: _h, leaseRemainingS: _l, ...w }) => w);
+  return { ...rest, workers: timeless };
 }
 
 describe('db copy', () => {
@@ -172,7 +168,7 @@ describe('db copy', () => {
     const a = site();
     await seedQueue(a.queueFile, path.join(a.dir, 'incoming'));
     await seedRegistries(a.layout, a.dir);
-    const url = pg.createDatabase('roundtrip');
+    const url = postgres.server().createDatabase('roundtrip');
 
     const there = await cliJson('db', 'copy', '--from', `sqlite:${a.queueFile}`, '--to', url, ...a.bases);
     const count = (table: string) => there.databases.flatMap((d: any) => d.tables).find((t: any) => t.table === table);
@@ -219,7 +215,7 @@ describe('db copy', () => {
   it('leaves PostgreSQL usable: new ids follow the copied ones, and path rewrites run there as on SQLite', async () => {
     const a = site();
     await seedRegistries(a.layout, a.dir);
-    const url = pg.createDatabase('usable');
+    const url = postgres.server().createDatabase('usable');
     expect((await cli('db', 'copy', '--from', `sqlite:${a.queueFile}`, '--to', url, ...a.bases)).code).toBe(0);
     const onPg = await openRegistries(a.layout, { db: { kind: 'postgres', url } });
     const onSqlite = await openRegistries(a.layout, { db: { kind: 'sqlite', file: 'unused' } });
@@ -247,7 +243,7 @@ describe('db copy', () => {
   it('refuses a destination that is not empty, naming it, and changes nothing', async () => {
     const a = site();
     await seedQueue(a.queueFile, path.join(a.dir, 'incoming'));
-    const url = pg.createDatabase('nonempty');
+    const url = postgres.server().createDatabase('nonempty');
     expect((await cli('db', 'copy', '--from', `sqlite:${a.queueFile}`, '--to', url, ...a.bases)).code).toBe(0);
     const before = psql(url, OPERATOR_QUERIES[2]!);
     const again = await cli('db', 'copy', '--from', `sqlite:${a.queueFile}`, '--to', url, ...a.bases);
@@ -266,7 +262,7 @@ describe('db copy', () => {
 
     // A source with no database at all (a mistyped path) copies nothing, and says so.
     const c = site();
-    const none = await cli('db', 'copy', '--from', `sqlite:${path.join(c.dir, 'typo.sqlite3')}`, '--to', pg.createDatabase('nosource'), ...c.bases);
+    const none = await cli('db', 'copy', '--from', `sqlite:${path.join(c.dir, 'typo.sqlite3')}`, '--to', postgres.server().createDatabase('nosource'), ...c.bases);
     expect(none.stderr).toContain('[DB_COPY_NO_SOURCE]');
   }, 60_000);
 
@@ -274,7 +270,7 @@ describe('db copy', () => {
     const a = site();
     await seedQueue(a.queueFile, path.join(a.dir, 'incoming'));
     await seedRegistries(a.layout, a.dir);
-    const url = pg.createDatabase('conflict');
+    const url = postgres.server().createDatabase('conflict');
     // A table in the way of the products registry's migration, created by someone else.
     const r0 = spawnSync(PSQL, ['-X', '-q', '-v', 'ON_ERROR_STOP=1', url, '-c', 'CREATE SCHEMA products; CREATE TABLE products.ms_index (x int)'], { encoding: 'utf8' });
     expect(r0.status, r0.stderr).toBe(0);
@@ -289,7 +285,7 @@ describe('db copy', () => {
 
     // Into a new SQLite installation: a failure leaves no file behind. (Here the failure is a
     // source table the copy does not know, whose rows would be lost: refused.)
-    const src = pg.createDatabase('conflict_src');
+    const src = postgres.server().createDatabase('conflict_src');
     expect((await cli('db', 'copy', '--from', `sqlite:${a.queueFile}`, '--to', src, ...a.bases)).code).toBe(0);
     const r1 = spawnSync(PSQL, ['-X', '-q', '-v', 'ON_ERROR_STOP=1', src, '-c', 'CREATE TABLE data_registry.notes (x text)'], { encoding: 'utf8' });
     expect(r1.status, r1.stderr).toBe(0);
@@ -306,7 +302,7 @@ describe('db migrate', () => {
   const migrate = (url: string) => promisify(execFile)(process.execPath, [bin, 'db', 'migrate', '--db', url, '--json'], { encoding: 'utf8' });
 
   it('creates every schema, once, also from two processes at once', async () => {
-    const url = pg.createDatabase('migrate');
+    const url = postgres.server().createDatabase('migrate');
     const [one, two] = await Promise.all([migrate(url), migrate(url)]);
     const first = JSON.parse(one.stdout);
     expect(JSON.parse(two.stdout)).toEqual(first);

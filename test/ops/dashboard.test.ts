@@ -65,7 +65,7 @@ describe('dashboard (contimg serve, chromium)', () => {
       expect(await pageCounts(page)).toEqual(asText(status.counts, status.total));
       expect(await page.$$eval('#warnings li', (els) => els.map((e) => e.textContent))).toEqual(status.warnings);
       expect(await page.$$eval('#groups td[data-group-id]', (els) => els.map((e) => e.getAttribute('data-group-id')))).toEqual(status.groups.map((g: { groupId: string }) => g.groupId));
-      expect(await page.$$eval('#workers tbody td:nth-child(3)', (els) => els.map((e) => e.textContent))).toEqual(status.workers.map((w: { groupId: string }) => w.groupId));
+      expect(await page.$$eval('#workers tbody td:nth-child(4)', (els) => els.map((e) => e.textContent))).toEqual(status.workers.map((w: { groupId: string }) => w.groupId));
       // The failed group's error, written as text.
       expect(await page.textContent('#groups')).toContain('CONVERT_FAILED: sb07 unreadable');
 

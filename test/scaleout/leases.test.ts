@@ -7,13 +7,13 @@
  */
 import { spawn } from 'node:child_process';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { parseSubbandName, parseUtc } from '../../ts/groups.js';
 import type { ProcessIdentity } from '../../ts/stream/owner.js';
 import { StreamQueue, type Arrival, type GroupingRules } from '../../ts/stream/queue.js';
 import { SCHEMA_COLUMNS, STREAM_MIGRATIONS } from '../../ts/stream/schema.js';
 import { cleanupTmpDirs, root, tmpDir } from '../helpers.js';
-import { startPostgres, type PgServer } from '../postgres.js';
+import { usePostgres } from '../postgres.js';
 import { groupNames } from '../stream/helpers.js';
 
 const RULES: GroupingRules = { toleranceS: 60, expectedSubbands: 16, chunkMinutes: 5 };
@@ -21,15 +21,9 @@ const T0 = parseUtc('2025-10-05T12:30:00');
 const A: ProcessIdentity = { host: 'host-a', pid: 101, start: 'a' };
 const B: ProcessIdentity = { host: 'host-b', pid: 202, start: 'b' };
 
-let pg: PgServer;
+const postgres = usePostgres();
 let dbs = 0;
-beforeAll(async () => {
-  pg = await startPostgres();
-}, 120_000);
-afterAll(() => {
-  pg?.stop();
-  cleanupTmpDirs();
-});
+afterAll(cleanupTmpDirs);
 
 function arrival(dir: string, name: string): Arrival {
   const p = parseSubbandName(name);
@@ -46,7 +40,7 @@ async function pendingGroups(q: StreamQueue, n: number, nowS: number): Promise<s
 
 const backends = ['sqlite', 'postgres'] as const;
 function freshQueueSpec(backend: (typeof backends)[number]): string {
-  return backend === 'sqlite' ? path.join(tmpDir(), 'q.sqlite3') : pg.createDatabase(`leases_${process.pid}_${++dbs}`);
+  return backend === 'sqlite' ? path.join(tmpDir(), 'q.sqlite3') : postgres.server().createDatabase(`leases_${process.pid}_${++dbs}`);
 }
 
 describe.each(backends)('leases and fencing on %s', (backend) => {
@@ -161,7 +155,7 @@ describe.each(backends)('leases and fencing on %s', (backend) => {
 
 describe('the PostgreSQL queue schema', () => {
   it('is built once by four processes opening a new database at once, with the columns the types declare', async () => {
-    const url = pg.createDatabase(`schema_${process.pid}`);
+    const url = postgres.server().createDatabase(`schema_${process.pid}`);
     const opener = path.join(root, 'test', 'db', 'open-db.mjs');
     const runs = Array.from(
       { length: 4 },

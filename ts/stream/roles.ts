@@ -1,6 +1,6 @@
 /**
- * The service's roles and lease defaults: constants the CLI's option definitions need, kept
- * apart from the service and queue so that defining options loads no database code.
+ * The service's roles, lease default and slow-group rule: what the CLI's option definitions and
+ * argument handling need, kept apart from the service and queue so that they load no database code.
  */
 
 /**
@@ -13,3 +13,8 @@ export type StreamRole = (typeof STREAM_ROLES)[number];
 
 /** How long a claim holds its group unless renewed (`--lease-duration`), seconds. */
 export const DEFAULT_LEASE_S = 60;
+
+/** Seconds after which a running conversion counts as slow: 90 % of the chunk duration (270 s for 5 min). */
+export function slowGroupThresholdS(chunkDurationMin: number): number {
+  return 0.9 * chunkDurationMin * 60;
+}

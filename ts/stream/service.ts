@@ -20,7 +20,9 @@ import { childConverter } from './subprocess.js';
 import { DirectoryWatcher, type WatchFactory, type WatchMode } from './watcher.js';
 import { StreamingWorker } from './worker.js';
 import { requeueCorrectedFiles } from './replacements.js';
-import type { StreamRole } from './roles.js';
+import { slowGroupThresholdS, type StreamRole } from './roles.js';
+
+export { slowGroupThresholdS } from './roles.js';
 
 
 /** Everything the service needs, in explicit units; `contimg stream` fills it from its options. */
@@ -89,10 +91,6 @@ export interface StreamDeps {
   watch?: WatchFactory;
 }
 
-/** Seconds after which a running conversion counts as slow: 90 % of the chunk duration (270 s for 5 min). */
-export function slowGroupThresholdS(chunkDurationMin: number): number {
-  return 0.9 * chunkDurationMin * 60;
-}
 
 export class StreamService {
   private readonly log: Logger;

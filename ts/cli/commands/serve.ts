@@ -9,7 +9,7 @@ import { DEFAULT_TMPFS_PATH } from '../../convert/staging.js';
 import { createLogger, normaliseLevel } from '../../log.js';
 import { layoutBaseOptions, resolveLayout } from '../../layout/index.js';
 import { defineCommand } from '../command.js';
-import { checkPorts, existingQueueSpec, queueHealthOptions } from './stream.js';
+import { checkPorts, existingQueueSpec, queueHealthOptions, queueStatusOptions } from './stream.js';
 
 export const serveCommand = defineCommand({
   command: 'serve',
@@ -33,24 +33,11 @@ export const serveCommand = defineCommand({
     const log = createLogger({ level: a['log-level'], json: !io.isTTY, destination: io.isTTY ? undefined : { write: (s: string) => io.stderr(s) }, name: 'contimg-serve' });
     const file = existingQueueSpec(a);
     const { StreamQueue } = await import('../../stream/queue.js');
-    const { slowGroupThresholdS } = await import('../../stream/service.js');
     const { startOpsServers, queueStatusSource, quicklookRoots } = await import('../../ops/server.js');
     const layout = a['stage-base'] || a['data-base'] ? resolveLayout({ stageBase: a['stage-base'], dataBase: a['data-base'] }) : null;
-    const staging = (
-      [
-        ['output', a['output-dir']],
-        ['tmpfs', a['tmpfs-path']],
-        ['scratch', a['scratch-dir']],
-      ] as const
-    ).flatMap(([area, p]) => (p ? [{ area, path: path.resolve(p) }] : []));
     const queue = await StreamQueue.open(file);
     const source = queueStatusSource(queue, {
-      limit: a.limit,
-      queueDepthWarn: a['queue-depth-warn'],
-      slowGroupS: slowGroupThresholdS(a['chunk-duration']),
-      inProgressTimeoutS: a['in-progress-timeout'],
-      collectingTimeoutS: a['collecting-timeout'],
-      staging,
+      ...queueStatusOptions(a),
       quicklookRoots: quicklookRoots(a['output-dir'] ? path.resolve(a['output-dir']) : undefined, layout),
     });
     const httpPort = a['http-port'] ?? (a['metrics-port'] === undefined ? 8080 : undefined);

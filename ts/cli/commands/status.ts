@@ -5,13 +5,12 @@
  * service itself would on its next start). The value is ts/stream/status.ts's `queueStatus`, the
  * same one the ops dashboard and `/metrics` show.
  */
-import path from 'node:path';
 import { DEFAULT_TMPFS_PATH } from '../../convert/staging.js';
 import { layoutBaseOptions, openLayout, type Layout } from '../../layout/index.js';
 import { defineCommand } from '../command.js';
 import type { Io } from '../io.js';
 import { report } from '../io.js';
-import { existingQueueSpec, queueHealthOptions } from './stream.js';
+import { existingQueueSpec, queueHealthOptions, queueStatusOptions } from './stream.js';
 
 export const statusCommand = defineCommand({
   command: 'status',
@@ -30,29 +29,10 @@ export const statusCommand = defineCommand({
     const file = existingQueueSpec(a);
     // The queue (Kysely over SQLite) loads only for this command.
     const { StreamQueue } = await import('../../stream/queue.js');
-    const { slowGroupThresholdS } = await import('../../stream/service.js');
     const queue = await StreamQueue.open(file);
     try {
       const { queueStatus } = await import('../../stream/status.js');
-      const staging = (
-        [
-          ['output', a['output-dir']],
-          ['tmpfs', a['tmpfs-path']],
-          ['scratch', a['scratch-dir']],
-        ] as const
-      ).flatMap(([area, p]) => (p ? [{ area, path: path.resolve(p) }] : []));
-      const value = await queueStatus(
-        queue,
-        {
-          limit: a.limit,
-          queueDepthWarn: a['queue-depth-warn'],
-          slowGroupS: slowGroupThresholdS(a['chunk-duration']),
-          inProgressTimeoutS: a['in-progress-timeout'],
-          collectingTimeoutS: a['collecting-timeout'],
-          staging,
-        },
-        Date.now() / 1000,
-      );
+      const value = await queueStatus(queue, queueStatusOptions(a), Date.now() / 1000);
       const { counts, warnings } = value;
       report(io, a.json, value, () => {
         const lines: string[] = [];

@@ -13,7 +13,8 @@ import { createLogger, normaliseLevel } from '../../log.js';
 import { checkOutputArgs, layoutFromArgs } from '../../convert/output.js';
 import { layoutWriterOptions, loadCalibrators } from '../../layout/index.js';
 import type { StreamConfig } from '../../stream/service.js';
-import { DEFAULT_LEASE_S, STREAM_ROLES } from '../../stream/roles.js';
+import { DEFAULT_LEASE_S, STREAM_ROLES, slowGroupThresholdS } from '../../stream/roles.js';
+import type { QueueStatusOptions, StagingArea } from '../../stream/status.js';
 import type { WatchMode } from '../../stream/watcher.js';
 import { defineCommand } from '../command.js';
 import { convertOptions, toConvertOptions, toStagingOptions } from './convert.js';
@@ -47,6 +48,37 @@ export function existingQueueSpec(a: { db?: string; 'queue-db': string }): strin
   const spec = queueSpec(a);
   if (!/^[a-z]+:/i.test(spec) && !existsSync(spec)) throw new ContimgError('NOT_FOUND', `${spec}: no queue database (give --queue-db or --db, or start \`contimg stream\` first)`);
   return spec;
+}
+
+/** The staging areas a service was given (`--output-dir`, `--tmpfs-path`, `--scratch-dir`), for status. */
+export function stagingAreas(a: { 'output-dir'?: string; 'tmpfs-path'?: string; 'scratch-dir'?: string }): StagingArea[] {
+  const given = [
+    ['output', a['output-dir']],
+    ['tmpfs', a['tmpfs-path']],
+    ['scratch', a['scratch-dir']],
+  ] as const;
+  return given.flatMap(([area, p]) => (p ? [{ area, path: path.resolve(p) }] : []));
+}
+
+/** What `status` and `serve` report on: the queue health options and the staging areas. */
+export function queueStatusOptions(a: {
+  limit: number;
+  'queue-depth-warn': number;
+  'chunk-duration': number;
+  'in-progress-timeout': number;
+  'collecting-timeout': number;
+  'output-dir'?: string;
+  'tmpfs-path'?: string;
+  'scratch-dir'?: string;
+}): QueueStatusOptions {
+  return {
+    limit: a.limit,
+    queueDepthWarn: a['queue-depth-warn'],
+    slowGroupS: slowGroupThresholdS(a['chunk-duration']),
+    inProgressTimeoutS: a['in-progress-timeout'],
+    collectingTimeoutS: a['collecting-timeout'],
+    staging: stagingAreas(a),
+  };
 }
 
 function positive(a: Record<string, unknown>, names: string[], allowZero = false): void {
