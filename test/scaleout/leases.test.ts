@@ -187,3 +187,22 @@ describe('the PostgreSQL queue schema', () => {
     }
   });
 });
+
+describe.each(backends)('requeue on %s', (backend) => {
+  it('refuses a claim held on another host while its lease runs, and requeues it once the lease expired', async () => {
+    const q = await StreamQueue.open(freshQueueSpec(backend));
+    try {
+      const [g] = await pendingGroups(q, 1, 1000);
+      await q.claimNext(A, 1000, { leaseS: 10 });
+      // This process cannot see host-a's processes: only the lease says whether A may still work.
+      const unknown = () => 'unknown' as const;
+      const early = await q.requeue(g!, { force: false, liveness: unknown }, 1005);
+      expect(early).toMatchObject({ kind: 'refused' });
+      expect((early as { reason: string }).reason).toContain('on another host');
+      expect(await q.requeue(g!, { force: false, liveness: unknown }, 1011)).toEqual({ kind: 'requeued', previous: 'in_progress' });
+      expect(await q.group(g!)).toMatchObject({ state: 'pending', stage: 'resuming', retryCount: 0 });
+    } finally {
+      await q.close();
+    }
+  });
+});

@@ -146,7 +146,8 @@ export async function recoverExpiredLeases(q: Kysely<StreamDb>, maxCrashRecoveri
 /**
  * `contimg requeue`: back to `pending` with a fresh retry budget. An in-progress group whose
  * claimer may still be working on it (alive on this host, or on another host where that
- * cannot be checked) is refused unless `force`.
+ * cannot be checked, while its lease runs) is refused unless `force`. A claim whose lease expired
+ * is fenced off already: its worker can no longer publish or complete, so requeueing it is safe.
  */
 export async function requeue(
   q: Kysely<StreamDb>,
@@ -163,7 +164,8 @@ export async function requeue(
     }
     const owner = { host: r.claimed_by_host, pid: r.claimed_by_pid, start: r.claimed_by_start ?? '' };
     const live = opts.liveness(owner);
-    if (live !== 'gone') {
+    const leaseExpired = r.lease_expires_at !== null && r.lease_expires_at < nowS;
+    if (live !== 'gone' && !(live === 'unknown' && leaseExpired)) {
       const where = live === 'alive' ? 'which is still running' : 'on another host, which this command cannot check';
       return { kind: 'refused', reason: `${groupId} is in progress, claimed by pid ${owner.pid} on ${owner.host} ${where}; use --force to requeue it anyway` } as const;
     }
