@@ -1,5 +1,5 @@
 /** Shared test helpers: run the CLI in-process, make temp dirs, call the Python oracles. */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -60,6 +60,22 @@ export async function oracle<T = any>(script: string, ...args: string[]): Promis
 }
 
 /** Small simulated groups, fast enough for unit tests. */
+/**
+ * Runs the compiled CLI as its own process (for crash tests: fault points in `env`, or a SIGKILL
+ * after `killAfterMs`) and resolves with how it ended and how long it ran.
+ */
+export function runCli(args: string[], env: Record<string, string> = {}, killAfterMs?: number): Promise<{ code: number | null; signal: string | null; ms: number }> {
+  return new Promise((resolve) => {
+    const t0 = Date.now();
+    const child = spawn(bin, args, { env: { ...process.env, ...env }, stdio: 'ignore' });
+    const timer = killAfterMs === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), killAfterMs);
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, ms: Date.now() - t0 });
+    });
+  });
+}
+
 export const SMALL = ['--antennas', '8', '--channels', '8', '--integrations', '4'] as const;
 
 /** A deterministic random generator (mulberry32): the same seed, the same sequence. */

@@ -19,15 +19,10 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { contimg, median, option, python, root } from '../lib.mjs';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const args = process.argv.slice(2);
-const opt = (k, d) => (args.includes(k) ? args[args.indexOf(k) + 1] : d);
-const dir = path.resolve(opt('--dir', path.join(root, '.cache', 'bench-chain')));
-const runs = Number(opt('--runs', '3'));
-const contimg = path.join(root, 'bin', 'contimg');
-const python = path.join(root, '.venv', 'bin', 'python');
+const dir = path.resolve(option('--dir', path.join(root, '.cache', 'bench-chain')));
+const runs = Number(option('--runs', '3'));
 
 const run = (cmd, argv) => {
   const r = spawnSync(cmd, argv, { encoding: 'utf8', maxBuffer: 1 << 28 });
@@ -39,7 +34,6 @@ const timed = (f) => {
   const out = f();
   return { seconds: Number(process.hrtime.bigint() - t) / 1e9, out };
 };
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const fresh = (from, to) => {
   rmSync(to, { recursive: true, force: true });
   execFileSync('cp', ['-a', from, to]);

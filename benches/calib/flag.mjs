@@ -16,41 +16,17 @@
  * 3). Everything is in the page cache after the first round; the machine is shared, so
  * timings are noisy. Prints JSON.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { cpSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { cachedGroupMs, contimg, du, median, option, python, root, timed } from '../lib.mjs';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const args = process.argv.slice(2);
-const opt = (k, d) => (args.includes(k) ? args[args.indexOf(k) + 1] : d);
-const dir = path.resolve(opt('--dir', path.join(root, '.cache', 'bench-flag')));
-const runs = Number(opt('--runs', '3'));
-const contimg = path.join(root, 'bin', 'contimg');
-const python = path.join(root, '.venv', 'bin', 'python');
+const dir = path.resolve(option('--dir', path.join(root, '.cache', 'bench-flag')));
+const runs = Number(option('--runs', '3'));
 const score = path.join(root, 'test', 'oracle', 'flag_score.py');
 
-function timed(cmd, argv) {
-  const t = process.hrtime.bigint();
-  const r = spawnSync('/usr/bin/time', ['-f', '%M', cmd, ...argv], { encoding: 'utf8', maxBuffer: 1 << 28 });
-  const s = Number(process.hrtime.bigint() - t) / 1e9;
-  if (r.status !== 0) throw new Error(`${cmd} ${argv.join(' ')} failed: ${r.stderr.slice(-2000)}`);
-  return { seconds: s, peakRssMb: Number(r.stderr.trim().split('\n').at(-1)) / 1024, stdout: r.stdout };
-}
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const du = (p) => Number(execFileSync('du', ['-sb', p], { encoding: 'utf8' }).split('\t')[0]);
-
 mkdirSync(dir, { recursive: true });
-const input = path.join(dir, 'in');
-const msDir = path.join(dir, 'ms');
-if (!existsSync(msDir)) {
-  rmSync(input, { recursive: true, force: true });
-  execFileSync(contimg, ['simulate', '--output-dir', input, '--rfi', '--json'], { stdio: ['ignore', 'ignore', 'inherit'] });
-  execFileSync(contimg, ['convert', '--input-dir', input, '--output-dir', msDir + '.partial', '--json'], { stdio: ['ignore', 'ignore', 'inherit'] });
-  execFileSync('mv', [msDir + '.partial', msDir]);
-  for (const f of readdirSync(input)) if (f.endsWith('.hdf5')) rmSync(path.join(input, f));
-}
-const ms = path.join(msDir, readdirSync(msDir).find((f) => f.endsWith('.ms')));
+const { input, ms } = cachedGroupMs(dir, ['--rfi'], /\.truth\.json$/);
 const truth = path.join(input, readdirSync(input).find((f) => f.endsWith('.truth.json')));
 const ours = path.join(dir, 'ours.ms');
 const aof = path.join(dir, 'aoflagger.ms');

@@ -14,6 +14,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { StreamQueue } from '../../dist/stream/queue.js';
 import { startPostgres } from '../../scripts/pg-temp.mjs';
+import { median } from '../lib.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const arg = (name, dflt) => {
@@ -64,7 +65,6 @@ async function race(spec) {
   return { claims, doubleClaims: claims - new Set(ids).size, lost: GROUPS - new Set(ids).size, seconds: (lastMs - startAt) / 1000, claimsPerS: claims / ((lastMs - startAt) / 1000), perWorker: results.map((r) => r.ids.length) };
 }
 
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 const pg = await startPostgres({ fsync: true });
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'contimg-bench-claims-'));

@@ -15,6 +15,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { StreamQueue } from '../../dist/stream/queue.js';
 import { startPostgres } from '../../scripts/pg-temp.mjs';
+import { median } from '../lib.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const contimg = path.join(root, 'bin', 'contimg');
@@ -30,7 +31,6 @@ const SIZES = [
 ];
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 function start(args, env = {}) {
   const child = spawn(process.execPath, [contimg, ...args], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });

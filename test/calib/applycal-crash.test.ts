@@ -3,11 +3,10 @@
  * before the fsync and rename, and at timed instants: the final name holds nothing or the
  * complete calibrated MS, and a rerun finishes), and `contimg image --column auto` on its output.
  */
-import { spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bin, cleanupTmpDirs, cliJson, oracle, tmpDir } from '../helpers.js';
+import { cleanupTmpDirs, cliJson, oracle, tmpDir, runCli } from '../helpers.js';
 
 afterAll(cleanupTmpDirs);
 
@@ -23,17 +22,6 @@ beforeAll(async () => {
   tabs = await oracle('casa_applycal.py', 'tables', ms, path.join(dir, 'casa'));
 }, 60_000);
 
-function run(args: string[], env: Record<string, string> = {}, killAfterMs?: number): Promise<{ code: number | null; signal: string | null; ms: number }> {
-  return new Promise((resolve) => {
-    const t0 = Date.now();
-    const child = spawn(bin, args, { env: { ...process.env, ...env }, stdio: 'ignore' });
-    const timer = killAfterMs === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), killAfterMs);
-    child.on('exit', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, ms: Date.now() - t0 });
-    });
-  });
-}
 
 describe('SIGKILL during applycal', () => {
   it('leaves no output under the final name, or the complete one; a rerun finishes', async () => {
@@ -41,21 +29,21 @@ describe('SIGKILL during applycal', () => {
     const args = ['applycal', ms, '--tables', tabs.bp, tabs.g, '--output-dir', out, '--json'];
     const final = path.join(out, '2025-10-02T00:00:00_cal.ms');
     for (const point of ['copied', 'applied']) {
-      const r = await run(args, { CONTIMG_APPLYCAL_FAULT: point });
+      const r = await runCli(args, { CONTIMG_APPLYCAL_FAULT: point });
       expect(r.signal, point).toBe('SIGKILL');
       expect(existsSync(final), point).toBe(false);
       // The killed run's temporary copy is there; the rerun removes it.
       expect(readdirSync(out).some((f) => f.includes('.partial-')), point).toBe(true);
     }
     // Timed kills anywhere in the run (start-up included).
-    const full = await run(args);
+    const full = await runCli(args);
     expect(full.code).toBe(0);
     const reference = path.join(tmpDir(), 'reference.ms');
     await oracle('casa_applycal.py', 'apply', ms, reference, tabs.bp, tabs.g);
     for (const f of [0.3, 0.6, 0.8, 0.95]) {
       const o = tmpDir();
       const a = ['applycal', ms, '--tables', tabs.bp, tabs.g, '--output-dir', o, '--json'];
-      const r = await run(a, {}, Math.round(f * full.ms));
+      const r = await runCli(a, {}, Math.round(f * full.ms));
       const fin = path.join(o, '2025-10-02T00:00:00_cal.ms');
       if (existsSync(fin)) {
         // Anything under the final name is complete: it equals CASA's result.
@@ -63,11 +51,11 @@ describe('SIGKILL during applycal', () => {
         expect(c.corrected_max_rel, `kill at ${f}`).toBeLessThan(1e-5);
       }
       if (r.signal !== 'SIGKILL') continue;
-      const again = await run(a);
+      const again = await runCli(a);
       expect(again.code).toBe(0);
       expect(readdirSync(o).filter((x) => x.includes('.partial-'))).toEqual([]);
     }
-    const again = await run(args);
+    const again = await runCli(args);
     expect(again.code).toBe(0);
     expect(readdirSync(out)).toEqual(['2025-10-02T00:00:00_cal.ms']);
     const c = await oracle('casa_applycal.py', 'compare', final, reference);

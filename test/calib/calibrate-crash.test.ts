@@ -4,11 +4,10 @@
  * leaves every table under its final name complete or absent, registers nothing, and a rerun
  * finishes the job (the three tables, registered in cal_registry, no leftovers).
  */
-import { spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bin, cleanupTmpDirs, cli, cliJson, oracle, tmpDir } from '../helpers.js';
+import { cleanupTmpDirs, cli, cliJson, oracle, tmpDir, runCli } from '../helpers.js';
 
 afterAll(cleanupTmpDirs);
 
@@ -21,12 +20,6 @@ beforeAll(async () => {
   ms = (await cliJson('convert', '--input-dir', path.join(dir, 'in'), '--output-dir', path.join(dir, 'ms'))).groups[0].outputMs;
 }, 60_000);
 
-function run(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; signal: string | null }> {
-  return new Promise((resolve) => {
-    const child = spawn(bin, args, { env: { ...process.env, ...env }, stdio: 'ignore' });
-    child.on('exit', (code, signal) => resolve({ code, signal }));
-  });
-}
 
 const POINTS = ['accumulated', 'bpcal-staged', 'bpcal', 'gpcal-staged', 'gpcal', '2gcal-staged', '2gcal'];
 
@@ -37,7 +30,7 @@ describe('SIGKILL during calibrate', () => {
       const env = ['--stage-base', path.join(base, 'stage'), '--data-base', path.join(base, 'data')];
       const [dry] = await cliJson('calibrate', ms, ...env, '--dry-run');
       const finals: string[] = [dry.tables.bandpass, dry.tables.gain, dry.tables.gain2];
-      const r = await run(['calibrate', ms, ...env, '--json'], { CONTIMG_CALIBRATE_FAULT: point });
+      const r = await runCli(['calibrate', ms, ...env, '--json'], { CONTIMG_CALIBRATE_FAULT: point });
       expect(r.signal, point).toBe('SIGKILL');
       const present = finals.filter((f) => existsSync(f));
       // Tables appear in order, each complete: bpcal after "bpcal", gpcal after "gpcal", …

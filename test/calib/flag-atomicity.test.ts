@@ -4,11 +4,10 @@
  * as it was or exactly as an uninterrupted run writes it, and a rerun finishes the job with
  * the uninterrupted run's FLAG and no leftovers.
  */
-import { spawn } from 'node:child_process';
 import { cpSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bin, cleanupTmpDirs, cliJson, oracle, tmpDir } from '../helpers.js';
+import { cleanupTmpDirs, cliJson, oracle, tmpDir, runCli } from '../helpers.js';
 
 afterAll(cleanupTmpDirs);
 
@@ -17,17 +16,6 @@ let ms: string;
 let oldHash: string;
 let newHash: string;
 
-function run(args: string[], env: Record<string, string> = {}, killAfterMs?: number): Promise<{ code: number | null; signal: string | null; ms: number }> {
-  return new Promise((resolve) => {
-    const t0 = Date.now();
-    const child = spawn(bin, args, { env: { ...process.env, ...env }, stdio: 'ignore' });
-    const timer = killAfterMs === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), killAfterMs);
-    child.on('exit', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, ms: Date.now() - t0 });
-    });
-  });
-}
 
 function freshCopy(): string {
   const d = tmpDir();
@@ -45,7 +33,7 @@ beforeAll(async () => {
   ms = (await cliJson('convert', '--input-dir', path.join(dir, 'in'), '--output-dir', path.join(dir, 'ms'))).groups[0].outputMs;
   oldHash = await hash(ms);
   const ref = freshCopy();
-  const r = await run(['flag', ref, '--json']);
+  const r = await runCli(['flag', ref, '--json']);
   expect(r.code).toBe(0);
   newHash = await hash(ref);
   expect(newHash).not.toBe(oldHash);
@@ -56,13 +44,13 @@ describe('SIGKILL during flag', () => {
     const expected = { staged: oldHash, written: oldHash, exchanged: newHash };
     for (const [point, want] of Object.entries(expected)) {
       const m = freshCopy();
-      const r = await run(['flag', m, '--json'], { CONTIMG_FLAG_FAULT: point });
+      const r = await runCli(['flag', m, '--json'], { CONTIMG_FLAG_FAULT: point });
       expect(r.signal, point).toBe('SIGKILL');
       expect(await hash(m), point).toBe(want);
       // The staged copy (partial new state, or after the exchange the old one) is left...
       expect(leftovers(m).some((f) => f.includes('.flag-')), point).toBe(true);
       // ...and the rerun removes it and ends with the uninterrupted run's FLAG.
-      const again = await run(['flag', m, '--json']);
+      const again = await runCli(['flag', m, '--json']);
       expect(again.code, point).toBe(0);
       expect(await hash(m), point).toBe(newHash);
       expect(leftovers(m), point).toEqual([]);
@@ -71,14 +59,14 @@ describe('SIGKILL during flag', () => {
 
   it('at timed instants: old or new, never a mixture; a rerun completes', async () => {
     const probe = freshCopy();
-    const full = await run(['flag', probe, '--json']);
+    const full = await runCli(['flag', probe, '--json']);
     expect(full.code).toBe(0);
     for (const f of [0.2, 0.4, 0.6, 0.75, 0.9]) {
       const m = freshCopy();
-      const r = await run(['flag', m, '--json'], {}, Math.round(f * full.ms));
+      const r = await runCli(['flag', m, '--json'], {}, Math.round(f * full.ms));
       expect([oldHash, newHash], `kill at ${f}`).toContain(await hash(m));
       if (r.signal !== 'SIGKILL') continue;
-      const again = await run(['flag', m, '--json']);
+      const again = await runCli(['flag', m, '--json']);
       expect(again.code).toBe(0);
       expect(await hash(m), `rerun after a kill at ${f}`).toBe(newHash);
       expect(leftovers(m)).toEqual([]);

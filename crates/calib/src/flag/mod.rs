@@ -232,36 +232,10 @@ pub fn flag(
     let frac = |n: usize| n as f64 / samples.max(1) as f64;
     let flagged_before = st.flagged();
     if already_flagged {
-        let per_antenna_now = per_antenna(&lay, &present, &flag);
-        let per_channel_now = per_channel(&lay, &present, &flag);
-        return Ok(FlagSummary {
-            ms: cfg.ms.clone(),
-            dry_run: cfg.dry_run,
-            already_flagged,
-            settings: cfg.settings(),
-            rows: lay.n_rows,
-            samples,
-            n_time,
-            n_baselines: lay.baselines.len(),
-            n_chan,
-            n_corr,
-            flagged_before,
-            flagged_after: flagged_before,
-            fraction_before: frac(flagged_before),
-            fraction_after: frac(flagged_before),
-            steps: Vec::new(),
-            per_antenna: per_antenna_now
-                .into_iter()
-                .filter_map(|(a, f)| f.map(|f| AntennaSummary { antenna: a, fraction_before: f, fraction_after: f }))
-                .collect(),
-            per_channel_before: per_channel_now.clone(),
-            per_channel_after: per_channel_now,
-            noisy_antennas: Vec::new(),
-            read_seconds,
-            flag_seconds: 0.0,
-            write_seconds: 0.0,
-            seconds: t0.elapsed().as_secs_f64(),
-        });
+        // Nothing to compute or write: the summary of FLAG as found, before = after.
+        let now = FlagCounts { flagged: flagged_before, per_antenna: per_antenna(&lay, &present, &flag), per_channel: per_channel(&lay, &present, &flag) };
+        let times = Timings { read_seconds, flag_seconds: 0.0, write_seconds: 0.0, started: t0 };
+        return Ok(summarise(cfg, &lay, true, samples, now.clone(), now, Vec::new(), Vec::new(), times));
     }
     let per_antenna_before = per_antenna(&lay, &present, &flag);
     let per_channel_before = per_channel(&lay, &present, &flag);
@@ -384,35 +358,73 @@ pub fn flag(
         write(cfg, &lay, &flag, block_rows, progress)?;
     }
     let write_seconds = t2.elapsed().as_secs_f64();
-    Ok(FlagSummary {
+    let before = FlagCounts { flagged: flagged_before, per_antenna: per_antenna_before, per_channel: per_channel_before };
+    let after = FlagCounts { flagged: flagged_after, per_antenna: per_antenna_after, per_channel: per_channel_after };
+    let times = Timings { read_seconds, flag_seconds, write_seconds, started: t0 };
+    Ok(summarise(cfg, &lay, already_flagged, samples, before, after, steps, noisy_antennas, times))
+}
+
+/// FLAG counted at one moment: samples flagged, each antenna's fraction (None: no
+/// cross-correlation) and each channel's.
+#[derive(Clone)]
+struct FlagCounts {
+    flagged: usize,
+    per_antenna: Vec<(usize, Option<f64>)>,
+    per_channel: Vec<f64>,
+}
+
+struct Timings {
+    read_seconds: f64,
+    flag_seconds: f64,
+    write_seconds: f64,
+    started: Instant,
+}
+
+/// The one place a `FlagSummary` is built, for a run that flagged and for one that found the MS
+/// already flagged with the same settings.
+#[allow(clippy::too_many_arguments)]
+fn summarise(
+    cfg: &FlagConfig,
+    lay: &Layout,
+    already_flagged: bool,
+    samples: usize,
+    before: FlagCounts,
+    after: FlagCounts,
+    steps: Vec<StepSummary>,
+    noisy_antennas: Vec<usize>,
+    t: Timings,
+) -> FlagSummary {
+    let frac = |n: usize| n as f64 / samples.max(1) as f64;
+    FlagSummary {
         ms: cfg.ms.clone(),
         dry_run: cfg.dry_run,
         already_flagged,
         settings: cfg.settings(),
         rows: lay.n_rows,
         samples,
-        n_time,
+        n_time: lay.n_time(),
         n_baselines: lay.baselines.len(),
-        n_chan,
-        n_corr,
-        flagged_before,
-        flagged_after,
-        fraction_before: frac(flagged_before),
-        fraction_after: frac(flagged_after),
+        n_chan: lay.n_chan,
+        n_corr: lay.n_corr,
+        flagged_before: before.flagged,
+        flagged_after: after.flagged,
+        fraction_before: frac(before.flagged),
+        fraction_after: frac(after.flagged),
         steps,
-        per_antenna: per_antenna_before
+        per_antenna: before
+            .per_antenna
             .into_iter()
-            .zip(per_antenna_after)
+            .zip(after.per_antenna)
             .filter_map(|((a, b), (_, f))| b.map(|b| AntennaSummary { antenna: a, fraction_before: b, fraction_after: f.unwrap_or(0.0) }))
             .collect(),
-        per_channel_before,
-        per_channel_after,
+        per_channel_before: before.per_channel,
+        per_channel_after: after.per_channel,
         noisy_antennas,
-        read_seconds,
-        flag_seconds,
-        write_seconds,
-        seconds: t0.elapsed().as_secs_f64(),
-    })
+        read_seconds: t.read_seconds,
+        flag_seconds: t.flag_seconds,
+        write_seconds: t.write_seconds,
+        seconds: t.started.elapsed().as_secs_f64(),
+    }
 }
 
 fn validate(cfg: &FlagConfig) -> Result<(), CalibError> {
