@@ -21,6 +21,7 @@
  */
 import { sql, type ExpressionBuilder, type Kysely } from 'kysely';
 import { describeTarget, dialectOf, lockRows, openDatabase, parseDbTarget, writeTransaction, type DbTarget } from '../db/index.js';
+import { listen, notify } from '../db/notify.js';
 import { formatTimestamp, parseSubbandName, type SubbandFile } from '../groups.js';
 import { filesOfFailedGroups, groupTimeS, registerFiles, requeueReplaced, type Arrival, type FailedGroupFile, type GroupingRules, type Registration } from './register.js';
 import type { Liveness, ProcessIdentity } from './owner.js';
@@ -238,7 +239,18 @@ export class StreamQueue {
   async register(files: Arrival[], rules: GroupingRules, nowS: UnixSeconds): Promise<Registration[]> {
     if (files.length === 0) return [];
     // Registration reads groups near each file's time that may not exist yet: serialised.
-    return this.immediate((q) => registerFiles(q, files, rules, nowS), 'contimg:register');
+    const regs = await this.immediate((q) => registerFiles(q, files, rules, nowS), 'contimg:register');
+    // Workers in other processes claim at once rather than at their next poll.
+    if (regs.some((r) => r.kind !== 'known' && r.kind !== 'duplicate' && r.becamePending)) await notify(this.db, 'contimg_pending');
+    return regs;
+  }
+
+  /**
+   * Calls `onPending` whenever another process makes a group pending (PostgreSQL only; see
+   * ts/db/notify.ts). Returns the function that stops listening.
+   */
+  async onPending(onPending: () => void, onError: (err: Error) => void): Promise<() => Promise<void>> {
+    return listen(this.target, 'contimg_pending', onPending, onError);
   }
 
   /** The files of failed groups, with the size and mtime they were registered with. */

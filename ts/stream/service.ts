@@ -184,6 +184,7 @@ export class StreamService {
     const converter = await this.converter();
     // The output opens its registries at the first registration, inside the try below.
     const queue = (this.queue = await StreamQueue.open(c.queueDb));
+    let stopListening: () => Promise<void> = async () => undefined;
     const probe = this.deps.probe ?? realDiskProbe;
     try {
       const rules: SpaceRule[] = [{ name: 'output', path: outputRoot, minFreeBytes: c.minFreeOutputBytes }];
@@ -242,6 +243,13 @@ export class StreamService {
         },
       ));
       if (this.stopping) worker.stop();
+      // A worker serving another process's watcher (PostgreSQL) is woken by its notices.
+      if (c.role !== 'watcher') {
+        stopListening = await queue.onPending(
+          () => worker.wake(),
+          (err) => this.log.warn({ err }, `listening for new groups failed (${err.message}); claiming at each poll only`),
+        );
+      }
       if (c.ops && (c.ops.httpPort !== undefined || c.ops.metricsPort !== undefined)) {
         // Loaded only when asked for: Fastify and prom-client are not needed otherwise.
         const { startOpsServers, queueStatusSource, quicklookRoots } = await import('../ops/server.js');
@@ -290,6 +298,7 @@ export class StreamService {
       this.log.info('Streaming converter running');
       await worker.run();
     } finally {
+      await stopListening();
       this.resolveReady();
       await this.watcher?.stop().catch((err) => this.log.error({ err }, `stopping the watcher: ${(err as Error).message}`));
       await this.monitor?.stop();
