@@ -34,10 +34,10 @@ export const du = (p) => Number(execFileSync('du', ['-sb', p], { encoding: 'utf8
 
 /**
  * A full-size simulated group converted to `<dir>/ms/<group>.ms`, made once and reused by later
- * runs (the MS appears under its name only when complete). `keepInputs` keeps files of the
- * simulation whose names match it (the truth JSON, say); the rest of the input goes.
+ * runs (the MS appears under its name only when complete). The subband files go once converted;
+ * the simulation's truth (JSON, masks) stays in `<dir>/in`.
  */
-export function cachedGroupMs(dir, simulateArgs, keepInputs = /\.json$/) {
+export function cachedGroupMs(dir, simulateArgs) {
   const input = path.join(dir, 'in');
   const msDir = path.join(dir, 'ms');
   if (!existsSync(msDir)) {
@@ -45,7 +45,7 @@ export function cachedGroupMs(dir, simulateArgs, keepInputs = /\.json$/) {
     execFileSync(contimg, ['simulate', '--output-dir', input, ...simulateArgs, '--json'], { stdio: ['ignore', 'ignore', 'inherit'] });
     execFileSync(contimg, ['convert', '--input-dir', input, '--output-dir', msDir + '.partial', '--json'], { stdio: ['ignore', 'ignore', 'inherit'] });
     execFileSync('mv', [msDir + '.partial', msDir]);
-    for (const f of readdirSync(input)) if (!keepInputs.test(f)) rmSync(path.join(input, f), { recursive: true, force: true });
+    for (const f of readdirSync(input)) if (f.endsWith('.hdf5')) rmSync(path.join(input, f));
   }
   return { input, ms: path.join(msDir, readdirSync(msDir).find((f) => f.endsWith('.ms'))) };
 }

@@ -23,7 +23,7 @@ const runs = Number(option('--runs', '3'));
 const oracle = path.join(root, 'test', 'oracle', 'casa_applycal.py');
 
 mkdirSync(dir, { recursive: true });
-const { ms } = cachedGroupMs(dir, ['--seed', '11'], /^$/);
+const { ms } = cachedGroupMs(dir, ['--seed', '11']);
 const tables = path.join(dir, 'tables');
 if (!existsSync(path.join(tables, 'g'))) {
   const t = timed(python, [oracle, 'tables', ms, tables]);

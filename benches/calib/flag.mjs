@@ -26,7 +26,7 @@ const runs = Number(option('--runs', '3'));
 const score = path.join(root, 'test', 'oracle', 'flag_score.py');
 
 mkdirSync(dir, { recursive: true });
-const { input, ms } = cachedGroupMs(dir, ['--rfi'], /\.truth\.json$/);
+const { input, ms } = cachedGroupMs(dir, ['--rfi']);
 const truth = path.join(input, readdirSync(input).find((f) => f.endsWith('.truth.json')));
 const ours = path.join(dir, 'ours.ms');
 const aof = path.join(dir, 'aoflagger.ms');
