@@ -25,7 +25,7 @@ import { STREAM_MIGRATIONS } from '../stream/schema.js';
 import { MIGRATION_TABLE, type Migrations } from './dialect.js';
 import { migrateWithin, openPostgres, openPostgresMigrated } from './postgres.js';
 import { openSqlite } from './sqlite.js';
-import { openDatabase } from './index.js';
+import { openDatabase, writeTransaction } from './index.js';
 import { redactUrl, type DbTarget } from './target.js';
 
 export type DatabaseName = 'queue' | RegistryName;
@@ -260,17 +260,9 @@ async function withDestination<T>(inst: Installation, d: InstallationDatabase, f
   let db: Kysely<any> | undefined;
   try {
     db = await openSqlite<any>(target.file, d.migrations);
-    return await db.connection().execute(async (conn) => {
-      await sql`BEGIN IMMEDIATE`.execute(conn);
-      try {
-        await checkEmpty(conn);
-        const result = await fn(conn);
-        await sql`COMMIT`.execute(conn);
-        return result;
-      } catch (err) {
-        await sql`ROLLBACK`.execute(conn).catch(() => undefined);
-        throw err;
-      }
+    return await writeTransaction(db, async (conn) => {
+      await checkEmpty(conn);
+      return fn(conn);
     });
   } catch (err) {
     await db?.destroy();
