@@ -22,6 +22,30 @@ export function pgBinDir() {
   throw new Error('PostgreSQL 15 server binaries not found (apt-get install postgresql-15; scripts/setup.sh does it)');
 }
 
+/**
+ * Runs SQL with psql as an operator would, unaligned and tuples-only: fields separated by
+ * `separator` (default `|`, the sqlite3 CLI's format), NULL printed as `nullAs` (default empty).
+ * Returns psql's output; throws with its message when the SQL fails.
+ */
+export function psql(url, query, { separator = '|', nullAs = '' } = {}) {
+  const r = spawnSync(path.join(pgBinDir(), 'psql'), ['-X', '-q', '-A', '-t', '-F', separator, '-P', `null=${nullAs}`, '-v', 'ON_ERROR_STOP=1', url, '-c', query], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`psql ${query}: ${r.stderr}`);
+  return r.stdout;
+}
+
+/** The URL of database `name` on the server of `serverUrl`. */
+export function databaseUrl(serverUrl, name) {
+  const u = new URL(serverUrl);
+  u.pathname = `/${name}`;
+  return u.toString();
+}
+
+/** Creates an empty database on the server of `serverUrl`; returns its URL. */
+export function createDatabase(serverUrl, name) {
+  psql(serverUrl, `CREATE DATABASE "${name}"`);
+  return databaseUrl(serverUrl, name);
+}
+
 function freePort() {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();
@@ -64,11 +88,7 @@ export async function startPostgres(opts = {}) {
   return {
     url,
     /** A fresh, empty database on this server; returns its URL. */
-    createDatabase(name) {
-      const r = spawnSync(path.join(bin, 'psql'), ['-X', '-q', '-v', 'ON_ERROR_STOP=1', url, '-c', `CREATE DATABASE "${name}"`], { encoding: 'utf8' });
-      if (r.status !== 0) throw new Error(`CREATE DATABASE ${name}: ${r.stderr}`);
-      return `postgres://postgres@127.0.0.1:${port}/${name}`;
-    },
+    createDatabase: (name) => createDatabase(url, name),
     stop() {
       if (stopped) return;
       stopped = true;

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll } from 'vitest';
 import { startPostgres, type PgServer } from '../scripts/pg-temp.mjs';
 
-export { startPostgres, type PgServer };
+export { createDatabase, databaseUrl, psql, startPostgres, type PgServer } from '../scripts/pg-temp.mjs';
 
 /** Starts a server before the file's tests and stops it after them; `server()` is it meanwhile. */
 export function usePostgres(): { server: () => PgServer } {

@@ -6,7 +6,7 @@
  * destination, or one that fails half-way, changes nothing; `contimg db migrate` creates every
  * schema, once, also from two processes at once.
  */
-import { execFile, spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -19,10 +19,9 @@ import { openRegistries, registerCalTable, registerIngest, registerMs, registerP
 import { StreamQueue, type Arrival, type GroupingRules } from '../../ts/stream/queue.js';
 import type { ProcessIdentity } from '../../ts/stream/owner.js';
 import { bin, cleanupTmpDirs, cli, cliJson, tmpDir } from '../helpers.js';
-import { usePostgres } from '../postgres.js';
+import { psql, usePostgres } from '../postgres.js';
 import { groupNames } from '../stream/helpers.js';
 
-const PSQL = '/usr/lib/postgresql/15/bin/psql';
 const RULES: GroupingRules = { toleranceS: 60, expectedSubbands: 16, chunkMinutes: 5 };
 const T0 = parseUtc('2025-10-05T12:30:00');
 const owner: ProcessIdentity = { host: 'node-a', pid: 4242, start: 'boot-1' };
@@ -127,10 +126,8 @@ async function seedRegistries(layout: Layout, dir: string): Promise<void> {
 }
 
 /** psql's unaligned output, each cell typed back: NULL, a number, or text. */
-function psql(url: string, query: string): unknown[][] {
-  const r = spawnSync(PSQL, ['-X', '-q', '-A', '-t', '-F', '\t', '-P', 'null=<NULL>', '-v', 'ON_ERROR_STOP=1', url, '-c', query], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`psql: ${r.stderr}`);
-  return r.stdout
+function psqlRows(url: string, query: string): unknown[][] {
+  return psql(url, query, { separator: '\t', nullAs: '<NULL>' })
     .split('\n')
     .filter((l) => l !== '')
     .map((l) => l.split('\t').map((c) => (c === '<NULL>' ? null : /^-?\d+(\.\d+)?(e[-+]?\d+)?$/i.test(c) ? Number(c) : c)));
@@ -187,7 +184,7 @@ describe('db copy', () => {
     for (const q of OPERATOR_QUERIES) {
       const original = sqliteRows(a.queueFile, q);
       expect(original.length, q).toBeGreaterThan(0);
-      expect(psql(url, q), q).toEqual(original);
+      expect(psqlRows(url, q), q).toEqual(original);
       expect(sqliteRows(b.queueFile, q), q).toEqual(original);
     }
     expect(sqliteRows(a.queueFile, OPERATOR_QUERIES[2]!)).toEqual([['collecting', 1], ['completed', 9], ['failed', 2], ['in_progress', 1], ['pending', 2]]);
@@ -245,12 +242,12 @@ describe('db copy', () => {
     await seedQueue(a.queueFile, path.join(a.dir, 'incoming'));
     const url = postgres.server().createDatabase('nonempty');
     expect((await cli('db', 'copy', '--from', `sqlite:${a.queueFile}`, '--to', url, ...a.bases)).code).toBe(0);
-    const before = psql(url, OPERATOR_QUERIES[2]!);
+    const before = psqlRows(url, OPERATOR_QUERIES[2]!);
     const again = await cli('db', 'copy', '--from', `sqlite:${a.queueFile}`, '--to', url, ...a.bases);
     expect(again.code).toBe(1);
     expect(again.stderr).toContain('[DB_COPY_NOT_EMPTY]');
     expect(again.stderr).toContain(`${url} (schema public): the destination is not empty (ingest_queue has 15 row(s))`);
-    expect(psql(url, OPERATOR_QUERIES[2]!)).toEqual(before);
+    expect(psqlRows(url, OPERATOR_QUERIES[2]!)).toEqual(before);
 
     // Into SQLite too: an existing queue file with rows.
     const b = site();
@@ -272,10 +269,9 @@ describe('db copy', () => {
     await seedRegistries(a.layout, a.dir);
     const url = postgres.server().createDatabase('conflict');
     // A table in the way of the products registry's migration, created by someone else.
-    const r0 = spawnSync(PSQL, ['-X', '-q', '-v', 'ON_ERROR_STOP=1', url, '-c', 'CREATE SCHEMA products; CREATE TABLE products.ms_index (x int)'], { encoding: 'utf8' });
-    expect(r0.status, r0.stderr).toBe(0);
-    const schemas = () => psql(url, "SELECT nspname FROM pg_namespace WHERE nspname NOT LIKE 'pg_%' AND nspname <> 'information_schema' ORDER BY 1");
-    const tables = () => psql(url, "SELECT table_schema, table_name FROM information_schema.tables WHERE table_schema NOT IN ('pg_catalog', 'information_schema') ORDER BY 1, 2");
+    psql(url, 'CREATE SCHEMA products; CREATE TABLE products.ms_index (x int)');
+    const schemas = () => psqlRows(url, "SELECT nspname FROM pg_namespace WHERE nspname NOT LIKE 'pg_%' AND nspname <> 'information_schema' ORDER BY 1");
+    const tables = () => psqlRows(url, "SELECT table_schema, table_name FROM information_schema.tables WHERE table_schema NOT IN ('pg_catalog', 'information_schema') ORDER BY 1, 2");
     const before = { schemas: schemas(), tables: tables() };
     const r = await cli('db', 'copy', '--from', `sqlite:${a.queueFile}`, '--to', url, ...a.bases);
     expect(r.code).toBe(1);
@@ -287,8 +283,7 @@ describe('db copy', () => {
     // source table the copy does not know, whose rows would be lost: refused.)
     const src = postgres.server().createDatabase('conflict_src');
     expect((await cli('db', 'copy', '--from', `sqlite:${a.queueFile}`, '--to', src, ...a.bases)).code).toBe(0);
-    const r1 = spawnSync(PSQL, ['-X', '-q', '-v', 'ON_ERROR_STOP=1', src, '-c', 'CREATE TABLE data_registry.notes (x text)'], { encoding: 'utf8' });
-    expect(r1.status, r1.stderr).toBe(0);
+    psql(src, 'CREATE TABLE data_registry.notes (x text)');
     const c = site();
     const failed = await cli('db', 'copy', '--from', src, '--to', `sqlite:${c.queueFile}`, ...c.bases);
     expect(failed.stderr).toContain('[DB_COPY_UNKNOWN_TABLE]');
@@ -313,8 +308,8 @@ describe('db migrate', () => {
       ['cal_registry', '0001_caltables'],
       ['data_registry', '0001_data_registry'],
     ]);
-    const recorded = () => psql(url, "SELECT n.nspname, count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relname = 'kysely_migration' GROUP BY 1 ORDER BY 1");
-    const stamps = () => psql(url, 'SELECT name, timestamp FROM public.kysely_migration ORDER BY name');
+    const recorded = () => psqlRows(url, "SELECT n.nspname, count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relname = 'kysely_migration' GROUP BY 1 ORDER BY 1");
+    const stamps = () => psqlRows(url, 'SELECT name, timestamp FROM public.kysely_migration ORDER BY name');
     expect(recorded()).toEqual([['cal_registry', 1], ['data_registry', 1], ['ingest', 1], ['products', 1], ['public', 1]]);
     const before = stamps();
     expect(before).toHaveLength(5);

@@ -10,7 +10,6 @@
  * frozen worker's late publish was refused, and the seed's operator SQL, run with psql, counts
  * what the test expects.
  */
-import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -18,7 +17,7 @@ import { native } from '../../ts/native.js';
 import { realConverterAvailable } from '../../ts/stream/converter.js';
 import { StreamQueue } from '../../ts/stream/queue.js';
 import { cleanupTmpDirs, cli, cliJson, tmpDir } from '../helpers.js';
-import { startPostgres, type PgServer } from '../postgres.js';
+import { psql, startPostgres, type PgServer } from '../postgres.js';
 import { ensureDist, logLines, rng, shuffle, spawnCli, waitFor, type Spawned } from '../stream/helpers.js';
 
 const GROUPS = 30;
@@ -175,13 +174,13 @@ describe.skipIf(!realConverterAvailable())('four workers on four hosts sharing a
       expect(killedHolding, 'no kill landed on a worker holding a claim').toBeGreaterThan(0);
 
       // The seed's operator queries, through psql, as an operator would run them.
-      const psql = (q: string) => execFileSync('/usr/lib/postgresql/15/bin/psql', ['-X', '-A', '-t', '-F', '|', url, '-c', q], { encoding: 'utf8' }).trim();
-      expect(psql('SELECT state, COUNT(*) FROM ingest_queue GROUP BY state;')).toBe(`completed|${GROUPS}`);
-      expect(psql('SELECT COUNT(*) FROM performance_metrics;')).toBe(String(GROUPS));
-      const recent = psql('SELECT group_id, state, processing_stage, retry_count, error FROM ingest_queue ORDER BY received_at DESC LIMIT 10;').split('\n');
+      const sql = (q: string) => psql(url, q).trim();
+      expect(sql('SELECT state, COUNT(*) FROM ingest_queue GROUP BY state;')).toBe(`completed|${GROUPS}`);
+      expect(sql('SELECT COUNT(*) FROM performance_metrics;')).toBe(String(GROUPS));
+      const recent = sql('SELECT group_id, state, processing_stage, retry_count, error FROM ingest_queue ORDER BY received_at DESC LIMIT 10;').split('\n');
       expect(recent).toHaveLength(10);
       for (const line of recent) expect(line).toMatch(/^\S+\|completed\|(processing_fresh|resuming)\|\d+\|/);
-      const recoveries = Number(psql('SELECT SUM(crash_recoveries) FROM ingest_queue;'));
+      const recoveries = Number(sql('SELECT SUM(crash_recoveries) FROM ingest_queue;'));
       expect(recoveries).toBeGreaterThanOrEqual(1);
       console.log(`failover: ${kills} kills (${killedHolding} while holding a claim), ${recoveries} claims taken back, frozen group ${frozen!.groupId} (claim ${frozen!.token} → ${fg.claimToken})`);
     } finally {

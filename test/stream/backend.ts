@@ -5,16 +5,16 @@
  * SQLite path or the URL of a fresh PostgreSQL database; `operatorSql` runs an operator's SQL on
  * it the way the seed does (the `sqlite3` CLI, or `psql`).
  */
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { inject } from 'vitest';
+import { createDatabase, databaseUrl, psql } from '../postgres.js';
+
+export { psql };
 
 export type Backend = 'sqlite' | 'postgres';
 
 export const BACKEND: Backend = process.env.CONTIMG_TEST_BACKEND === 'postgres' ? 'postgres' : 'sqlite';
-
-const PSQL = ['/usr/lib/postgresql/15/bin/psql'].find((p) => existsSync(p)) ?? 'psql';
 
 let created = 0;
 
@@ -27,9 +27,7 @@ export function pgServerUrl(): string {
 
 /** A URL of the same server with another database name. */
 export function pgDatabaseUrl(name: string): string {
-  const u = new URL(pgServerUrl());
-  u.pathname = `/${name}`;
-  return u.toString();
+  return databaseUrl(pgServerUrl(), name);
 }
 
 /**
@@ -38,16 +36,7 @@ export function pgDatabaseUrl(name: string): string {
  */
 export function queueDb(dir: string, name = 'queue'): string {
   if (BACKEND === 'sqlite') return path.join(dir, `${name}.sqlite3`);
-  const db = `q_${process.pid}_${++created}_${Math.random().toString(36).slice(2, 8)}`;
-  psql(pgServerUrl(), `CREATE DATABASE "${db}"`);
-  return pgDatabaseUrl(db);
-}
-
-/** Runs SQL with `psql` in unaligned, tuples-only mode, `|` between fields (the `sqlite3` CLI's default format). */
-export function psql(url: string, query: string): string {
-  const r = spawnSync(PSQL, ['-X', '-q', '-A', '-t', '-F', '|', '-v', 'ON_ERROR_STOP=1', url, '-c', query], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`psql ${query}: ${r.stderr}`);
-  return r.stdout;
+  return createDatabase(pgServerUrl(), `q_${process.pid}_${++created}_${Math.random().toString(36).slice(2, 8)}`);
 }
 
 /** Runs an operator's SQL against a queue as the seed does: the `sqlite3` CLI, or `psql` on PostgreSQL. */
