@@ -23,7 +23,7 @@ import { sql, type ExpressionBuilder, type Kysely } from 'kysely';
 import { describeTarget, dialectOf, lockRows, openDatabase, parseDbTarget, writeTransaction, type DbTarget } from '../db/index.js';
 import { listen, notify } from '../db/notify.js';
 import { formatTimestamp, parseSubbandName, type SubbandFile } from '../groups.js';
-import { filesOfFailedGroups, groupTimeS, registerFiles, requeueReplaced, type Arrival, type FailedGroupFile, type GroupingRules, type Registration } from './register.js';
+import { completedAGroup, filesOfFailedGroups, groupTimeS, registerFiles, requeueReplaced, type Arrival, type FailedGroupFile, type GroupingRules, type Registration } from './register.js';
 import type { Liveness, ProcessIdentity } from './owner.js';
 import {
   STREAM_MIGRATIONS,
@@ -241,7 +241,7 @@ export class StreamQueue {
     // Registration reads groups near each file's time that may not exist yet: serialised.
     const regs = await this.immediate((q) => registerFiles(q, files, rules, nowS), 'contimg:register');
     // Workers in other processes claim at once rather than at their next poll.
-    if (regs.some((r) => r.kind !== 'known' && r.kind !== 'duplicate' && r.becamePending)) await notify(this.db, 'contimg_pending');
+    if (completedAGroup(regs)) await notify(this.db, 'contimg_pending');
     return regs;
   }
 

@@ -58,6 +58,11 @@ export type Registration =
    */
   | { kind: 'duplicate'; path: string; groupId: string; existingPath: string };
 
+/** Whether registering these files completed a group (made it `pending`). */
+export function completedAGroup(regs: readonly Registration[]): boolean {
+  return regs.some((r) => r.kind !== 'known' && r.kind !== 'duplicate' && r.becamePending);
+}
+
 /** Seconds since the epoch of a `YYYY-MM-DDTHH:MM:SS` group id (NaN for anything else). */
 export function groupTimeS(groupId: string): number {
   try {

@@ -81,7 +81,6 @@ export interface WorkerDeps {
   now?: () => number;
 }
 
-
 type AbortReason = 'shutdown' | 'claim-lost';
 
 export { checkpointPathFor } from '../convert/resume.js';
