@@ -28,10 +28,12 @@ export function parseDbTarget(spec: string): DbTarget {
   return { kind: 'sqlite', file: path.resolve(file) };
 }
 
-/** `--db`, else `CONTIMG_DATABASE_URL`, else the SQLite file the command would use. */
-export function resolveDbTarget(cliSpec: string | undefined, sqliteFile: string, env: NodeJS.ProcessEnv = process.env): DbTarget {
-  const spec = cliSpec ?? env[DATABASE_URL_ENV];
-  return spec ? parseDbTarget(spec) : { kind: 'sqlite', file: path.resolve(sqliteFile) };
+/**
+ * `--db`, else `CONTIMG_DATABASE_URL`, else the command's own database option (a SQLite file, or
+ * a URL given there).
+ */
+export function resolveDbTarget(cliSpec: string | undefined, fallback: string, env: NodeJS.ProcessEnv = process.env): DbTarget {
+  return parseDbTarget(cliSpec ?? env[DATABASE_URL_ENV] ?? fallback);
 }
 
 /** The target for messages, without a password. */

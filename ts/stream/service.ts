@@ -20,10 +20,11 @@ import { childConverter } from './subprocess.js';
 import { DirectoryWatcher, type WatchFactory, type WatchMode } from './watcher.js';
 import { StreamingWorker } from './worker.js';
 import { requeueCorrectedFiles } from './replacements.js';
+import type { DbTarget } from '../db/target.js';
+import { completedAGroup } from './register.js';
 import { slowGroupThresholdS, type StreamRole } from './roles.js';
 
 export { slowGroupThresholdS } from './roles.js';
-
 
 /** Everything the service needs, in explicit units; `contimg stream` fills it from its options. */
 export interface StreamConfig {
@@ -35,7 +36,8 @@ export interface StreamConfig {
   layout: Layout | null;
   /** The calibrator list that sorts groups into science and calibrators (default: the shipped one). */
   calibrators?: readonly Calibrator[];
-  queueDb: string;
+  /** The queue's database: a SQLite path or a postgres:// URL, or its parsed target. */
+  queueDb: string | DbTarget;
   scratchDir?: string;
   checkpointDir?: string;
   /** `--chunk-duration`: minutes of data per group; the slow-group threshold is 90 % of it. */
@@ -90,7 +92,6 @@ export interface StreamDeps {
   probe?: DiskProbe;
   watch?: WatchFactory;
 }
-
 
 export class StreamService {
   private readonly log: Logger;
@@ -282,7 +283,7 @@ export class StreamService {
       const sink = async (files: Arrival[]) => {
         const regs = await queue.register(files, grouping, Date.now() / 1000);
         for (const r of regs) this.describe(r);
-        if (regs.some((r) => r.kind !== 'known' && r.kind !== 'duplicate' && r.becamePending)) worker.wake();
+        if (completedAGroup(regs)) worker.wake();
       };
       if (c.role !== 'worker') {
         const watcher = (this.watcher = new DirectoryWatcher(

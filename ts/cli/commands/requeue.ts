@@ -7,7 +7,7 @@
 import { ContimgError } from '../../error.js';
 import { defineCommand } from '../command.js';
 import { report } from '../io.js';
-import { existingQueueSpec, queueDbOptions } from './stream.js';
+import { existingQueueTarget, queueDbOptions } from './stream.js';
 
 export const requeueCommand = defineCommand({
   command: 'requeue <group>',
@@ -18,14 +18,14 @@ export const requeueCommand = defineCommand({
       .option('force', { type: 'boolean', default: false, describe: 'Requeue even a group that a live process may be converting' })
       .option('json', { type: 'boolean', default: false, describe: 'Print JSON' }),
   async run(a, { io }) {
-    const file = existingQueueSpec(a);
+    const target = existingQueueTarget(a);
     const { StreamQueue } = await import('../../stream/queue.js');
     const { ownerLiveness } = await import('../../stream/owner.js');
-    const queue = await StreamQueue.open(file);
+    const queue = await StreamQueue.open(target);
     try {
       const group = String(a.group);
       const r = await queue.requeue(group, { force: a.force, liveness: ownerLiveness }, Date.now() / 1000);
-      if (r.kind === 'not-found') throw new ContimgError('NOT_FOUND', `${file}: no group ${group}`);
+      if (r.kind === 'not-found') throw new ContimgError('NOT_FOUND', `${queue.file}: no group ${group}`);
       if (r.kind === 'refused') throw new ContimgError('STREAM_REQUEUE_REFUSED', r.reason);
       const note =
         r.previous === 'completed'

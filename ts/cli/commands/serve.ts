@@ -9,7 +9,7 @@ import { DEFAULT_TMPFS_PATH } from '../../convert/staging.js';
 import { createLogger, normaliseLevel } from '../../log.js';
 import { layoutBaseOptions, resolveLayout } from '../../layout/index.js';
 import { defineCommand } from '../command.js';
-import { checkPorts, existingQueueSpec, queueHealthOptions, queueStatusOptions } from './stream.js';
+import { checkPorts, existingQueueTarget, queueHealthOptions, queueStatusOptions } from './stream.js';
 
 export const serveCommand = defineCommand({
   command: 'serve',
@@ -31,11 +31,11 @@ export const serveCommand = defineCommand({
       }),
   async run(a, { io }) {
     const log = createLogger({ level: a['log-level'], json: !io.isTTY, destination: io.isTTY ? undefined : { write: (s: string) => io.stderr(s) }, name: 'contimg-serve' });
-    const file = existingQueueSpec(a);
+    const target = existingQueueTarget(a);
     const { StreamQueue } = await import('../../stream/queue.js');
     const { startOpsServers, queueStatusSource, quicklookRoots } = await import('../../ops/server.js');
     const layout = a['stage-base'] || a['data-base'] ? resolveLayout({ stageBase: a['stage-base'], dataBase: a['data-base'] }) : null;
-    const queue = await StreamQueue.open(file);
+    const queue = await StreamQueue.open(target);
     const source = queueStatusSource(queue, {
       ...queueStatusOptions(a),
       quicklookRoots: quicklookRoots(a['output-dir'] ? path.resolve(a['output-dir']) : undefined, layout),

@@ -10,7 +10,7 @@ import { layoutBaseOptions, openLayout, type Layout } from '../../layout/index.j
 import { defineCommand } from '../command.js';
 import type { Io } from '../io.js';
 import { report } from '../io.js';
-import { existingQueueSpec, queueHealthOptions, queueStatusOptions } from './stream.js';
+import { existingQueueTarget, queueHealthOptions, queueStatusOptions } from './stream.js';
 
 export const statusCommand = defineCommand({
   command: 'status',
@@ -26,17 +26,17 @@ export const statusCommand = defineCommand({
       .option('json', { type: 'boolean', default: false, describe: 'Print JSON' }),
   async run(a, { io }) {
     if (a['stage-base'] || a['data-base']) return pipelineStatusReport(io, a.json, openLayout({ stageBase: a['stage-base'], dataBase: a['data-base'] }), a.limit);
-    const file = existingQueueSpec(a);
+    const target = existingQueueTarget(a);
     // The queue (Kysely over SQLite) loads only for this command.
     const { StreamQueue } = await import('../../stream/queue.js');
-    const queue = await StreamQueue.open(file);
+    const queue = await StreamQueue.open(target);
     try {
       const { queueStatus } = await import('../../stream/status.js');
       const value = await queueStatus(queue, queueStatusOptions(a), Date.now() / 1000);
       const { counts, warnings } = value;
       report(io, a.json, value, () => {
         const lines: string[] = [];
-        lines.push(`Queue ${file}: ${value.total} group(s) — ${Object.entries(counts).map(([s, n]) => `${s} ${n}`).join(', ')}`);
+        lines.push(`Queue ${queue.file}: ${value.total} group(s) — ${Object.entries(counts).map(([s, n]) => `${s} ${n}`).join(', ')}`);
         lines.push('', 'Recent groups:');
         if (value.groups.length === 0) lines.push('  (none)');
         for (const g of value.groups) {

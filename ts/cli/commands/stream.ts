@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { ContimgError } from '../../error.js';
 import type { Argv } from 'yargs';
-import { DATABASE_URL_ENV } from '../../db/target.js';
+import { DATABASE_URL_ENV, resolveDbTarget, type DbTarget } from '../../db/target.js';
 import { createLogger, normaliseLevel } from '../../log.js';
 import { checkOutputArgs, layoutFromArgs } from '../../convert/output.js';
 import { layoutWriterOptions, loadCalibrators } from '../../layout/index.js';
@@ -37,17 +37,16 @@ export function queueHealthOptions<T>(y: Argv<T>) {
     .option('queue-depth-warn', { type: 'number', default: 10, describe: 'Warn when more groups than this are pending or in progress' });
 }
 
-/** The queue's database as `StreamQueue.open` takes it: `--db`, else `CONTIMG_DATABASE_URL`, else `--queue-db` (a path or a URL). */
-export function queueSpec(a: { db?: string; 'queue-db': string }, env: NodeJS.ProcessEnv = process.env): string {
-  const spec = a.db ?? env[DATABASE_URL_ENV] ?? a['queue-db'];
-  return /^[a-z]+:/i.test(spec) ? spec : path.resolve(spec);
+/** The queue's database: `--db`, else `CONTIMG_DATABASE_URL`, else `--queue-db` (a path or a URL). */
+export function queueTarget(a: { db?: string; 'queue-db': string }): DbTarget {
+  return resolveDbTarget(a.db, a['queue-db']);
 }
 
-/** `queueSpec`, for commands that read a queue: a SQLite file must already exist. */
-export function existingQueueSpec(a: { db?: string; 'queue-db': string }): string {
-  const spec = queueSpec(a);
-  if (!/^[a-z]+:/i.test(spec) && !existsSync(spec)) throw new ContimgError('NOT_FOUND', `${spec}: no queue database (give --queue-db or --db, or start \`contimg stream\` first)`);
-  return spec;
+/** `queueTarget`, for commands that read a queue: a SQLite file must already exist. */
+export function existingQueueTarget(a: { db?: string; 'queue-db': string }): DbTarget {
+  const target = queueTarget(a);
+  if (target.kind === 'sqlite' && !existsSync(target.file)) throw new ContimgError('NOT_FOUND', `${target.file}: no queue database (give --queue-db or --db, or start \`contimg stream\` first)`);
+  return target;
 }
 
 /** The staging areas a service was given (`--output-dir`, `--tmpfs-path`, `--scratch-dir`), for status. */
@@ -168,7 +167,7 @@ export const streamCommand = defineCommand({
       outputDir: a['output-dir'] !== undefined ? path.resolve(a['output-dir']) : undefined,
       layout,
       calibrators: layout ? loadCalibrators(a.calibrators) : undefined,
-      queueDb: queueSpec(a),
+      queueDb: queueTarget(a),
       scratchDir: a['scratch-dir'] ? path.resolve(a['scratch-dir']) : undefined,
       checkpointDir: a['checkpoint-dir'] ? path.resolve(a['checkpoint-dir']) : undefined,
       chunkDurationMin: a['chunk-duration'],
