@@ -237,6 +237,16 @@ impl Uvh5File {
         h.lst_rad = None;
     }
 
+    /// Rows (baseline-times) per chunk of the visibilities when they are read directly from
+    /// chunks; readers that work in row ranges cut them at multiples of this so that no chunk
+    /// is read twice.
+    pub fn rows_per_chunk(&self) -> Option<usize> {
+        match &self.vis.raw {
+            Some(RawLayout::Chunked { chunk, .. }) => Some(chunk[0]),
+            _ => None,
+        }
+    }
+
     pub fn layout(&self) -> DataLayout {
         let storage = match (&self.vis.raw, self.vis.ds.is_chunked()) {
             (Some(RawLayout::Contiguous { .. }), _) => "contiguous".to_owned(),
