@@ -9,9 +9,11 @@
 
 mod chunkindex;
 mod counts;
+mod decode;
 mod error;
 mod h5util;
 mod phasing;
+mod place;
 pub mod header;
 mod probe;
 mod read;
@@ -23,7 +25,7 @@ pub use error::{Result, Uvh5Error};
 pub use header::{ExtraValue, Header, PhaseCenter, Phasing, Telescope, Uvh5Version};
 pub use probe::{probe, Superblock};
 pub use read::{DataLayout, OpenOptions, Uvh5File, VisBlock};
-pub use storage::{Placement, Sink, SKIP};
+pub use place::{Placement, Sink, SKIP};
 pub use write::{Dsa110Header, Dsa110Writer};
 
 pub use num_complex::Complex32;

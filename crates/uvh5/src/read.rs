@@ -12,7 +12,9 @@ use crate::error::{Result, Uvh5Error};
 use crate::h5util::Node;
 use crate::header::{read_header, Header};
 use crate::probe::probe;
-use crate::storage::{raw_layout, read_region, read_region_placed, Decode, Elem, Placement, RawLayout, Sink, SKIP};
+use crate::decode::{Decode, Elem};
+use crate::place::{Placement, Sink, SKIP};
+use crate::storage::{raw_layout, read_region, read_region_placed, RawLayout};
 
 /// A block of visibilities, flags and sample counts, C order [blt][chan][pol].
 #[derive(Debug, Clone, Default)]
