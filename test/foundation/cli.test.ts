@@ -3,7 +3,7 @@ import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll } from 'vitest';
 import { cleanupTmpDirs, cli, cliJson, tmpDir } from '../helpers.js';
-import { commands } from '../../ts/cli/commands/index.js';
+import { COMMANDS } from '../../ts/cli/commands/index.js';
 import { version } from '../../ts/version.js';
 
 describe('the CLI as a function', () => {
@@ -14,8 +14,11 @@ describe('the CLI as a function', () => {
   });
 
   it('has --help on every command', async () => {
-    for (const c of commands) {
+    for (const entry of COMMANDS) {
+      const c = await entry.load();
       const name = String(Array.isArray(c.command) ? c.command[0] : c.command).split(' ')[0]!;
+      // The table's name is the one the command itself declares.
+      expect(entry.name).toBe(name);
       const r = await cli(name, '--help');
       expect(r.code, name).toBe(0);
       expect(r.stdout, name).toContain(`contimg ${name}`);

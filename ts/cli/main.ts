@@ -7,7 +7,7 @@ import { asContimgError } from '../error.js';
 import { version } from '../version.js';
 import type { AnyCommand, Context } from './command.js';
 import { processIo, type Io } from './io.js';
-import { commands } from './commands/index.js';
+import { commandsFor } from './commands/index.js';
 
 /** Exit codes: 0 ok, 1 a job failed, 2 bad usage. */
 export const EXIT_OK = 0;
@@ -46,7 +46,7 @@ export async function run(argv: string[], io: Io = processIo): Promise<number> {
     .fail((msg, err) => {
       throw err ?? new Error(msg);
     });
-  for (const cmd of commands as AnyCommand[]) {
+  for (const cmd of (await commandsFor(argv)) as AnyCommand[]) {
     parser.command(cmd.command, cmd.describe, cmd.builder, async (args) => {
       try {
         exitCode = await cmd.run(args, ctx);

@@ -96,8 +96,7 @@ export const convertJob: Converter = async (job: ConvertJob, opts: ConvertOption
   // Staging directories of conversions whose process died, wherever they were built.
   for (const base of [outputDir, job.staging.tmpfsPath, job.staging.scratchDir, job.staging.workspaceDir]) if (base) cleanAbandoned(base);
   const resumable = job.checkpointDir !== undefined;
-  const estimateBytes = estimate(job, opts);
-  const decision = decideStaging(job.groupId, outputDir, estimateBytes, job.staging, resumable, undefined, job.claimToken);
+  const decision = decideStaging(job.groupId, outputDir, () => estimate(job, opts), job.staging, resumable, undefined, job.claimToken);
   makeDirs(decision.dir);
   markOwner(decision.dir);
   const built = path.join(decision.dir, path.basename(job.outputMs));
@@ -185,7 +184,8 @@ export const convertJob: Converter = async (job: ConvertJob, opts: ConvertOption
   const moveS = (performance.now() - tMove) / 1000;
   if (!job.staging.keepTemp) rmSync(decision.dir, { recursive: true, force: true });
   const t = summary.timings;
-  const bytesWritten = estimateBytes;
+  // The MS's shape is known now: its size follows from it, with no header to read.
+  const bytesWritten = estimateMsBytes(summary.rows, summary.nChan, summary.nCorr, opts.imagingColumns);
   return {
     ...base,
     skipped: false,

@@ -139,14 +139,17 @@ function stagingName(groupId: string, resumable: boolean, claimToken?: number): 
 export function decideStaging(
   groupId: string,
   outputDir: string,
-  estimateBytes: number,
+  estimate: number | (() => number),
   opts: StagingOptions,
   resumable: boolean,
   probe: StagingProbe = realProbe,
   claimToken?: number,
 ): StagingDecision {
   const name = stagingName(groupId, resumable, claimToken);
-  const need = 2 * estimateBytes;
+  // Only staging away from the output needs the size, and estimating it reads an input header:
+  // asked for only then.
+  let known: number | undefined = typeof estimate === 'number' ? estimate : undefined;
+  const estimateBytes = (): number => (known ??= (estimate as () => number)());
   const gb = (n: number) => (n >= 1e8 ? `${(n / 1e9).toFixed(2)} GB` : `${(n / 1e6).toFixed(1)} MB`);
   const notes: string[] = [];
   const mode = opts.mode ?? 'auto';
@@ -163,17 +166,17 @@ export function decideStaging(
     if (mode === 'auto') notes.push(`the output is on a network file system (${fs.name})`);
     const free = probe.freeBytes(opts.tmpfsPath);
     if (free === undefined) notes.push(`tmpfs ${opts.tmpfsPath} is not a usable directory`);
-    else if (free >= need) {
+    else if (free >= 2 * estimateBytes()) {
       return {
         location: 'tmpfs',
         dir: path.join(opts.tmpfsPath, name),
-        reason: [...notes, `tmpfs ${opts.tmpfsPath} has ${gb(free)} free, at least twice the estimated ${gb(estimateBytes)}`].join('; '),
+        reason: [...notes, `tmpfs ${opts.tmpfsPath} has ${gb(free)} free, at least twice the estimated ${gb(estimateBytes())}`].join('; '),
       };
-    } else notes.push(`tmpfs ${opts.tmpfsPath} has only ${gb(free)} free, less than twice the estimated ${gb(estimateBytes)}`);
+    } else notes.push(`tmpfs ${opts.tmpfsPath} has only ${gb(free)} free, less than twice the estimated ${gb(estimateBytes())}`);
   }
   if (opts.scratchDir && stageAway) {
     const free = probe.freeBytes(opts.scratchDir);
-    if (free !== undefined && free >= estimateBytes) {
+    if (free !== undefined && free >= estimateBytes()) {
       return { location: 'scratch', dir: path.join(opts.scratchDir, name), reason: `${notes.join('; ')}; building in scratch ${opts.scratchDir} (${gb(free)} free)` };
     }
     notes.push(free === undefined ? `scratch ${opts.scratchDir} is not a usable directory` : `scratch ${opts.scratchDir} has only ${gb(free)} free`);
