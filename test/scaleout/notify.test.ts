@@ -7,8 +7,9 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { parseUtc } from '../../ts/groups.js';
-import { StreamQueue } from '../../ts/stream/queue.js';
+import { parseSubbandName, parseUtc } from '../../ts/groups.js';
+import type { ProcessIdentity } from '../../ts/stream/owner.js';
+import { StreamQueue, type Arrival } from '../../ts/stream/queue.js';
 import { cleanupTmpDirs, tmpDir } from '../helpers.js';
 import { usePostgres } from '../postgres.js';
 import { deliver, ensureDist, groupNames, spawnCli, testConverterModule, waitFor } from '../stream/helpers.js';
@@ -44,4 +45,44 @@ describe('LISTEN/NOTIFY between watcher and workers', () => {
       await q.close();
     }
   }, 180_000);
+
+  it('every change that makes a group claimable at once sends a notice, not only registration', async () => {
+    const url = postgres.server().createDatabase('notify_paths');
+    const worker = await StreamQueue.open(url);
+    const service = await StreamQueue.open(url);
+    let notices = 0;
+    const stop = await worker.onPending(
+      () => notices++,
+      (err) => {
+        throw err;
+      },
+    );
+    // Every change below must be followed by one more notice.
+    const expectNotice = async (what: string, change: () => Promise<unknown>) => {
+      const before = notices;
+      await change();
+      await waitFor(() => notices > before, `a notice after ${what}`, 10_000, 10);
+    };
+    const me: ProcessIdentity = { host: 'host-a', pid: 101, start: 'a' };
+    const arrival = (name: string): Arrival => {
+      const p = parseSubbandName(name);
+      if (!p.ok) throw new Error(p.reason);
+      return { ...p.name, path: path.join('/data/in', name), sizeBytes: 100 };
+    };
+    try {
+      const files = groupNames(parseUtc('2025-10-05T12:30:00')).map((f) => arrival(f.name));
+      await expectNotice('registration', () => service.register(files, { toleranceS: 60, expectedSubbands: 16, chunkMinutes: 5 }, 1000));
+      let claim = (await service.claimNext(me, 1000, { leaseS: 10 }))!;
+      await expectNotice("a release at shutdown", async () => expect(await service.release(claim, 1001)).toBe(true));
+      claim = (await service.claimNext(me, 1002, { leaseS: 10 }))!;
+      await expectNotice('a recovered expired lease', () => service.recoverExpiredLeases(5, 1100));
+      claim = (await service.claimNext(me, 1101, { leaseS: 10 }))!;
+      expect(await service.complete(claim, { totalS: 1, loadS: 0.3, phaseS: 0.4, writeS: 0.3 }, 1102)).toBe(true);
+      await expectNotice('contimg requeue', () => service.requeue(claim.groupId, { force: false, liveness: () => 'gone' }, 1103));
+    } finally {
+      await stop();
+      await worker.close();
+      await service.close();
+    }
+  }, 60_000);
 });

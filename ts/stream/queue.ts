@@ -240,9 +240,18 @@ export class StreamQueue {
     if (files.length === 0) return [];
     // Registration reads groups near each file's time that may not exist yet: serialised.
     const regs = await this.immediate((q) => registerFiles(q, files, rules, nowS), 'contimg:register');
-    // Workers in other processes claim at once rather than at their next poll.
-    if (completedAGroup(regs)) await notify(this.db, 'contimg_pending');
+    await this.wakeWorkersIf(completedAGroup(regs));
     return regs;
+  }
+
+  /**
+   * After a committed change that made a group claimable now, wakes the workers in other
+   * processes so that they claim at once rather than at their next poll. Every path to an
+   * immediately claimable `pending` sends it: registration, release, recovery, promotion and
+   * requeue (a retry after a backoff is found by the poll when its time comes).
+   */
+  private async wakeWorkersIf(madePending: boolean): Promise<void> {
+    if (madePending) await notify(this.db, 'contimg_pending');
   }
 
   /**
@@ -260,7 +269,9 @@ export class StreamQueue {
 
   /** A corrected file replaced one of a failed group: record it and requeue the group (see register.ts). */
   async requeueReplaced(path: string, sizeBytes: number, mtimeMs: number, nowS: UnixSeconds): Promise<string | undefined> {
-    return this.immediate((q) => requeueReplaced(q, path, sizeBytes, mtimeMs, nowS), 'contimg:register');
+    const group = await this.immediate((q) => requeueReplaced(q, path, sizeBytes, mtimeMs, nowS), 'contimg:register');
+    await this.wakeWorkersIf(group !== undefined);
+    return group;
   }
 
   /**
@@ -441,23 +452,30 @@ export class StreamQueue {
       })
       .where((eb) => heldBy(eb, c))
       .executeTakeFirst();
-    return r.numUpdatedRows > 0n;
+    const released = r.numUpdatedRows > 0n;
+    await this.wakeWorkersIf(released);
+    return released;
   }
 
   /** Re-queues (as `resuming`) claims with no progress for `timeoutS`, wherever their worker is. */
   async recoverStale(timeoutS: number, maxRetries: number, nowS: UnixSeconds): Promise<Recovered[]> {
     if (!(timeoutS > 0)) return [];
-    return this.immediate((q) => recoverStale(q, timeoutS, maxRetries, nowS));
+    return this.wakeAfterRecovery(await this.immediate((q) => recoverStale(q, timeoutS, maxRetries, nowS)));
   }
 
   /** Re-queues claims held by processes on this host that no longer exist (see recovery.ts). */
   async recoverDeadOwners(host: string, liveness: (o: ProcessIdentity) => Liveness, maxCrashRecoveries: number, nowS: UnixSeconds): Promise<Recovered[]> {
-    return this.immediate((q) => recoverDeadOwners(q, host, liveness, maxCrashRecoveries, nowS));
+    return this.wakeAfterRecovery(await this.immediate((q) => recoverDeadOwners(q, host, liveness, maxCrashRecoveries, nowS)));
   }
 
   /** Re-queues claims whose lease expired, wherever their worker is (see recovery.ts). */
   async recoverExpiredLeases(maxCrashRecoveries: number, nowS: UnixSeconds): Promise<Recovered[]> {
-    return this.immediate((q) => recoverExpiredLeases(q, maxCrashRecoveries, nowS));
+    return this.wakeAfterRecovery(await this.immediate((q) => recoverExpiredLeases(q, maxCrashRecoveries, nowS)));
+  }
+
+  private async wakeAfterRecovery(recovered: Recovered[]): Promise<Recovered[]> {
+    await this.wakeWorkersIf(recovered.some((r) => r.state === 'pending'));
+    return recovered;
   }
 
   /** `--allow-missing`: groups collecting longer than `timeoutS` become pending as they are. */
@@ -469,6 +487,7 @@ export class StreamQueue {
       .where('received_at', '<', nowS - timeoutS)
       .returning('group_id')
       .execute();
+    await this.wakeWorkersIf(rows.length > 0);
     return rows.map((r) => r.group_id);
   }
 
@@ -574,6 +593,8 @@ export class StreamQueue {
    * claimer may still be converting it is refused unless `force` (see recovery.ts).
    */
   async requeue(groupId: string, opts: { force: boolean; liveness: (o: ProcessIdentity) => Liveness }, nowS: UnixSeconds): Promise<RequeueOutcome> {
-    return this.immediate((q) => requeue(q, groupId, opts, nowS));
+    const outcome = await this.immediate((q) => requeue(q, groupId, opts, nowS));
+    await this.wakeWorkersIf(outcome.kind === 'requeued');
+    return outcome;
   }
 }
