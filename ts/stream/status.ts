@@ -6,12 +6,13 @@
  * Queries beyond the StreamQueue API (workers, new timing rows) use the queue's Kysely handle
  * with dialect-neutral SQL only: the queue is being ported to PostgreSQL.
  */
-import { createHash } from 'node:crypto';
-import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { queueWarnings, realDiskProbe, stagingWarning, type DiskProbe } from './monitor.js';
 import type { GroupRecord, MetricRow, StreamQueue } from './queue.js';
 import { LATEST_MIGRATION } from './schema.js';
+import { latestQuicklooks, type Quicklook } from './quicklooks.js';
+
+export type { Quicklook };
 
 export const iso = (s: number | null) => (s === null ? null : new Date(s * 1000).toISOString().replace(/\.\d+Z$/, 'Z'));
 
@@ -87,16 +88,6 @@ export interface WorkerEntry {
   leaseRemainingS: number | null;
 }
 
-export interface Quicklook {
-  /** Opaque id (hash of the path): the only handle the server accepts for the file. */
-  id: string;
-  kind: 'image' | 'mosaic';
-  name: string;
-  png: string;
-  fits: string;
-  modified: string | null;
-}
-
 export type QueueStatus = Awaited<ReturnType<typeof queueStatus>>;
 
 /**
@@ -123,53 +114,6 @@ async function workers(queue: StreamQueue, nowS: number): Promise<WorkerEntry[]>
     leaseExpiresAt: iso(r.lease_expires_at),
     leaseRemainingS: r.lease_expires_at === null ? null : r.lease_expires_at - nowS,
   }));
-}
-
-/** Directories that hold a product's many files, never quicklooks: not descended into. */
-const OPAQUE_DIR = /\.(ms|image|residual|model|psf|pb)$|_(bpcal|gpcal|2gcal)$/;
-
-function quicklooks(roots: readonly string[], limit: number): Quicklook[] {
-  const found: (Quicklook & { mtimeMs: number })[] = [];
-  const seen = new Set<string>();
-  const walk = (dir: string, depth: number) => {
-    let entries;
-    try {
-      entries = readdirSync(dir, { withFileTypes: true });
-    } catch {
-      return; // absent or removed while we looked
-    }
-    for (const e of entries) {
-      const p = path.join(dir, e.name);
-      if (e.isDirectory()) {
-        if (depth < 4 && !OPAQUE_DIR.test(e.name) && !e.name.startsWith('.')) walk(p, depth + 1);
-        continue;
-      }
-      if (!e.isFile() || !e.name.endsWith('.png') || seen.has(p)) continue;
-      const fits = p.slice(0, -'.png'.length) + '.fits';
-      try {
-        if (!statSync(fits).isFile()) continue;
-        const mtimeMs = statSync(p).mtimeMs;
-        seen.add(p);
-        const name = path.basename(fits);
-        found.push({
-          id: createHash('sha256').update(p).digest('hex').slice(0, 16),
-          kind: /^mosaic_/.test(name) ? 'mosaic' : 'image',
-          name,
-          png: p,
-          fits,
-          modified: iso(mtimeMs / 1000),
-          mtimeMs,
-        });
-      } catch {
-        // No sibling FITS: not a quicklook of a product.
-      }
-    }
-  };
-  for (const r of roots) walk(path.resolve(r), 0);
-  found.sort((a, b) => b.mtimeMs - a.mtimeMs || a.png.localeCompare(b.png));
-  // The newest of each kind are shown side by side: a burst of images must not hide the mosaics.
-  const pick = (k: Quicklook['kind']) => found.filter((q) => q.kind === k).slice(0, limit);
-  return [...pick('image'), ...pick('mosaic')].map(({ mtimeMs: _, ...q }) => q);
 }
 
 /**
@@ -223,7 +167,7 @@ export async function queueStatus(queue: StreamQueue, opts: QueueStatusOptions, 
       const d = probe(s.path);
       return { area: s.area, path: path.resolve(s.path), freeBytes: d?.freeBytes ?? null, totalBytes: d?.totalBytes ?? null };
     }),
-    ...(opts.quicklookRoots ? { quicklooks: quicklooks(opts.quicklookRoots, opts.quicklookLimit ?? 8) } : {}),
+    ...(opts.quicklookRoots ? { quicklooks: latestQuicklooks(opts.quicklookRoots, opts.quicklookLimit ?? 8) } : {}),
     ...(opts.metricsSinceS !== undefined ? { newMetrics: await newMetrics(queue, opts.metricsSinceS) } : {}),
   };
   return value;
