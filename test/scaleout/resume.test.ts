@@ -43,7 +43,7 @@ describe.skipIf(!realConverterAvailable())('resuming a group under a later claim
       }),
       outputMs: path.join(out, `${group.group}.ms`),
       // Each claim builds in its own local directory (another host's scratch, say).
-      staging: { tmpfsPath: path.join(root, local), mode: 'tmpfs', keepTemp: false },
+      staging: { tmpfsPath: path.join(root, local), mode: 'tmpfs', noTmpfs: false, keepTemp: false },
       checkpointDir: checkpoints,
       claimToken,
       overwrite: false,

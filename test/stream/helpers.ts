@@ -83,8 +83,15 @@ export function deliver(dir: string, name: string, bytes = 1024): string {
   return final;
 }
 
+/**
+ * A test's service configuration: its queue is named as `queueDb()` names it (a SQLite path or a
+ * PostgreSQL URL, never a parsed DbTarget, so `operatorSql` can take it), and it writes the flat
+ * output in `outputDir`.
+ */
+export type TestStreamConfig = StreamConfig & { queueDb: string; outputDir: string };
+
 /** A service configuration for tests: fast polling, no monitoring, small timeouts. */
-export function testConfig(dir: string, over: Partial<StreamConfig> = {}): StreamConfig {
+export function testConfig(dir: string, over: Partial<TestStreamConfig> = {}): TestStreamConfig {
   return {
     role: 'both',
     leaseS: 60,

@@ -122,6 +122,7 @@ describe('free-space guard', () => {
         inputs: { copy: false, workers: 1, baseDir: dir },
         cleanupTemp: true,
         maxRetries: 3,
+        maxCrashRecoveries: 5,
         retryBackoffS: 1,
         inProgressTimeoutS: 900,
         collectingTimeoutS: 600,

@@ -10,7 +10,7 @@ import { Kysely, Migrator, SqliteDialect } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formGroups, parseSubbandName, parseUtc } from '../../ts/groups.js';
 import { currentProcess, ownerLiveness, type ProcessIdentity } from '../../ts/stream/owner.js';
-import { StreamQueue, backoffS, type Arrival, type GroupingRules } from '../../ts/stream/queue.js';
+import { StreamQueue, backoffS, type Arrival, type GroupingRules, type RetryOutcome } from '../../ts/stream/queue.js';
 import { SCHEMA_COLUMNS, STREAM_MIGRATIONS } from '../../ts/stream/schema.js';
 import { openPostgresMigrated } from '../../ts/db/postgres.js';
 import { cleanupTmpDirs, tmpDir } from '../helpers.js';
@@ -196,7 +196,9 @@ describe('upgrading an older database in place', () => {
       db = await openPostgresMigrated<any>(file, { [first]: STREAM_MIGRATIONS[first]! }, { schema: 'public' });
     } else {
       db = new Kysely<any>({ dialect: new SqliteDialect({ database: new Database(file) }) });
-      const { error } = await new Migrator({ db, provider: { getMigrations: async () => STREAM_MIGRATIONS } }).migrateTo(first);
+      // Kysely's Migrator calls up(db) alone; contimg's migrations also take the dialect.
+      const kyselyMigrations = Object.fromEntries(Object.entries(STREAM_MIGRATIONS).map(([name, m]) => [name, { up: (d: Kysely<any>) => m.up(d, 'sqlite') }]));
+      const { error } = await new Migrator({ db, provider: { getMigrations: async () => kyselyMigrations } }).migrateTo(first);
       expect(error).toBeUndefined();
     }
     await db
@@ -379,7 +381,7 @@ describe('state machine', () => {
 
   it('fails a group after max-retries failed attempts, keeping the error', async () => {
     const g = await pendingGroup(q, dir, T0, 1000);
-    const outcomes = [];
+    const outcomes: RetryOutcome[] = [];
     let now = 1000;
     for (let i = 0; i < 3; i++) {
       now += 100;

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseSubbandName, parseUtc } from '../../ts/groups.js';
 import type { Converter } from '../../ts/convert/types.js';
-import { StreamService, type StreamConfig } from '../../ts/stream/service.js';
+import { StreamService } from '../../ts/stream/service.js';
 import { StreamQueue } from '../../ts/stream/queue.js';
 import { StreamingWorker, checkpointPathFor } from '../../ts/stream/worker.js';
 import { flatOutput } from '../../ts/convert/output.js';
@@ -19,7 +19,7 @@ import { cleanupTmpDirs, tmpDir } from '../helpers.js';
 // @ts-expect-error -- a plain JavaScript fixture shared with child processes
 import { makeTestConverter } from './fixtures/test-converter.mjs';
 import { operatorSql } from './backend.js';
-import { ERROR, WARN, captureLog, deliver, ensureDist, groupNames, rng, shuffle, stamp, testConfig, testConverterModule, waitFor } from './helpers.js';
+import { ERROR, WARN, captureLog, deliver, ensureDist, groupNames, rng, shuffle, stamp, testConfig, testConverterModule, waitFor, type TestStreamConfig } from './helpers.js';
 
 afterAll(cleanupTmpDirs);
 
@@ -29,14 +29,14 @@ const mkConverter = makeTestConverter as (o?: Record<string, unknown>) => Conver
 
 interface Running {
   svc: StreamService;
-  cfg: StreamConfig;
+  cfg: TestStreamConfig;
   done: Promise<void>;
   q: () => StreamQueue;
   log: ReturnType<typeof captureLog>;
   stop: () => Promise<void>;
 }
 
-async function startService(over: Partial<StreamConfig> = {}, converter?: Converter): Promise<Running> {
+async function startService(over: Partial<TestStreamConfig> = {}, converter?: Converter): Promise<Running> {
   const dir = tmpDir();
   const cfg = testConfig(dir, over);
   mkdirSync(cfg.inputDir, { recursive: true });
@@ -255,6 +255,7 @@ describe('StreamingWorker', () => {
       inputs: { copy: false, workers: 1, baseDir: cfg.scratchDir },
       cleanupTemp: true,
       maxRetries: 3,
+      maxCrashRecoveries: 5,
       retryBackoffS: 0.05,
       inProgressTimeoutS: 0.5,
       collectingTimeoutS: 600,
