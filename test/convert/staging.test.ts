@@ -5,7 +5,7 @@
 import { statfsSync } from 'node:fs';
 import os from 'node:os';
 import { describe, expect, it } from 'vitest';
-import { decideStaging, describeFs, realProbe, type StagingProbe } from '../../dist/convert/staging.js';
+import { decideStaging, describeFs, realProbe, type StagingProbe } from '../../ts/convert/staging.js';
 
 const GB = 1e9;
 const EXT4 = 0xef53;
@@ -67,8 +67,8 @@ describe('cleaning up after dead conversions in a shared output tree', () => {
   it('removes only this host’s dead owners’ entries, and never one whose owner record is not written yet', async () => {
     const { mkdirSync, mkdtempSync, existsSync, writeFileSync, readdirSync } = await import('node:fs');
     const path = await import('node:path');
-    const { cleanAbandoned } = await import('../../dist/convert/staging.js');
-    const { hostName } = await import('../../dist/host.js');
+    const { cleanAbandoned } = await import('../../ts/convert/staging.js');
+    const { hostName } = await import('../../ts/host.js');
     const host = hostName().replace(/[^A-Za-z0-9._-]/g, '_');
     const base = mkdtempSync(path.join(os.tmpdir(), 'contimg-clean-'));
     const dead = 2 ** 22 + 12345; // above pid_max's default: no such process
