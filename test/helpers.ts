@@ -34,6 +34,12 @@ export async function cliJson<T = any>(...argv: string[]): Promise<T> {
   return JSON.parse(r.stdout) as T;
 }
 
+/** `value`, which the test cannot go on without; throws naming `what` where it is missing. */
+export function defined<T>(value: T | undefined, what: string): T {
+  if (value === undefined) throw new Error(`missing: ${what}`);
+  return value;
+}
+
 const tmpDirs: string[] = [];
 
 export function tmpDir(prefix = 'contimg-test-'): string {

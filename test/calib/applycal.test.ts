@@ -71,7 +71,7 @@ describe('applycal agrees with CASA', () => {
   }, 60_000);
 
   it('flagged G solutions flag the data they touch, as in CASA (random ones, and next to exact time matches)', async () => {
-    for (const [n, seed] of [['6', '3'], ['pattern', '0']]) {
+    for (const [n, seed] of [['6', '3'], ['pattern', '0']] as const) {
       const g = path.join(dir, `gflag-${n}`);
       cpSync(tabs.g, g, { recursive: true });
       const f = await oracle<{ flagged_rows: number[] }>('casa_applycal.py', 'flag-solutions', g, n, seed);

@@ -10,7 +10,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cleanupTmpDirs, cliJson, oracle, tmpDir } from '../helpers.js';
+import { cleanupTmpDirs, cliJson, defined, oracle, tmpDir } from '../helpers.js';
 
 afterAll(cleanupTmpDirs);
 
@@ -32,7 +32,7 @@ beforeAll(async () => {
   // The field group starts where the calibrator's ends, at the declination the calibrator
   // transit chose.
   const t = calTruth.times_jd as number[];
-  const endJd = t[t.length - 1] + (t[1] - t[0]) / 2;
+  const endJd = defined(t.at(-1), 'the last time') + (defined(t[1], 'a second time') - defined(t[0], 'a first time')) / 2;
   const start = new Date((endJd - 2440587.5) * 86400e3).toISOString().replace('Z', '');
   const dec = String(calTruth.pointing.dec_deg);
   const field = (await cliJson('simulate', '--output-dir', path.join(dir, 'field'), ...SIZE, '--start', start, '--dec', dec, '--sources', '5', '--rfi', '--seed', SEED)).groups[0];

@@ -43,8 +43,9 @@ async function wsclean(ms: string, prefix: string, robust: number): Promise<stri
   return prefix + '-psf.fits';
 }
 
-async function lobes(...files: string[]): Promise<Lobe[]> {
-  return oracle<Lobe[]>('psf_lobe.py', ...files);
+/** The main lobes of two PSF images (psf_lobe.py gives one per file, in order). */
+async function lobes(a: string, b: string): Promise<[Lobe, Lobe]> {
+  return oracle<[Lobe, Lobe]>('psf_lobe.py', a, b);
 }
 
 function expectSameLobe(a: Lobe, b: Lobe, what: string): void {
@@ -58,22 +59,25 @@ function expectSameLobe(a: Lobe, b: Lobe, what: string): void {
   expect(Math.abs(a.extent_y - b.extent_y), what).toBeLessThanOrEqual(1);
 }
 
-const mss: Record<string, string> = {};
+type Snapshot = 'ant32' | 'ant96';
+let mss: Record<Snapshot, string>;
 let work: string;
 beforeAll(async () => {
   work = tmpDir();
-  const make = async (name: string, ...sim: string[]) => {
+  const make = async (name: Snapshot, ...sim: string[]): Promise<string> => {
     const d = path.join(work, name);
     await cliJson('simulate', '--output-dir', path.join(d, 'in'), '--subbands', '2', '--no-gains', ...sim);
     const c = await cliJson('convert', '--input-dir', path.join(d, 'in'), '--output-dir', path.join(d, 'ms'), '--expected-subbands', '2');
-    mss[name] = c.groups[0].outputMs;
+    return c.groups[0].outputMs;
   };
-  await make('ant32', '--antennas', '32', '--channels', '4', '--integrations', '6', '--seed', '5');
-  await make('ant96', '--channels', '4', '--seed', '3');
+  mss = {
+    ant32: await make('ant32', '--antennas', '32', '--channels', '4', '--integrations', '6', '--seed', '5'),
+    ant96: await make('ant96', '--channels', '4', '--seed', '3'),
+  };
 }, 600_000);
 
 describe('PSF main lobe: ours against WSClean 3.1', () => {
-  for (const name of ['ant32', 'ant96']) {
+  for (const name of ['ant32', 'ant96'] as const) {
     it(`${name}: robust -1, 0, +1 within one pixel`, async () => {
       for (const r of ROBUST) {
         const dir = path.join(work, `${name}-r${r}`);

@@ -8,7 +8,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WARNINGS } from '../../ts/stream/monitor.js';
-import { WARNING_KINDS, warningKind } from '../../ts/stream/status.js';
+import { WARNING_KINDS, warningKind, type QueueStatus } from '../../ts/stream/status.js';
 import { cleanupTmpDirs, cliJson, oracle, root, tmpDir } from '../helpers.js';
 import { deliver, ensureDist, groupNames, logLines, spawnCli, testConverterModule, waitFor, type Spawned } from '../stream/helpers.js';
 import { knownQueue, T0_MS, TIMINGS, WORKER } from './helpers.js';
@@ -195,7 +195,7 @@ describe('contimg stream --metrics-port / --http-port', () => {
     }, 'the group to complete', 60_000, 250);
     expect(one(m, 'contimg_stage_duration_seconds', 'contimg_stage_duration_seconds_count', { stage: 'total' })).toBe(1);
     expect(one(m, 'contimg_stage_duration_seconds', 'contimg_stage_duration_seconds_sum', { stage: 'total' })).toBeCloseTo(sqlTimings(x.db).total!, 9);
-    const api = await (await fetch(`${url}/api/status`)).json();
+    const api = (await (await fetch(`${url}/api/status`)).json()) as QueueStatus;
     expect(api.counts).toEqual({ collecting: 0, pending: 0, in_progress: 0, completed: 1, failed: 0 });
     expect(api.staging.map((a: { area: string }) => a.area)).toContain('output');
     await stop(svc);

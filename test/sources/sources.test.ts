@@ -73,7 +73,7 @@ describe('contimg sources on a known sky', () => {
     const lines = readFileSync(csvPath, 'utf8').trim().split('\n');
     const header = lines[0]!.split(',');
     for (const c of ['ra_deg', 'dec_deg', 'peak_jy', 'int_jy', 'ra_deg_err', 'dec_deg_err', 'peak_jy_err', 'int_jy_err']) expect(header).toContain(c);
-    const t = await oracle<{ extname: string; columns: string[]; units: Record<string, string>; rows: Record<string, number>[]; meta: Record<string, unknown> }>('fits_table.py', path.join(out, 'sky.sources.fits'));
+    const t = await oracle<{ extname: string; columns: string[]; units: Record<string, string>; rows: ({ ra_deg: number; peak_jy: number } & Record<string, number>)[]; meta: Record<string, unknown> }>('fits_table.py', path.join(out, 'sky.sources.fits'));
     expect(t.extname).toBe('SOURCES');
     expect(t.columns).toEqual(header);
     expect(t.units.ra_deg).toBe('deg');

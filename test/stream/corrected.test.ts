@@ -10,6 +10,7 @@ import { ContimgError } from '../../ts/error.js';
 import { StreamService } from '../../ts/stream/service.js';
 import { cleanupTmpDirs, tmpDir } from '../helpers.js';
 import { captureLog, deliver, groupNames, testConfig, waitFor } from './helpers.js';
+// @ts-expect-error -- a plain JavaScript fixture shared with child processes
 import { makeTestConverter } from './fixtures/test-converter.mjs';
 
 afterAll(cleanupTmpDirs);

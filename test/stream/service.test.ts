@@ -88,7 +88,7 @@ describe('contimg stream (a process)', () => {
     expect((await again.exit).code).toBe(0);
     const starts = calls(x).filter((c) => c.event === 'start');
     expect(starts).toHaveLength(2);
-    expect(starts[1].resumedFromStep).toBe(calls(x).find((c) => c.event === 'aborted').step);
+    expect(starts[1]!.resumedFromStep).toBe(calls(x).find((c) => c.event === 'aborted')!.step);
     expect(await readGroup(x.db, G0)).toMatchObject({ state: 'completed', stage: 'resuming', retryCount: 0 });
   }, 60_000);
 
