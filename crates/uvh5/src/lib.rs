@@ -11,6 +11,7 @@ mod chunkindex;
 mod counts;
 mod error;
 mod h5util;
+mod isolate;
 mod phasing;
 pub mod header;
 mod probe;
