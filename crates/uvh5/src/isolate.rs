@@ -113,8 +113,6 @@ static REPORT_FD: AtomicI32 = AtomicI32::new(-1);
 
 impl Child {
     fn fork(memory_budget: u64, work: impl FnOnce() -> Result<()>) -> std::io::Result<Child> {
-        #[cfg(fuzzing)]
-        let silence_sanitizer = sanitizer_set_death_callback();
         // Pipe and fork under the libhdf5 lock, and the parent's write end closed before the
         // lock is released: no other fork of ours can inherit that write end (which would
         // delay our end-of-file until that other child ended too).
@@ -134,7 +132,7 @@ impl Child {
                 0 => {
                     libc::close(read_end);
                     #[cfg(fuzzing)]
-                    if let Some(set) = silence_sanitizer {
+                    if let Some(set) = __sanitizer_set_death_callback {
                         // An ASan report in the child must not make libFuzzer save a crash
                         // artifact from the child: the parent reports it as a corrupt file.
                         set(None);
@@ -351,13 +349,13 @@ fn signal_name(sig: libc::c_int) -> &'static str {
     }
 }
 
-/// `__sanitizer_set_death_callback`, looked up in the parent (the dynamic loader's lock is
-/// not safe to take in a forked child). Present only in sanitizer builds.
+// The sanitizer runtime's `__sanitizer_set_death_callback`, null when the fuzz build has no
+// sanitizer (`cargo fuzz build -s none`). Weak, so such a build still links; not looked up with
+// dlsym because the runtime is linked statically and does not export it.
 #[cfg(fuzzing)]
-fn sanitizer_set_death_callback() -> Option<unsafe extern "C" fn(Option<extern "C" fn()>)> {
-    static SYM: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    let sym = *SYM.get_or_init(|| unsafe { libc::dlsym(libc::RTLD_DEFAULT, c"__sanitizer_set_death_callback".as_ptr()) as usize });
-    (sym != 0).then(|| unsafe { std::mem::transmute::<usize, unsafe extern "C" fn(Option<extern "C" fn()>)>(sym) })
+extern "C" {
+    #[linkage = "extern_weak"]
+    static __sanitizer_set_death_callback: Option<unsafe extern "C" fn(Option<extern "C" fn()>)>;
 }
 
 #[cfg(test)]
