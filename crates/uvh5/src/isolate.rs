@@ -23,7 +23,7 @@ use std::io::Read;
 use std::os::fd::{FromRawFd, RawFd};
 use std::panic::AssertUnwindSafe;
 use std::path::Path;
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::error::{Result, Uvh5Error};
@@ -113,6 +113,7 @@ static REPORT_FD: AtomicI32 = AtomicI32::new(-1);
 
 impl Child {
     fn fork(memory_budget: u64, work: impl FnOnce() -> Result<()>) -> std::io::Result<Child> {
+        install_panic_hook();
         // Pipe and fork under the libhdf5 lock, and the parent's write end closed before the
         // lock is released: no other fork of ours can inherit that write end (which would
         // delay our end-of-file until that other child ended too).
@@ -208,27 +209,49 @@ unsafe fn child_main(report_fd: RawFd, memory_budget: u64, work: impl FnOnce() -
     default_signal_handlers();
     limit_resources(memory_budget);
     REPORT_FD.store(report_fd, Ordering::Relaxed);
-    // A panic is a bug of ours, not a corrupt file: the hook reports it (before unwinding, or
-    // before the abort of a panic=abort build or of libFuzzer's hook) and the parent re-raises
-    // it, so it surfaces exactly as it would have without isolation.
-    std::panic::set_hook(Box::new(|info| {
-        let payload = info.payload();
-        let msg = payload
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| payload.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "a panic".into());
-        let at = info.location().map(|l| format!(" at {l}")).unwrap_or_default();
-        write_all(REPORT_FD.load(Ordering::Relaxed), format!("P{msg}{at}").as_bytes());
-    }));
-    if let Ok(result) = std::panic::catch_unwind(AssertUnwindSafe(work)) {
-        let report = match result {
-            Ok(()) => b"O".to_vec(),
-            Err(e) => [b"E".as_slice(), &error_to_bytes(e)].concat(),
-        };
-        write_all(report_fd, &report);
-    }
+    IN_CHILD.store(true, Ordering::Relaxed);
+    let report = match std::panic::catch_unwind(AssertUnwindSafe(work)) {
+        Ok(Ok(())) => b"O".to_vec(),
+        Ok(Err(e)) => [b"E".as_slice(), &error_to_bytes(e)].concat(),
+        // Reported by the hook already, unless someone replaced it after ours.
+        Err(_) if PANIC_REPORTED.load(Ordering::Relaxed) => Vec::new(),
+        Err(payload) => format!("P{}", payload_message(payload.as_ref())).into_bytes(),
+    };
+    write_all(report_fd, &report);
     libc::_exit(0)
+}
+
+/// Set in the child only (its copy of memory).
+static IN_CHILD: AtomicBool = AtomicBool::new(false);
+static PANIC_REPORTED: AtomicBool = AtomicBool::new(false);
+
+/// A panic is a bug of ours, not a corrupt file: in the child, the panic hook reports it
+/// (before unwinding, or before the abort of a panic=abort build or of libFuzzer's own hook)
+/// and the parent re-raises it, so it surfaces exactly as it would have without isolation.
+/// The hook is installed once, in the parent, chained to the one it replaces (which it calls
+/// everywhere but in the child): setting it in the child would take the hook's lock, which
+/// another thread of the parent may have held at the fork and which then stays held forever.
+fn install_panic_hook() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !IN_CHILD.load(Ordering::Relaxed) {
+                return previous(info);
+            }
+            let at = info.location().map(|l| format!(" at {l}")).unwrap_or_default();
+            write_all(REPORT_FD.load(Ordering::Relaxed), format!("P{}{at}", payload_message(info.payload())).as_bytes());
+            PANIC_REPORTED.store(true, Ordering::Relaxed);
+        }));
+    });
+}
+
+fn payload_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic".into())
 }
 
 /// Every caught signal back to its default action: crash signals must kill the child (not run
