@@ -217,15 +217,15 @@ impl Uvh5File {
             }
         };
 
-        // Direct reads need little-endian elements and addresses we can use as-is.
+        // Direct reads need standard little-endian elements and addresses we can use as-is.
         let direct_ok = options.direct_reads && superblock.base_addr == 0;
         let raw_file = File::open(path).map_err(|e| Uvh5Error::io(path, "open", e))?;
         let raw_of = |ds: &Dataset, little_endian: bool| {
             if direct_ok && little_endian { raw_layout(ds, &vis_shape, &raw_file, &superblock) } else { None }
         };
-        let vis_raw = raw_of(&vis_ds, is_little_endian(&vis_ds));
+        let vis_raw = raw_of(&vis_ds, is_standard_little_endian(&vis_ds));
         let flags_raw = raw_of(&flags_ds, true);
-        let nsamples_raw = raw_of(&nsamples_ds, is_little_endian(&nsamples_ds));
+        let nsamples_raw = raw_of(&nsamples_ds, is_standard_little_endian(&nsamples_ds));
         Ok(Uvh5File {
             path: path.to_owned(),
             header,
@@ -494,24 +494,35 @@ fn vis_elem(data: &Node, ds: &Dataset) -> Result<Elem> {
     Ok(elem)
 }
 
-/// True when the dataset's numbers (or every member of its compound) are little-endian.
-fn is_little_endian(ds: &Dataset) -> bool {
-    use hdf5_sys::h5t::{
-        H5T_class_t, H5T_order_t, H5Tclose, H5Tget_class, H5Tget_member_type, H5Tget_nmembers, H5Tget_order,
-    };
+/// True when the dataset's numbers (or every member of its compound) are exactly the
+/// little-endian IEEE floats or two's-complement integers that the direct decoder assumes. A
+/// datatype message can describe other bit layouts of the same size — big-endian, another
+/// exponent bias, precision or padding — which libhdf5 converts and a plain decode would
+/// misread (found by fuzzing: a float32 'r' field with an exponent bias of 16776575, read as
+/// ±0 by libhdf5 and as ordinary floats directly).
+fn is_standard_little_endian(ds: &Dataset) -> bool {
+    use hdf5::globals::{H5T_IEEE_F32LE, H5T_IEEE_F64LE, H5T_STD_I16LE, H5T_STD_I32LE, H5T_STD_I64LE, H5T_STD_I8LE};
+    use hdf5_sys::h5t::{H5T_class_t, H5Tclose, H5Tequal, H5Tget_class, H5Tget_member_type, H5Tget_nmembers};
     let Ok(dtype) = ds.dtype() else { return false };
     hdf5::sync::sync(|| unsafe {
+        let standard = [*H5T_IEEE_F32LE, *H5T_IEEE_F64LE, *H5T_STD_I8LE, *H5T_STD_I16LE, *H5T_STD_I32LE, *H5T_STD_I64LE];
+        // H5Tequal compares every property of an atomic type (order, precision, offset,
+        // padding, and for floats the sign, exponent and mantissa fields and the bias).
+        let is_standard = |id| standard.iter().any(|&s| H5Tequal(id, s) > 0);
         let id = dtype.id();
         if H5Tget_class(id) == H5T_class_t::H5T_COMPOUND {
             let n = H5Tget_nmembers(id);
-            (0..n.max(0) as u32).all(|k| {
-                let m = H5Tget_member_type(id, k);
-                let le = H5Tget_order(m) == H5T_order_t::H5T_ORDER_LE;
-                H5Tclose(m);
-                le
-            })
+            n >= 0
+                && (0..n as u32).all(|k| {
+                    let m = H5Tget_member_type(id, k);
+                    let ok = m >= 0 && is_standard(m);
+                    if m >= 0 {
+                        H5Tclose(m);
+                    }
+                    ok
+                })
         } else {
-            H5Tget_order(id) == H5T_order_t::H5T_ORDER_LE
+            is_standard(id)
         }
     })
 }
