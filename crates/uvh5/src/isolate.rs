@@ -30,8 +30,12 @@ use crate::error::{Result, Uvh5Error};
 
 /// How long the child may take before it is taken to hang (a libhdf5 loop on a corrupt file).
 /// Generous: opening a DSA-110 file takes tens of milliseconds, reading a compressed one whole
-/// a second or two.
+/// a second or two. Under the fuzzer (inputs of at most 40 kB) 2 s, so that the up to four
+/// children of one input finish inside libFuzzer's own `-timeout=10`.
+#[cfg(not(fuzzing))]
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+#[cfg(fuzzing)]
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Address space the child may add to what it inherits. A legitimate file needs its header
 /// arrays (read whole: at most the file's size), one block of reads (at most 32 MiB per
