@@ -2,7 +2,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { native } from '../../ts/native.js';
 import { projectRoot } from '../../ts/project-root.js';
-import { cleanupTmpDirs, cliJson, oracle, SMALL, tmpDir } from '../helpers.js';
+import { cleanupTmpDirs, cli, cliJson, oracle, SMALL, tmpDir } from '../helpers.js';
 
 afterAll(cleanupTmpDirs);
 
@@ -103,5 +103,20 @@ describe('bad input', () => {
       expect(caught.message, fault).toContain(file);
       expect(caught.message, fault).toMatch(message);
     }
+  });
+
+  it('a file that crashes libhdf5 is UVH5_CORRUPT naming it, and the process lives on', async () => {
+    // NULL dereferences inside libhdf5 1.10 found by fuzzing: `contimg inspect` died of SIGSEGV
+    // on these until libhdf5 first ran on each file in a forked child (crates/uvh5/src/isolate.rs).
+    for (const name of ['libhdf5-crash-925bdddd', 'libhdf5-crash-91d1da18']) {
+      const file = path.join(projectRoot, 'fuzz', 'regressions', 'uvh5_file', name);
+      const r = await cli('inspect', file);
+      expect(r.code, name).toBe(1);
+      expect(r.stderr, name).toBe(
+        `contimg: error [UVH5_CORRUPT]: ${file}: corrupt file: libhdf5 crashed with signal 11 (SIGSEGV) opening it (in a separate process)\n`,
+      );
+    }
+    // A good file still opens afterwards: the crash harmed nothing of this process's libhdf5.
+    expect(native().inspectUvh5(good).nFreqs).toBeGreaterThan(0);
   });
 });

@@ -13,7 +13,7 @@ pub fn inspect_uvh5(path: String, locate_data: Option<bool>) -> Result<Value> {
 }
 
 fn inspect_uvh5_inner(path: String, locate_data: Option<bool>) -> Result<Value> {
-    let f = uvh5::Uvh5File::open_with(&path, uvh5::OpenOptions { direct_reads: locate_data.unwrap_or(true) }).map_err(to_js)?;
+    let f = uvh5::Uvh5File::open_with(&path, uvh5::OpenOptions { direct_reads: locate_data.unwrap_or(true), ..Default::default() }).map_err(to_js)?;
     let h = f.header();
     let time_min = h.time_jd.iter().copied().fold(f64::INFINITY, f64::min);
     let time_max = h.time_jd.iter().copied().fold(f64::NEG_INFINITY, f64::max);

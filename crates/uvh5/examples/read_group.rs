@@ -17,7 +17,7 @@ fn main() {
         let bytes: usize = files
             .par_iter()
             .map(|p| {
-                let f = uvh5::Uvh5File::open_with(p, uvh5::OpenOptions { direct_reads: direct }).unwrap();
+                let f = uvh5::Uvh5File::open_with(p, uvh5::OpenOptions { direct_reads: direct, ..Default::default() }).unwrap();
                 let n = f.header().n_blts;
                 let mut b = uvh5::VisBlock::default();
                 let mut total = 0;

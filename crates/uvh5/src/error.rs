@@ -5,7 +5,9 @@
 
 use std::path::{Path, PathBuf};
 
-#[derive(Debug, thiserror::Error)]
+// Serialisable so that an error found in the isolated child process (`isolate.rs`) reaches the
+// caller exactly as it would have without isolation: same variant, code and message.
+#[derive(Debug, thiserror::Error, serde::Serialize, serde::Deserialize)]
 pub enum Uvh5Error {
     #[error("{path}: not an HDF5 file ({detail})")]
     NotHdf5 { path: PathBuf, detail: String },
@@ -38,13 +40,22 @@ pub enum Uvh5Error {
     OutOfRange { path: PathBuf, what: String, requested: String, available: usize },
 
     #[error("{path}: {op}: {source}")]
-    Io { path: PathBuf, op: String, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        op: String,
+        #[serde(with = "io_wire")]
+        source: std::io::Error,
+    },
 
     #[error("{path}: HDF5 error while {op}: {message}")]
     Hdf5 { path: PathBuf, op: String, message: String },
 
     #[error("{path}: {detail}")]
     InvalidArgument { path: PathBuf, detail: String },
+
+    /// libhdf5 crashed, hung or aborted on the file in the isolated child process.
+    #[error("{path}: corrupt file: {detail}")]
+    Corrupt { path: PathBuf, detail: String },
 }
 
 impl Uvh5Error {
@@ -64,6 +75,7 @@ impl Uvh5Error {
             Uvh5Error::Io { .. } => "UVH5_IO",
             Uvh5Error::Hdf5 { .. } => "UVH5_HDF5",
             Uvh5Error::InvalidArgument { .. } => "UVH5_INVALID_ARGUMENT",
+            Uvh5Error::Corrupt { .. } => "UVH5_CORRUPT",
         }
     }
 
@@ -82,7 +94,27 @@ impl Uvh5Error {
             | Uvh5Error::OutOfRange { path, .. }
             | Uvh5Error::Io { path, .. }
             | Uvh5Error::Hdf5 { path, .. }
-            | Uvh5Error::InvalidArgument { path, .. } => path,
+            | Uvh5Error::InvalidArgument { path, .. }
+            | Uvh5Error::Corrupt { path, .. } => path,
+        }
+    }
+
+    pub(crate) fn path_mut(&mut self) -> &mut PathBuf {
+        match self {
+            Uvh5Error::NotHdf5 { path, .. }
+            | Uvh5Error::Truncated { path, .. }
+            | Uvh5Error::MissingDataset { path, .. }
+            | Uvh5Error::MissingKey { path, .. }
+            | Uvh5Error::BadShape { path, .. }
+            | Uvh5Error::BadValue { path, .. }
+            | Uvh5Error::Inconsistent { path, .. }
+            | Uvh5Error::UnsupportedVersion { path, .. }
+            | Uvh5Error::UnsupportedDtype { path, .. }
+            | Uvh5Error::OutOfRange { path, .. }
+            | Uvh5Error::Io { path, .. }
+            | Uvh5Error::Hdf5 { path, .. }
+            | Uvh5Error::InvalidArgument { path, .. }
+            | Uvh5Error::Corrupt { path, .. } => path,
         }
     }
 
@@ -96,3 +128,27 @@ impl Uvh5Error {
 }
 
 pub type Result<T, E = Uvh5Error> = std::result::Result<T, E>;
+
+/// `std::io::Error` on the wire: its OS error number when it has one (rebuilt exactly), else
+/// its message (rebuilt with the same text; the `ErrorKind` of such errors is not kept).
+mod io_wire {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    #[derive(Serialize, Deserialize)]
+    struct Wire {
+        os: Option<i32>,
+        message: String,
+    }
+
+    pub fn serialize<S: Serializer>(e: &std::io::Error, s: S) -> Result<S::Ok, S::Error> {
+        Wire { os: e.raw_os_error(), message: e.to_string() }.serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<std::io::Error, D::Error> {
+        let w = Wire::deserialize(d)?;
+        Ok(match w.os {
+            Some(n) => std::io::Error::from_raw_os_error(n),
+            None => std::io::Error::other(w.message),
+        })
+    }
+}

@@ -6,12 +6,21 @@
 //! - [`Dsa110Writer`] writes subband files exactly as the DSA-110 correlator does.
 //!
 //! Every failure is a [`Uvh5Error`] that names the file and carries a stable `code()`.
+//!
+//! libhdf5 1.10 crashes on some corrupt files. So, by default ([`OpenOptions::isolate`]),
+//! libhdf5 first opens each file — and, before the first read of data through libhdf5, reads
+//! all such data — in a forked child process: a crash, hang or runaway allocation there is a
+//! `UVH5_CORRUPT` error naming the file, not a dead process. It costs about one more open
+//! (plus a fork) per file, and one more read of data that cannot be read directly.
+// The weak `__sanitizer_set_death_callback` of `isolate.rs`; cargo-fuzz builds on nightly.
+#![cfg_attr(fuzzing, feature(linkage))]
 
 mod chunkindex;
 mod counts;
 mod decode;
 mod error;
 mod h5util;
+mod isolate;
 mod phasing;
 mod place;
 pub mod header;

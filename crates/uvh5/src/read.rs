@@ -3,6 +3,7 @@
 use std::fs::File;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use hdf5::types::{FloatSize, IntSize, TypeDescriptor};
 use hdf5::Dataset;
@@ -11,6 +12,7 @@ use num_complex::Complex32;
 use crate::error::{Result, Uvh5Error};
 use crate::h5util::Node;
 use crate::header::{read_header, Header};
+use crate::isolate;
 use crate::probe::probe;
 use crate::decode::{Decode, Elem};
 use crate::place::{Placement, Sink, SKIP};
@@ -70,6 +72,11 @@ pub struct Uvh5File {
     vis: DataSet,
     flags: DataSet,
     nsamples: DataSet,
+    /// Whether libhdf5's reads of the data are first tried in a child process.
+    isolate: bool,
+    /// The outcome of that trial (done once, at the first read through libhdf5), the error
+    /// kept as `isolate::error_to_bytes`.
+    libhdf5_reads_checked: OnceLock<Result<(), Vec<u8>>>,
 }
 
 impl std::fmt::Debug for Uvh5File {
@@ -84,12 +91,22 @@ pub struct OpenOptions {
     /// Locate unfiltered data for direct `pread`s (parallel across files). Off: every read
     /// goes through libhdf5, and opening is cheaper (no chunk map), which suits header-only use.
     pub direct_reads: bool,
+    /// Let libhdf5 touch the file first in a forked child process (see `isolate.rs`): opening
+    /// it, and before the first read of data through libhdf5, reading all such data. libhdf5
+    /// 1.10 crashes on some corrupt files; in the child a crash (or hang, or runaway
+    /// allocation) becomes a `UVH5_CORRUPT` error for that file instead of killing the process
+    /// (a converter service, Node). Off: a corrupt file can take this process down.
+    pub isolate: bool,
 }
 
 impl Default for OpenOptions {
-    /// Direct reads on, unless `CONTIMG_UVH5_NO_DIRECT=1` (for benchmarks of the libhdf5 path).
+    /// Direct reads on, unless `CONTIMG_UVH5_NO_DIRECT=1` (for benchmarks of the libhdf5 path);
+    /// isolation on, unless `CONTIMG_UVH5_NO_ISOLATE=1` (trusted files, measurements).
     fn default() -> Self {
-        OpenOptions { direct_reads: std::env::var_os("CONTIMG_UVH5_NO_DIRECT").is_none_or(|v| v.is_empty() || v == "0") }
+        OpenOptions {
+            direct_reads: std::env::var_os("CONTIMG_UVH5_NO_DIRECT").is_none_or(|v| v.is_empty() || v == "0"),
+            isolate: isolate::enabled_by_default(),
+        }
     }
 }
 
@@ -103,6 +120,13 @@ impl Uvh5File {
     pub fn open_with(path: impl AsRef<Path>, options: OpenOptions) -> Result<Self> {
         let path = path.as_ref();
         let superblock = probe(path)?;
+        if options.isolate {
+            // Everything below that calls libhdf5, done first in a child. `layout()` too:
+            // `inspect` asks for it, and it reads the dataset's filter pipeline.
+            isolate::in_child(path, "opening it", || {
+                Uvh5File::open_with(path, OpenOptions { isolate: false, ..options }).map(|f| drop(f.layout()))
+            })?;
+        }
         let h5 = hdf5::File::open(path).map_err(|e| {
             let msg = e.to_string();
             if msg.contains("truncated") {
@@ -195,15 +219,15 @@ impl Uvh5File {
             }
         };
 
-        // Direct reads need little-endian elements and addresses we can use as-is.
+        // Direct reads need standard little-endian elements and addresses we can use as-is.
         let direct_ok = options.direct_reads && superblock.base_addr == 0;
         let raw_file = File::open(path).map_err(|e| Uvh5Error::io(path, "open", e))?;
         let raw_of = |ds: &Dataset, little_endian: bool| {
             if direct_ok && little_endian { raw_layout(ds, &vis_shape, &raw_file, &superblock) } else { None }
         };
-        let vis_raw = raw_of(&vis_ds, is_little_endian(&vis_ds));
+        let vis_raw = raw_of(&vis_ds, is_standard_little_endian(&vis_ds));
         let flags_raw = raw_of(&flags_ds, true);
-        let nsamples_raw = raw_of(&nsamples_ds, is_little_endian(&nsamples_ds));
+        let nsamples_raw = raw_of(&nsamples_ds, is_standard_little_endian(&nsamples_ds));
         Ok(Uvh5File {
             path: path.to_owned(),
             header,
@@ -214,6 +238,8 @@ impl Uvh5File {
             vis: DataSet { name: "Data/visdata", ds: vis_ds, elem: vis_elem, raw: vis_raw },
             flags: DataSet { name: "Data/flags", ds: flags_ds, elem: flags_elem, raw: flags_raw },
             nsamples: DataSet { name: "Data/nsamples", ds: nsamples_ds, elem: nsamples_elem, raw: nsamples_raw },
+            isolate: options.isolate,
+            libhdf5_reads_checked: OnceLock::new(),
         })
     }
 
@@ -359,10 +385,10 @@ impl Uvh5File {
             Some(layout) => read_region_placed(&self.raw_file, &self.path, d.name, layout, d.elem, self.dims, blts, place, sink),
             None => {
                 // Through libhdf5 into a dense block, then placed.
+                self.check_libhdf5_reads()?;
                 let [_, nf, np] = self.dims;
                 let mut dense = vec![T::default(); blts.len() * nf * np];
-                T::read_hyperslab(&d.ds, self.legacy_spw_axis, self.dims, blts.clone(), 0..nf, &mut dense)
-                    .map_err(|e| Uvh5Error::hdf5(&self.path, format!("reading {}", d.name), e))?;
+                self.read_through_libhdf5(d, blts.clone(), 0..nf, &mut dense)?;
                 for r in 0..blts.len() {
                     for c in 0..nf {
                         let co = place.chan_offset[c];
@@ -388,9 +414,66 @@ impl Uvh5File {
     ) -> Result<()> {
         match &d.raw {
             Some(layout) => read_region(&self.raw_file, &self.path, d.name, layout, d.elem, self.dims, blts, chans, out),
-            None => T::read_hyperslab(&d.ds, self.legacy_spw_axis, self.dims, blts, chans, out)
-                .map_err(|e| Uvh5Error::hdf5(&self.path, format!("reading {}", d.name), e)),
+            None => {
+                self.check_libhdf5_reads()?;
+                self.read_through_libhdf5(d, blts, chans, out)
+            }
         }
+    }
+
+    fn read_through_libhdf5<T: Hdf5Read>(&self, d: &DataSet, blts: Range<usize>, chans: Range<usize>, out: &mut [T]) -> Result<()> {
+        T::read_hyperslab(&d.ds, self.legacy_spw_axis, self.dims, blts, chans, out)
+            .map_err(|e| Uvh5Error::hdf5(&self.path, format!("reading {}", d.name), e))
+    }
+
+    /// Before this process reads any data through libhdf5, a child reads all of it (see
+    /// `OpenOptions::isolate`); once per file, whatever thread gets here first.
+    fn check_libhdf5_reads(&self) -> Result<()> {
+        if !self.isolate {
+            return Ok(());
+        }
+        let checked = self.libhdf5_reads_checked.get_or_init(|| {
+            isolate::in_child(&self.path, "reading its data", || self.read_libhdf5_data_whole()).map_err(isolate::error_to_bytes)
+        });
+        match checked {
+            Ok(()) => Ok(()),
+            Err(bytes) => Err(isolate::error_from_bytes(bytes, &self.path).unwrap_or_else(|| Uvh5Error::Corrupt {
+                path: self.path.clone(),
+                detail: "reading its data failed in a separate process".into(),
+            })),
+        }
+    }
+
+    /// Every dataset not read directly, whole, through libhdf5, in blocks of whole rows (as
+    /// the converter reads) of at most 4 Mi elements, so every chunk passes through its filter
+    /// pipeline and libhdf5's read path. Runs in the child: no rayon, no other thread.
+    fn read_libhdf5_data_whole(&self) -> Result<()> {
+        const MAX_ELEMS: usize = 1 << 22;
+        let [n_blts, n_freqs, n_pols] = self.dims;
+        let chans_per_read = n_freqs.min(MAX_ELEMS / n_pols.max(1)).max(1);
+        let rows_per_read =
+            if chans_per_read == n_freqs { (MAX_ELEMS / n_freqs.saturating_mul(n_pols).max(1)).max(1) } else { 1 };
+        let (mut vis, mut flags, mut nsamples) = (Vec::new(), Vec::new(), Vec::new());
+        for b0 in (0..n_blts).step_by(rows_per_read) {
+            let blts = b0..(b0 + rows_per_read).min(n_blts);
+            for c0 in (0..n_freqs).step_by(chans_per_read) {
+                let chans = c0..(c0 + chans_per_read).min(n_freqs);
+                let n = blts.len() * chans.len() * n_pols;
+                if self.vis.raw.is_none() {
+                    vis.resize(n, Complex32::default());
+                    self.read_through_libhdf5(&self.vis, blts.clone(), chans.clone(), &mut vis)?;
+                }
+                if self.flags.raw.is_none() {
+                    flags.resize(n, false);
+                    self.read_through_libhdf5(&self.flags, blts.clone(), chans.clone(), &mut flags)?;
+                }
+                if self.nsamples.raw.is_none() {
+                    nsamples.resize(n, 0.0f32);
+                    self.read_through_libhdf5(&self.nsamples, blts.clone(), chans, &mut nsamples)?;
+                }
+            }
+        }
+        Ok(())
     }
 }
 
@@ -423,24 +506,35 @@ fn vis_elem(data: &Node, ds: &Dataset) -> Result<Elem> {
     Ok(elem)
 }
 
-/// True when the dataset's numbers (or every member of its compound) are little-endian.
-fn is_little_endian(ds: &Dataset) -> bool {
-    use hdf5_sys::h5t::{
-        H5T_class_t, H5T_order_t, H5Tclose, H5Tget_class, H5Tget_member_type, H5Tget_nmembers, H5Tget_order,
-    };
+/// True when the dataset's numbers (or every member of its compound) are exactly the
+/// little-endian IEEE floats or two's-complement integers that the direct decoder assumes. A
+/// datatype message can describe other bit layouts of the same size — big-endian, another
+/// exponent bias, precision or padding — which libhdf5 converts and a plain decode would
+/// misread (found by fuzzing: a float32 'r' field with an exponent bias of 16776575, read as
+/// ±0 by libhdf5 and as ordinary floats directly).
+fn is_standard_little_endian(ds: &Dataset) -> bool {
+    use hdf5::globals::{H5T_IEEE_F32LE, H5T_IEEE_F64LE, H5T_STD_I16LE, H5T_STD_I32LE, H5T_STD_I64LE, H5T_STD_I8LE};
+    use hdf5_sys::h5t::{H5T_class_t, H5Tclose, H5Tequal, H5Tget_class, H5Tget_member_type, H5Tget_nmembers};
     let Ok(dtype) = ds.dtype() else { return false };
     hdf5::sync::sync(|| unsafe {
+        let standard = [*H5T_IEEE_F32LE, *H5T_IEEE_F64LE, *H5T_STD_I8LE, *H5T_STD_I16LE, *H5T_STD_I32LE, *H5T_STD_I64LE];
+        // H5Tequal compares every property of an atomic type (order, precision, offset,
+        // padding, and for floats the sign, exponent and mantissa fields and the bias).
+        let is_standard = |id| standard.iter().any(|&s| H5Tequal(id, s) > 0);
         let id = dtype.id();
         if H5Tget_class(id) == H5T_class_t::H5T_COMPOUND {
             let n = H5Tget_nmembers(id);
-            (0..n.max(0) as u32).all(|k| {
-                let m = H5Tget_member_type(id, k);
-                let le = H5Tget_order(m) == H5T_order_t::H5T_ORDER_LE;
-                H5Tclose(m);
-                le
-            })
+            n >= 0
+                && (0..n as u32).all(|k| {
+                    let m = H5Tget_member_type(id, k);
+                    let ok = m >= 0 && is_standard(m);
+                    if m >= 0 {
+                        H5Tclose(m);
+                    }
+                    ok
+                })
         } else {
-            H5Tget_order(id) == H5T_order_t::H5T_ORDER_LE
+            is_standard(id)
         }
     })
 }

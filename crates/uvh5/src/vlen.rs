@@ -3,9 +3,10 @@
 //! A variable-length string is stored as a reference (length, heap collection address, object
 //! index) into a "global heap collection". libhdf5 1.10 trusts the object sizes it finds in a
 //! collection: a corrupt size makes `H5HG_read` copy from far outside its buffer and the process
-//! dies with SIGSEGV (found by fuzzing, fuzz/known-libhdf5-crashes). Reading the references and
-//! walking each collection ourselves first — signature, version, every object inside the
-//! collection, the referenced object present and long enough — turns that into an error.
+//! dies with SIGSEGV (found by fuzzing: fuzz/regressions/uvh5_file/vlen-string-*). Reading the
+//! references and walking each collection ourselves first — signature, version, every object
+//! inside the collection, the referenced object present and long enough — turns that into an
+//! error (a cheaper and more precise one than the isolated child's `UVH5_CORRUPT`).
 //! Only contiguous datasets (how h5py stores header strings) can be checked this way; others
 //! are left to libhdf5.
 

@@ -3,6 +3,7 @@
 //! Each must be handled without a panic: a `Uvh5Error` with a code, or a clean read.
 
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use uvh5::{OpenOptions, Uvh5File, VisBlock};
 
@@ -18,7 +19,7 @@ fn inputs(target: &str) -> Vec<PathBuf> {
 
 /// All rows and channels, read with direct preads or only through libhdf5.
 fn read_all(path: &Path, direct_reads: bool) -> Option<VisBlock> {
-    let f = Uvh5File::open_with(path, OpenOptions { direct_reads }).ok()?;
+    let f = Uvh5File::open_with(path, OpenOptions { direct_reads, ..Default::default() }).ok()?;
     let mut b = VisBlock::default();
     f.read_block(0..f.header().n_blts, 0..f.header().n_freqs, &mut b).ok()?;
     Some(b)
@@ -29,7 +30,13 @@ fn whole_file_findings_open_or_fail_cleanly_and_both_read_paths_agree() {
     let files = inputs("uvh5_file");
     assert!(!files.is_empty());
     for f in files {
+        if f.to_string_lossy().contains("libhdf5-hang") {
+            continue; // 60 s to time out: see a_file_on_which_libhdf5_hangs_is_an_error
+        }
         match Uvh5File::open(&f) {
+            // libhdf5 reads that input's nsamples from past a heap buffer: its values are
+            // whatever lies there, different from one read to the next.
+            Ok(_) if f.to_string_lossy().contains("libhdf5-overread") => {}
             Ok(_) => {
                 let (a, b) = (read_all(&f, true), read_all(&f, false));
                 if let (Some(a), Some(b)) = (a, b) {
@@ -115,4 +122,103 @@ fn a_corrupt_string_heap_is_an_error_not_a_crash() {
     assert_eq!(e.code(), "UVH5_HDF5", "{e}");
     assert!(e.to_string().contains("reading Header/version"), "{e}"); // the first string in that heap
     assert!(e.to_string().contains("corrupt variable-length string storage"), "{e}");
+}
+
+/// The input named `prefix*` in `fuzz/regressions/uvh5_file/`.
+fn input(prefix: &str) -> PathBuf {
+    inputs("uvh5_file").into_iter().find(|p| p.file_name().unwrap().to_string_lossy().starts_with(prefix)).unwrap()
+}
+
+#[test]
+fn files_that_crash_libhdf5_are_errors_naming_the_file() {
+    // Each of these killed the process inside libhdf5 1.10 (`contimg inspect` died of SIGSEGV):
+    // NULL dereferences in H5VM_memcpyvv (reading a scalar header value) and in
+    // H5F__accum_read (listing Header/extra_keywords). libhdf5 now touches a file first in a
+    // child process, whose crash is this error; this test process goes on.
+    for name in ["libhdf5-crash-925bdddd", "libhdf5-crash-91d1da18"] {
+        let f = input(name);
+        let e = Uvh5File::open(&f).unwrap_err();
+        assert_eq!(e.code(), "UVH5_CORRUPT", "{e}");
+        assert_eq!(
+            e.to_string(),
+            format!("{}: corrupt file: libhdf5 crashed with signal 11 (SIGSEGV) opening it (in a separate process)", f.display())
+        );
+    }
+    // libhdf5 asks for ~1 TB (a corrupt metadata size) while looking for the Header group;
+    // the allocation fails (in the child, under its address-space limit) and libhdf5 reports
+    // the group as absent.
+    let f = input("libhdf5-alloc-092bc172");
+    let e = Uvh5File::open(&f).unwrap_err();
+    assert_eq!(e.code(), "UVH5_MISSING_DATASET", "{e}");
+    assert!(e.to_string().starts_with(&format!("{}: missing dataset 'Header'", f.display())), "{e}");
+}
+
+#[test]
+fn a_heap_over_read_in_libhdf5_is_not_caught_outside_sanitizers() {
+    // Data/nsamples has a corrupt chunk index (entries at address 0), so it is read through
+    // libhdf5, which copies from past the end of a heap buffer (H5D__select_read ->
+    // H5VM_memcpyvv; AddressSanitizer stops it, so under the fuzzer the checking child dies and
+    // this is UVH5_CORRUPT). In a normal build nothing crashes: the read succeeds with whatever
+    // bytes lay there — h5py's newer libhdf5 reads garbage too. Isolation cannot see that; this
+    // test records it.
+    let f = input("libhdf5-overread-18f84afa");
+    let file = Uvh5File::open(&f).unwrap();
+    assert!(!file.layout().direct_read);
+    assert_eq!(file.read_all().unwrap().nsamples.len(), 96);
+}
+
+#[test]
+fn isolation_can_be_turned_off() {
+    // Without the child, the same clean errors come from this process (a crash input would
+    // kill it, so only a clean one is tried).
+    let f = input("libhdf5-leak");
+    let e = Uvh5File::open_with(&f, OpenOptions { isolate: false, ..Default::default() }).unwrap_err();
+    assert_eq!(e.code(), "UVH5_HDF5");
+    assert!(e.to_string().contains("chunk dimension must be positive"), "{e}");
+}
+
+#[test]
+fn a_non_ieee_float_is_read_only_through_libhdf5() {
+    // Data/visdata's 'r' field is a 4-byte float with an exponent bias of 16776575 (IEEE:
+    // 127). libhdf5 converts it (to ±0 here); the direct decoder took it for IEEE float32 and
+    // read ordinary numbers. Such types now go through libhdf5 only, so both paths agree.
+    let f = input("direct-vs-libhdf5-3702edbd");
+    let file = Uvh5File::open(&f).unwrap();
+    assert!(!file.layout().direct_read);
+    let (a, b) = (read_all(&f, true).unwrap(), read_all(&f, false).unwrap());
+    assert!(a.vis.iter().zip(&b.vis).all(|(x, y)| x.re.to_bits() == y.re.to_bits() && x.im.to_bits() == y.im.to_bits()));
+    assert!(a.vis.iter().all(|v| v.re == 0.0), "libhdf5 reads the odd 'r' field as ±0");
+}
+
+#[test]
+fn a_file_on_which_libhdf5_hangs_is_an_error_after_the_timeout() {
+    // Reading a variable-length header string, libhdf5 spins in H5C_protect under H5HG_read
+    // for minutes (found by the uvh5_file smoke run: libFuzzer's timeout). The child is
+    // killed after CONTIMG_UVH5_VET_TIMEOUT_S; set here for a copy of this test binary that
+    // runs only the ignored test below, so this process's environment is left alone.
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "open_the_hang_input_with_a_1_s_timeout", "--ignored", "--test-threads=1"])
+        .env("CONTIMG_UVH5_VET_TIMEOUT_S", "1")
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && log.contains("1 passed"), "{log}");
+}
+
+#[test]
+#[ignore = "run by a_file_on_which_libhdf5_hangs_is_an_error_after_the_timeout, with a 1 s timeout"]
+fn open_the_hang_input_with_a_1_s_timeout() {
+    let f = input("libhdf5-hang-00d932df");
+    let t = Instant::now();
+    let e = Uvh5File::open(&f).unwrap_err();
+    assert!(t.elapsed() < Duration::from_secs(10), "{:?}", t.elapsed());
+    assert_eq!(e.code(), "UVH5_CORRUPT", "{e}");
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "{}: corrupt file: libhdf5 did not finish opening it in 1 s (in a separate process, now killed; \
+             CONTIMG_UVH5_VET_TIMEOUT_S sets the limit)",
+            f.display()
+        )
+    );
 }

@@ -69,7 +69,7 @@ fn dsa110_file_round_trips_through_both_read_paths() {
     w.finish().unwrap();
 
     for direct in [true, false] {
-        let f = Uvh5File::open_with(&path, uvh5::OpenOptions { direct_reads: direct }).unwrap();
+        let f = Uvh5File::open_with(&path, uvh5::OpenOptions { direct_reads: direct, ..Default::default() }).unwrap();
         assert_eq!(f.layout().direct_read, direct);
         assert!(f.layout().legacy_spw_axis);
         let hd = f.header();
