@@ -58,6 +58,29 @@ pub enum Uvh5Error {
     Corrupt { path: PathBuf, detail: String },
 }
 
+/// The `path` field every variant has, borrowed as `$e` is (shared or mutable): one list of
+/// variants for both accessors.
+macro_rules! path_of {
+    ($e:expr) => {
+        match $e {
+                Uvh5Error::NotHdf5 { path, .. }
+                | Uvh5Error::Truncated { path, .. }
+                | Uvh5Error::MissingDataset { path, .. }
+                | Uvh5Error::MissingKey { path, .. }
+                | Uvh5Error::BadShape { path, .. }
+                | Uvh5Error::BadValue { path, .. }
+                | Uvh5Error::Inconsistent { path, .. }
+                | Uvh5Error::UnsupportedVersion { path, .. }
+                | Uvh5Error::UnsupportedDtype { path, .. }
+                | Uvh5Error::OutOfRange { path, .. }
+                | Uvh5Error::Io { path, .. }
+                | Uvh5Error::Hdf5 { path, .. }
+                | Uvh5Error::InvalidArgument { path, .. }
+                | Uvh5Error::Corrupt { path, .. } => path,
+        }
+    };
+}
+
 impl Uvh5Error {
     /// A stable identifier for programs (and JavaScript callers) to branch on.
     pub fn code(&self) -> &'static str {
@@ -81,41 +104,11 @@ impl Uvh5Error {
 
     /// The file the error is about.
     pub fn path(&self) -> &Path {
-        match self {
-            Uvh5Error::NotHdf5 { path, .. }
-            | Uvh5Error::Truncated { path, .. }
-            | Uvh5Error::MissingDataset { path, .. }
-            | Uvh5Error::MissingKey { path, .. }
-            | Uvh5Error::BadShape { path, .. }
-            | Uvh5Error::BadValue { path, .. }
-            | Uvh5Error::Inconsistent { path, .. }
-            | Uvh5Error::UnsupportedVersion { path, .. }
-            | Uvh5Error::UnsupportedDtype { path, .. }
-            | Uvh5Error::OutOfRange { path, .. }
-            | Uvh5Error::Io { path, .. }
-            | Uvh5Error::Hdf5 { path, .. }
-            | Uvh5Error::InvalidArgument { path, .. }
-            | Uvh5Error::Corrupt { path, .. } => path,
-        }
+        path_of!(self)
     }
 
     pub(crate) fn path_mut(&mut self) -> &mut PathBuf {
-        match self {
-            Uvh5Error::NotHdf5 { path, .. }
-            | Uvh5Error::Truncated { path, .. }
-            | Uvh5Error::MissingDataset { path, .. }
-            | Uvh5Error::MissingKey { path, .. }
-            | Uvh5Error::BadShape { path, .. }
-            | Uvh5Error::BadValue { path, .. }
-            | Uvh5Error::Inconsistent { path, .. }
-            | Uvh5Error::UnsupportedVersion { path, .. }
-            | Uvh5Error::UnsupportedDtype { path, .. }
-            | Uvh5Error::OutOfRange { path, .. }
-            | Uvh5Error::Io { path, .. }
-            | Uvh5Error::Hdf5 { path, .. }
-            | Uvh5Error::InvalidArgument { path, .. }
-            | Uvh5Error::Corrupt { path, .. } => path,
-        }
+        path_of!(self)
     }
 
     pub(crate) fn hdf5(path: &Path, op: impl Into<String>, err: hdf5::Error) -> Self {
