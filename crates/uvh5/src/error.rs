@@ -63,20 +63,20 @@ pub enum Uvh5Error {
 macro_rules! path_of {
     ($e:expr) => {
         match $e {
-                Uvh5Error::NotHdf5 { path, .. }
-                | Uvh5Error::Truncated { path, .. }
-                | Uvh5Error::MissingDataset { path, .. }
-                | Uvh5Error::MissingKey { path, .. }
-                | Uvh5Error::BadShape { path, .. }
-                | Uvh5Error::BadValue { path, .. }
-                | Uvh5Error::Inconsistent { path, .. }
-                | Uvh5Error::UnsupportedVersion { path, .. }
-                | Uvh5Error::UnsupportedDtype { path, .. }
-                | Uvh5Error::OutOfRange { path, .. }
-                | Uvh5Error::Io { path, .. }
-                | Uvh5Error::Hdf5 { path, .. }
-                | Uvh5Error::InvalidArgument { path, .. }
-                | Uvh5Error::Corrupt { path, .. } => path,
+            Uvh5Error::NotHdf5 { path, .. }
+            | Uvh5Error::Truncated { path, .. }
+            | Uvh5Error::MissingDataset { path, .. }
+            | Uvh5Error::MissingKey { path, .. }
+            | Uvh5Error::BadShape { path, .. }
+            | Uvh5Error::BadValue { path, .. }
+            | Uvh5Error::Inconsistent { path, .. }
+            | Uvh5Error::UnsupportedVersion { path, .. }
+            | Uvh5Error::UnsupportedDtype { path, .. }
+            | Uvh5Error::OutOfRange { path, .. }
+            | Uvh5Error::Io { path, .. }
+            | Uvh5Error::Hdf5 { path, .. }
+            | Uvh5Error::InvalidArgument { path, .. }
+            | Uvh5Error::Corrupt { path, .. } => path,
         }
     };
 }
