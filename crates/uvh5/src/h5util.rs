@@ -55,7 +55,7 @@ impl<'a> Node<'a> {
         Uvh5Error::UnsupportedDtype {
             path: self.path.to_owned(),
             name: self.qualified(name),
-            got: format!("{got:?}"),
+            got: describe_type(got),
             expected: expected.to_owned(),
         }
     }
@@ -261,7 +261,7 @@ impl<'a> Node<'a> {
                     Ok(v.iter().map(|s| s.as_str().to_owned()).collect())
                 }
             }
-            other => Err(hdf5::Error::from(format!("not a variable-length string: {other:?}").as_str())),
+            other => Err(hdf5::Error::from(format!("not a variable-length string: {}", describe_type(&other)).as_str())),
         }
     }
 
@@ -305,5 +305,19 @@ pub(crate) fn bad_len(h: &Node, name: &str, got: usize, expected: usize, what: &
         name: h.qualified(name),
         expected: format!("({expected},) = ({what},)"),
         got: vec![got],
+    }
+}
+
+/// A datatype as an error message shows it. Not hdf5-metno's `Debug`: a compound field's name
+/// comes from the file unchecked and may not be UTF-8, and `Debug` of such a `String` panics
+/// (a fuzzed file did that). Names are shown lossily, everything else as hdf5-metno displays it.
+pub(crate) fn describe_type(td: &TypeDescriptor) -> String {
+    match td {
+        TypeDescriptor::Compound(c) => {
+            let fields: Vec<String> =
+                c.fields.iter().map(|f| format!("{}: {}", String::from_utf8_lossy(f.name.as_bytes()), describe_type(&f.ty))).collect();
+            format!("compound {{{}}}", fields.join(", "))
+        }
+        other => other.to_string(),
     }
 }

@@ -10,7 +10,7 @@ use hdf5::Dataset;
 use num_complex::Complex32;
 
 use crate::error::{Result, Uvh5Error};
-use crate::h5util::Node;
+use crate::h5util::{describe_type, Node};
 use crate::header::{read_header, Header};
 use crate::isolate;
 use crate::probe::probe;
@@ -201,7 +201,7 @@ impl Uvh5File {
                 return Err(Uvh5Error::UnsupportedDtype {
                     path: path.to_owned(),
                     name: "Data/flags".into(),
-                    got: format!("{other:?}"),
+                    got: describe_type(&other),
                     expected: "booleans".into(),
                 })
             }
@@ -213,7 +213,7 @@ impl Uvh5File {
                 return Err(Uvh5Error::UnsupportedDtype {
                     path: path.to_owned(),
                     name: "Data/nsamples".into(),
-                    got: format!("{other:?}"),
+                    got: describe_type(&other),
                     expected: "float32 or float64".into(),
                 })
             }
@@ -482,7 +482,7 @@ fn vis_elem(data: &Node, ds: &Dataset) -> Result<Elem> {
     let unsupported = |td: &TypeDescriptor| Uvh5Error::UnsupportedDtype {
         path: data.path.to_owned(),
         name: "Data/visdata".into(),
-        got: format!("{td:?}"),
+        got: describe_type(td),
         expected: "a compound of 'r' and 'i' fields, both float32, float64 or the same signed integer type"
             .into(),
     };
