@@ -127,7 +127,12 @@ impl Uvh5File {
                 Uvh5File::open_with(path, OpenOptions { isolate: false, ..options }).map(|f| drop(f.layout()))
             })?;
         }
-        let h5 = hdf5::File::open(path).map_err(|e| {
+        // Read-only and without libhdf5's flock(): a reader needs no lock (no SWMR here), and
+        // every forked child (isolate.rs) inherits the process's descriptors for as long as it
+        // runs, so a lock taken through one, ours or a writer's in another thread, outlived its
+        // close: an open of that file meanwhile failed with EAGAIN ("unable to lock file"),
+        // seen in the convert tests running side by side.
+        let h5 = hdf5::File::with_options().with_fapl(|p| p.file_locking(false)).open(path).map_err(|e| {
             let msg = e.to_string();
             if msg.contains("truncated") {
                 Uvh5Error::Truncated { path: path.to_owned(), detail: msg }

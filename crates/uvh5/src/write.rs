@@ -129,7 +129,9 @@ impl Dsa110Writer {
         check(h.antenna_positions_m.len() == n_ants, "antenna_positions and antenna_names differ in length".into())?;
         check(h.bl_ant_2.len() == h.n_bls() && h.bl_uvw_m.len() == h.n_bls(), "baseline arrays differ in length".into())?;
 
-        let file = hdf5::File::create(&path).map_err(e("creating the file"))?;
+        // No libhdf5 flock(), as in reading (read.rs says why): a forked child would keep this
+        // exclusive lock alive past our close.
+        let file = hdf5::File::with_options().with_fapl(|p| p.file_locking(false)).create(&path).map_err(e("creating the file"))?;
         let header = file.create_group("Header").map_err(e("creating Header"))?;
         let data = file.create_group("Data").map_err(e("creating Data"))?;
         let (n_bls, n_times, n_blts) = (h.n_bls(), h.n_times(), h.n_blts());

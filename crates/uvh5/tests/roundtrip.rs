@@ -119,3 +119,24 @@ fn out_of_range_block_is_an_error_not_a_panic() {
     assert_eq!(err.code(), "UVH5_OUT_OF_RANGE");
     assert!(err.to_string().contains("x.hdf5"));
 }
+
+/// contimg's own HDF5 reads and writes take no flock(): while a forked child (isolate.rs) of
+/// another thread lives, it holds a copy of every descriptor, and a lock taken through one
+/// outlived its close. A writer's lock made this test's own flock fail and, in the convert
+/// tests, libhdf5's read lock fail with EAGAIN ("unable to lock file"). A file someone else
+/// locks exclusively still opens.
+#[test]
+fn opens_a_file_another_descriptor_holds_an_exclusive_lock_on() {
+    use std::os::fd::AsRawFd;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("locked.hdf5");
+    let h = small_header(3, 2, 48);
+    let n = h.n_blts() * 48 * 2;
+    let mut w = Dsa110Writer::create(&path, &h).unwrap();
+    w.write_integrations(0..2, &vec![Complex32::default(); n], &vec![false; n], &vec![1.0; n]).unwrap();
+    w.finish().unwrap();
+    let holder = std::fs::OpenOptions::new().read(true).write(true).open(&path).unwrap();
+    assert_eq!(unsafe { libc::flock(holder.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) }, 0);
+    let f = Uvh5File::open(&path).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(f.header().n_freqs, 48);
+}
