@@ -10,7 +10,7 @@ use ms::{AntennaSpec, DirectionFrame, FieldSpec, HistoryEntry, MsSpec, Observati
 use phasing::{ConventionCheck, InputPhase, UvwConvention};
 use rayon::prelude::*;
 use serde::Serialize;
-use uvh5::{Header, Phasing, Uvh5File};
+use uvh5::{Header, OpenOptions, Phasing, Uvh5File};
 
 use crate::error::ConvertError;
 use crate::input_phase::{self, dsa_fringe_stop_centre, InputPhaseDecision};
@@ -142,18 +142,30 @@ pub fn plan(inputs: &[Input], cfg: &ConvertConfig) -> Result<Plan, ConvertError>
     }
     // The first file is the reference; each other file is checked against it as it is opened
     // and then drops its own copy of the per-row header arrays, so that memory does not grow
-    // with the number of integrations.
-    let reference = Uvh5File::open(&sorted[0].path)?;
-    let others: Vec<Uvh5File> = sorted[1..]
-        .par_iter()
-        .map(|i| {
-            let mut f = Uvh5File::open(&i.path)?;
-            check_consistent(&reference, &f)?;
-            f.release_blt_arrays();
+    // with the number of integrations. (`open_each`: with isolation one child process checks
+    // the files ahead of these opens.)
+    let paths: Vec<&Path> = sorted.iter().map(|i| i.path.as_path()).collect();
+    let mut files: Vec<Uvh5File> = Vec::with_capacity(paths.len());
+    let mut first_error = None;
+    Uvh5File::open_each(&paths, OpenOptions::default(), |i, opened| {
+        if first_error.is_some() {
+            return;
+        }
+        let checked = opened.map_err(ConvertError::from).and_then(|mut f| {
+            if i > 0 {
+                check_consistent(&files[0], &f)?;
+                f.release_blt_arrays();
+            }
             Ok(f)
-        })
-        .collect::<Result<_, ConvertError>>()?;
-    let files: Vec<Uvh5File> = std::iter::once(reference).chain(others).collect();
+        });
+        match checked {
+            Ok(f) => files.push(f),
+            Err(e) => first_error = Some(e),
+        }
+    });
+    if let Some(e) = first_error {
+        return Err(e);
+    }
     let subbands: Vec<usize> = sorted.iter().map(|i| i.subband).collect();
     let bytes_in = sorted.iter().map(|i| std::fs::metadata(&i.path).map(|m| m.len()).unwrap_or(0)).sum();
     let group = cfg.group_name.clone().unwrap_or_else(|| group_name(&sorted[0].path));

@@ -13,6 +13,7 @@ use serde::Serialize;
 
 use crate::error::{Result, Uvh5Error};
 use crate::counts::{self, RawCounts};
+use crate::distinct;
 use crate::h5util::{bad_len, expect_len, Node};
 use crate::phasing::read_phasing;
 pub use crate::phasing::{PhaseCenter, Phasing};
@@ -158,8 +159,8 @@ pub(crate) fn read_header(path: &Path, group: &Group) -> Result<Header> {
     expect_len(&h, "time_array", time_jd.len(), n_blts, "Nblts")?;
 
     let n_ants_data =
-        counts.n_ants_data.unwrap_or_else(|| count_unique(ant_1.iter().chain(ant_2.iter()).copied()));
-    let n_bls = counts.n_bls.unwrap_or_else(|| count_unique(ant_1.iter().zip(&ant_2).map(|(a, b)| (*a, *b))));
+        counts.n_ants_data.unwrap_or_else(|| distinct::distinct_antennas(&ant_1, &ant_2));
+    let n_bls = counts.n_bls.unwrap_or_else(|| distinct::distinct_baselines(&ant_1, &ant_2));
 
     let integration_time_s = {
         let v = h.f64s("integration_time", "the integration time of each baseline-time (s)")?;
@@ -430,11 +431,11 @@ fn read_extra_keywords(path: &Path, header: &Group) -> Result<BTreeMap<String, E
 
 fn check_consistency(path: &Path, h: &Header) -> Result<()> {
     let bad = |detail: String| Err(Uvh5Error::Inconsistent { path: path.to_owned(), detail });
-    let n_times = count_unique(h.time_jd.iter().map(|t| t.to_bits()));
+    let n_times = distinct::distinct_times(&h.time_jd);
     if n_times != h.n_times {
         return bad(format!("Ntimes is {} but time_array holds {} unique times", h.n_times, n_times));
     }
-    let n_bls = count_unique(h.ant_1.iter().zip(&h.ant_2).map(|(a, b)| (*a, *b)));
+    let n_bls = distinct::distinct_baselines(&h.ant_1, &h.ant_2);
     if n_bls != h.n_bls {
         return bad(format!("Nbls is {} but ant_1_array/ant_2_array hold {} unique baselines", h.n_bls, n_bls));
     }
@@ -444,11 +445,10 @@ fn check_consistency(path: &Path, h: &Header) -> Result<()> {
             h.n_blts, h.n_bls, h.n_times
         ));
     }
-    let numbers: std::collections::HashSet<i64> = h.telescope.antenna_numbers.iter().copied().collect();
-    if let Some(a) = h.ant_1.iter().chain(&h.ant_2).find(|a| !numbers.contains(a)) {
+    if let Some(a) = distinct::first_unknown(&h.telescope.antenna_numbers, h.ant_1.iter().chain(&h.ant_2).copied()) {
         return bad(format!("antenna {a} appears in ant_1_array/ant_2_array but not in antenna_numbers"));
     }
-    let n_ants = count_unique(h.ant_1.iter().chain(&h.ant_2).copied());
+    let n_ants = distinct::distinct_antennas(&h.ant_1, &h.ant_2);
     if n_ants != h.n_ants_data {
         return bad(format!("Nants_data is {} but the baselines use {} antennas", h.n_ants_data, n_ants));
     }
@@ -458,13 +458,6 @@ fn check_consistency(path: &Path, h: &Header) -> Result<()> {
         }
     }
     Ok(())
-}
-
-fn count_unique<T: Ord>(it: impl Iterator<Item = T>) -> usize {
-    let mut v: Vec<T> = it.collect();
-    v.sort_unstable();
-    v.dedup();
-    v.len()
 }
 
 /// WGS84 ECEF → geodetic (lat, lon in radians, height in m), Bowring's iteration.

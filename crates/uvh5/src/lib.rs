@@ -18,6 +18,7 @@
 mod chunkindex;
 mod counts;
 mod decode;
+mod distinct;
 mod error;
 mod h5util;
 mod isolate;

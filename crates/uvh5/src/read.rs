@@ -119,14 +119,34 @@ impl Uvh5File {
 
     pub fn open_with(path: impl AsRef<Path>, options: OpenOptions) -> Result<Self> {
         let path = path.as_ref();
-        let superblock = probe(path)?;
         if options.isolate {
-            // Everything below that calls libhdf5, done first in a child. `layout()` too:
-            // `inspect` asks for it, and it reads the dataset's filter pipeline.
-            isolate::in_child(path, "opening it", || {
-                Uvh5File::open_with(path, OpenOptions { isolate: false, ..options }).map(|f| drop(f.layout()))
-            })?;
+            probe(path)?; // not HDF5 at all: no child needed to say so
+            isolate::in_child(path, "opening it", || Self::check_open(path, options))?;
         }
+        Self::open_here(path, options)
+    }
+
+    /// Opens several files (a group's subbands) and passes each to `then` as soon as it is
+    /// open, in order. With isolation one child process checks them all, working ahead of
+    /// this process (see `isolate::in_child_each`), which makes a group's opens overlap.
+    pub fn open_each<P: AsRef<Path>, T>(paths: &[P], options: OpenOptions, mut then: impl FnMut(usize, Result<Self>) -> T) -> Vec<T> {
+        if !options.isolate {
+            return paths.iter().enumerate().map(|(i, p)| then(i, Self::open_here(p.as_ref(), options))).collect();
+        }
+        isolate::in_child_each(paths, "opening it", |p| Self::check_open(p, options), |i, checked| {
+            then(i, checked.and_then(|()| Self::open_here(paths[i].as_ref(), options)))
+        })
+    }
+
+    /// What the child does before this process opens a file: everything below that calls
+    /// libhdf5. `layout()` too: `inspect` asks for it, and it reads the filter pipeline.
+    fn check_open(path: &Path, options: OpenOptions) -> Result<()> {
+        Self::open_here(path, OpenOptions { isolate: false, ..options }).map(|f| drop(f.layout()))
+    }
+
+    /// Opens the file in this process (after the child's check, with isolation).
+    fn open_here(path: &Path, options: OpenOptions) -> Result<Self> {
+        let superblock = probe(path)?;
         // Read-only and without libhdf5's flock(): a reader needs no lock (no SWMR here), and
         // every forked child (isolate.rs) inherits the process's descriptors for as long as it
         // runs, so a lock taken through one, ours or a writer's in another thread, outlived its
