@@ -21,6 +21,7 @@ mod decode;
 mod error;
 mod h5util;
 mod isolate;
+mod localheap;
 mod phasing;
 mod place;
 pub mod header;

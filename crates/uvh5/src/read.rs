@@ -120,6 +120,7 @@ impl Uvh5File {
     pub fn open_with(path: impl AsRef<Path>, options: OpenOptions) -> Result<Self> {
         let path = path.as_ref();
         let superblock = probe(path)?;
+        crate::localheap::check(path, &superblock)?; // before libhdf5 reads any group's heap
         if options.isolate {
             // Everything below that calls libhdf5, done first in a child. `layout()` too:
             // `inspect` asks for it, and it reads the dataset's filter pipeline.
