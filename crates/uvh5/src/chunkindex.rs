@@ -63,22 +63,34 @@ impl ReadAt for [u8] {
     }
 }
 
-struct Reader<'a, R: ReadAt + ?Sized> {
+pub(crate) struct Reader<'a, R: ReadAt + ?Sized> {
     file: &'a R,
     file_len: u64,
     /// Size of file addresses (the superblock's "size of offsets").
-    so: usize,
+    pub(crate) so: usize,
     /// Size of lengths.
-    sl: usize,
+    pub(crate) sl: usize,
     /// Bytes still allowed to be read: a valid index reads each byte of it once, so a walk
     /// that would read more than the file's length twice over is following garbage.
     budget: std::cell::Cell<u64>,
 }
 
-impl<R: ReadAt + ?Sized> Reader<'_, R> {
+impl<'a, R: ReadAt + ?Sized> Reader<'a, R> {
+    /// A reader of `file` whose addresses and lengths are `so` and `sl` bytes wide, allowed
+    /// to read twice the file's length in all.
+    pub(crate) fn new(file: &'a R, so: usize, sl: usize) -> Self {
+        let file_len = file.len_bytes();
+        let budget = std::cell::Cell::new(file_len.saturating_mul(2).saturating_add(4096));
+        Reader { file, file_len, so, sl, budget }
+    }
+
+    pub(crate) fn file_len(&self) -> u64 {
+        self.file_len
+    }
+
     /// `len` bytes at `addr`, or `None` if they are not all inside the file — checked before
     /// allocating, so a corrupt length can never ask for more memory than the file holds.
-    fn bytes(&self, addr: u64, len: usize) -> Option<Vec<u8>> {
+    pub(crate) fn bytes(&self, addr: u64, len: usize) -> Option<Vec<u8>> {
         let end = addr.checked_add(len as u64)?;
         if end > self.file_len || len as u64 > self.budget.get() {
             return None;
@@ -127,9 +139,7 @@ pub fn chunks<R: ReadAt + ?Sized>(
     if !(1..=8).contains(&so) || !(1..=8).contains(&sl) {
         return Err(Corrupt);
     }
-    let file_len = file.len_bytes();
-    let budget = std::cell::Cell::new(file_len.saturating_mul(2).saturating_add(4096));
-    let r = Reader { file, file_len, so, sl, budget };
+    let r = Reader::new(file, so, sl);
     let layout = find_message(&r, oh_addr, LAYOUT_MSG).ok_or(Corrupt)?;
     // Layout message version 3, class 2 (chunked): dimensionality, B-tree address, dims.
     if layout.len() < 3 || layout[0] != 3 || layout[1] != 2 {
@@ -156,7 +166,7 @@ pub fn chunks<R: ReadAt + ?Sized>(
 }
 
 /// Finds the first message of `kind` in an object header, following continuation blocks.
-fn find_message<R: ReadAt + ?Sized>(r: &Reader<R>, oh_addr: u64, kind: u16) -> Option<Vec<u8>> {
+pub(crate) fn find_message<R: ReadAt + ?Sized>(r: &Reader<R>, oh_addr: u64, kind: u16) -> Option<Vec<u8>> {
     let sig = r.bytes(oh_addr, 4)?;
     if sig == b"OHDR" {
         return find_message_v2(r, oh_addr, kind);

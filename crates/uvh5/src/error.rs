@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-// Serialisable so that an error found in the isolated child process (`isolate.rs`) reaches the
+// Serialisable so that an error found in the isolated child process (`isolate/`) reaches the
 // caller exactly as it would have without isolation: same variant, code and message.
 #[derive(Debug, thiserror::Error, serde::Serialize, serde::Deserialize)]
 pub enum Uvh5Error {

@@ -261,7 +261,7 @@ impl<'a> Node<'a> {
                     Ok(v.iter().map(|s| s.as_str().to_owned()).collect())
                 }
             }
-            other => Err(hdf5::Error::from(format!("not a variable-length string: {}", describe_type(&other)).as_str())),
+            other => Err(hdf5::Error::from(format!("not a variable-length string: {}", describe_type(other)).as_str())),
         }
     }
 

@@ -12,7 +12,7 @@
 //! all such data — in a forked child process: a crash, hang or runaway allocation there is a
 //! `UVH5_CORRUPT` error naming the file, not a dead process. It costs about one more open
 //! (plus a fork) per file, and one more read of data that cannot be read directly.
-// The weak `__sanitizer_set_death_callback` of `isolate.rs`; cargo-fuzz builds on nightly.
+// The weak `__sanitizer_set_death_callback` of `isolate/`; cargo-fuzz builds on nightly.
 #![cfg_attr(fuzzing, feature(linkage))]
 
 mod chunkindex;
@@ -22,6 +22,7 @@ mod distinct;
 mod error;
 mod h5util;
 mod isolate;
+mod localheap;
 mod phasing;
 mod place;
 pub mod header;

@@ -171,6 +171,7 @@ mod tests {
     }
 
     /// The placement rule written out element by element: the reference for `place_chunk`.
+    #[allow(clippy::too_many_arguments)]
     fn reference<T: Decode>(bytes: &[u8], elem: Elem, g: [usize; 3], chunk: [usize; 3], dims: [usize; 3], blts: &Range<usize>, place: &Placement, out: &mut [T]) {
         let [cb, cf, cp] = chunk;
         let es = elem.size();

@@ -91,7 +91,7 @@ pub struct OpenOptions {
     /// Locate unfiltered data for direct `pread`s (parallel across files). Off: every read
     /// goes through libhdf5, and opening is cheaper (no chunk map), which suits header-only use.
     pub direct_reads: bool,
-    /// Let libhdf5 touch the file first in a forked child process (see `isolate.rs`): opening
+    /// Let libhdf5 touch the file first in a forked child process (see `isolate/`): opening
     /// it, and before the first read of data through libhdf5, reading all such data. libhdf5
     /// 1.10 crashes on some corrupt files; in the child a crash (or hang, or runaway
     /// allocation) becomes a `UVH5_CORRUPT` error for that file instead of killing the process
@@ -120,7 +120,8 @@ impl Uvh5File {
     pub fn open_with(path: impl AsRef<Path>, options: OpenOptions) -> Result<Self> {
         let path = path.as_ref();
         if options.isolate {
-            probe(path)?; // not HDF5 at all: no child needed to say so
+            // Not HDF5 at all, or a corrupt group heap: no child needed to say so.
+            crate::localheap::check(path, &probe(path)?)?;
             isolate::in_child(path, "opening it", || Self::check_open(path, options))?;
         }
         Self::open_here(path, options)
@@ -147,8 +148,9 @@ impl Uvh5File {
     /// Opens the file in this process (after the child's check, with isolation).
     fn open_here(path: &Path, options: OpenOptions) -> Result<Self> {
         let superblock = probe(path)?;
+        crate::localheap::check(path, &superblock)?; // before libhdf5 reads any group's heap
         // Read-only and without libhdf5's flock(): a reader needs no lock (no SWMR here), and
-        // every forked child (isolate.rs) inherits the process's descriptors for as long as it
+        // every forked child (isolate/) inherits the process's descriptors for as long as it
         // runs, so a lock taken through one, ours or a writer's in another thread, outlived its
         // close: an open of that file meanwhile failed with EAGAIN ("unable to lock file"),
         // seen in the convert tests running side by side.

@@ -50,6 +50,7 @@ impl Drop for ReturnBuf {
 
 /// Reads the region `blts × chans × all pols` of a 3-D (blt, chan, pol) dataset into `out`
 /// (C order, `out.len() == blts.len() * chans.len() * dims[2]`).
+#[allow(clippy::too_many_arguments)]
 pub fn read_region<T: Decode>(
     file: &File,
     path: &Path,

@@ -36,7 +36,7 @@ fn whole_file_findings_open_or_fail_cleanly_and_both_read_paths_agree() {
         match Uvh5File::open(&f) {
             // libhdf5 reads that input's nsamples from past a heap buffer: its values are
             // whatever lies there, different from one read to the next.
-            Ok(_) if f.to_string_lossy().contains("libhdf5-overread") => {}
+            Ok(_) if f.to_string_lossy().contains("libhdf5-overread-18f84afa") => {}
             Ok(_) => {
                 let (a, b) = (read_all(&f, true), read_all(&f, false));
                 if let (Some(a), Some(b)) = (a, b) {
@@ -113,6 +113,19 @@ fn real_chunk_indexes_are_accepted_whole() {
 }
 
 #[test]
+fn real_files_pass_the_local_heap_check() {
+    // Valid files written by h5py (the seeds; one with a phase-center catalog, whose
+    // subgroups are walked too) and pyuvdata's test file: every group's local heap is accepted.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(root.join("fuzz/seeds/uvh5_file")).unwrap().map(|e| e.unwrap().path()).collect();
+    files.push(root.join("test/data/pyuvdata/zen.2458098.45361.HH_downselected.uvh5"));
+    assert!(files.len() >= 8);
+    for f in files {
+        Uvh5File::open(&f).unwrap_or_else(|e| panic!("{e}"));
+    }
+}
+
+#[test]
 fn a_corrupt_string_heap_is_an_error_not_a_crash() {
     // A global-heap object (Header/instrument's) claims 3170534137668829187 bytes. libhdf5 1.10
     // copies that many (H5HG_read) and the process died with SIGSEGV; the heap is now walked
@@ -129,14 +142,36 @@ fn input(prefix: &str) -> PathBuf {
     inputs("uvh5_file").into_iter().find(|p| p.file_name().unwrap().to_string_lossy().starts_with(prefix)).unwrap()
 }
 
+/// A copy of `input(prefix)` in a temporary directory with the 8 bytes at `at` set to `value`.
+fn patched(prefix: &str, at: usize, value: u64) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut bytes = std::fs::read(input(prefix)).unwrap();
+    bytes[at..at + 8].copy_from_slice(&value.to_le_bytes());
+    let p = dir.path().join(prefix);
+    std::fs::write(&p, bytes).unwrap();
+    (dir, p)
+}
+
 #[test]
 fn files_that_crash_libhdf5_are_errors_naming_the_file() {
     // Each of these killed the process inside libhdf5 1.10 (`contimg inspect` died of SIGSEGV):
     // NULL dereferences in H5VM_memcpyvv (reading a scalar header value) and in
-    // H5F__accum_read (listing Header/extra_keywords). libhdf5 now touches a file first in a
-    // child process, whose crash is this error; this test process goes on.
-    for name in ["libhdf5-crash-925bdddd", "libhdf5-crash-91d1da18"] {
+    // H5F__accum_read (listing Header/extra_keywords). Their Data group's local heap is not
+    // where its address says (the fuzzer inserted bytes before it): that is refused now
+    // before libhdf5 reads anything (localheap.rs), as libhdf5 itself refuses it ("bad local
+    // heap signature") once it gets there.
+    for (name, heap) in [("libhdf5-crash-925bdddd", 16600), ("libhdf5-crash-91d1da18", 16272)] {
         let f = input(name);
+        let e = Uvh5File::open(&f).unwrap_err();
+        assert_eq!(e.code(), "UVH5_CORRUPT", "{e}");
+        let expected = format!("{}: corrupt file: Data: corrupt local heap at address {heap} (no local heap signature)", f.display());
+        assert_eq!(e.to_string(), expected);
+    }
+    // With Data's heap address pointed at a valid heap (the root group's, at 680), libhdf5
+    // crashes as before. It now touches a file first in a child process, whose crash is this
+    // error; this test process goes on.
+    for (name, heap_addr_at) in [("libhdf5-crash-925bdddd", 0x1e60), ("libhdf5-crash-91d1da18", 0x5d0)] {
+        let (_dir, f) = patched(name, heap_addr_at, 680);
         let e = Uvh5File::open(&f).unwrap_err();
         assert_eq!(e.code(), "UVH5_CORRUPT", "{e}");
         assert_eq!(
@@ -144,13 +179,54 @@ fn files_that_crash_libhdf5_are_errors_naming_the_file() {
             format!("{}: corrupt file: libhdf5 crashed with signal 11 (SIGSEGV) opening it (in a separate process)", f.display())
         );
     }
-    // libhdf5 asks for ~1 TB (a corrupt metadata size) while looking for the Header group;
-    // the allocation fails (in the child, under its address-space limit) and libhdf5 reports
-    // the group as absent.
+    // libhdf5 asked for ~1 TB while looking for the Header group: the root group's local heap
+    // claims a data segment of 983547510872 bytes. The allocation failed (in the child, under
+    // its address-space limit) and libhdf5 reported the group as absent; the heap is refused
+    // now before libhdf5 reads it.
     let f = input("libhdf5-alloc-092bc172");
     let e = Uvh5File::open(&f).unwrap_err();
-    assert_eq!(e.code(), "UVH5_MISSING_DATASET", "{e}");
-    assert!(e.to_string().starts_with(&format!("{}: missing dataset 'Header'", f.display())), "{e}");
+    assert_eq!(e.code(), "UVH5_CORRUPT", "{e}");
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "{}: corrupt file: the root group: corrupt local heap at address 680 (its 983547510872-byte data segment \
+             at address 182272 runs past the end of the file (31698 bytes))",
+            f.display()
+        )
+    );
+}
+
+#[test]
+fn a_corrupt_local_heap_free_list_is_the_same_error_on_every_open() {
+    // The Header group's local heap has a free block at offset 584 that claims 268435712 bytes
+    // of a 704-byte data segment (the fuzzer copied the superblock over it). libhdf5 (1.10.8,
+    // and h5py's 2.0) fails the first lookup in that group ("bad heap free list") but keeps
+    // the segment, and every later lookup in the same open file succeeds: contimg took
+    // Header/version for absent on one open and, on a second open of the file while the first
+    // was open (they share libhdf5's cache), read it — its type, mutated from 3 to 3331 bytes,
+    // makes that "1.2" and the file's next 3328 bytes — and refused the version. The heap is
+    // checked now before libhdf5 reads it: every open fails alike.
+    let f = input("libhdf5-overread-heapfree");
+    let expected = format!(
+        "{}: corrupt file: Header: corrupt local heap at address 1384 (bad free list: the free block at offset 584 \
+         of 268435712 bytes runs past the 704-byte data segment)",
+        f.display()
+    );
+    for isolate in [true, false, true] {
+        let e = Uvh5File::open_with(&f, OpenOptions { isolate, ..Default::default() }).unwrap_err();
+        assert_eq!(e.code(), "UVH5_CORRUPT", "{e}");
+        assert_eq!(e.to_string(), expected);
+    }
+    // The same file with that free block repaired (a single block of 120 bytes at 584, ending
+    // the list) opens, and its version, read 3331 bytes wide, is refused.
+    let (dir, p) = patched("libhdf5-overread-heapfree", 0x2ec8 + 584, 1);
+    let mut bytes = std::fs::read(&p).unwrap();
+    bytes[0x2ec8 + 592..0x2ec8 + 600].copy_from_slice(&120u64.to_le_bytes());
+    std::fs::write(&p, bytes).unwrap();
+    let e = Uvh5File::open(&p).unwrap_err();
+    assert_eq!(e.code(), "UVH5_UNSUPPORTED_VERSION", "{e}");
+    assert!(e.to_string().contains("'1.2OVRO_MMADSA"), "{e}");
+    drop(dir);
 }
 
 #[test]

@@ -120,7 +120,7 @@ fn out_of_range_block_is_an_error_not_a_panic() {
     assert!(err.to_string().contains("x.hdf5"));
 }
 
-/// contimg's own HDF5 reads and writes take no flock(): while a forked child (isolate.rs) of
+/// contimg's own HDF5 reads and writes take no flock(): while a forked child (isolate/) of
 /// another thread lives, it holds a copy of every descriptor, and a lock taken through one
 /// outlived its close. A writer's lock made this test's own flock fail and, in the convert
 /// tests, libhdf5's read lock fail with EAGAIN ("unable to lock file"). A file someone else
