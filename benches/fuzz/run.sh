@@ -40,7 +40,7 @@ for t in "${targets[@]}"; do
     fi
   fi
   echo "== $t: fuzzing ${secs}s"
-  # uvh5_file runs libhdf5 in forked children first (crates/uvh5/src/isolate.rs), as contimg
+  # uvh5_file runs libhdf5 in forked children first (crates/uvh5/src/isolate/), as contimg
   # does: libhdf5's own crashes there are UVH5_CORRUPT errors, not findings, but a child's
   # AddressSanitizer report still reaches stderr. Those are counted, not shown; the lines kept
   # are libFuzzer's own (and the target's panics). CONTIMG_UVH5_NO_ISOLATE=1 hunts libhdf5's
