@@ -203,6 +203,9 @@ impl<'a> Node<'a> {
         let err = |e: hdf5::Error| Uvh5Error::hdf5(self.path, format!("reading {}", self.qualified(name)), e);
         self.check_stored(ds, name)?;
         match td {
+            // A fixed-length string type of 0 bytes is no string type (libhdf5 creates none;
+            // found by fuzzing: fuzz/regressions/uvh5_file/fixed-string-of-0-bytes-*).
+            TypeDescriptor::FixedAscii(0) | TypeDescriptor::FixedUnicode(0) => Err(self.bad_type(name, &td, "a string")),
             TypeDescriptor::FixedAscii(n) | TypeDescriptor::FixedUnicode(n) => {
                 let count = ds.size().max(1);
                 let mut buf = vec![0u8; n * count];

@@ -298,3 +298,16 @@ fn open_the_hang_input_with_a_1_s_timeout() {
         )
     );
 }
+
+#[test]
+fn a_fixed_length_string_of_0_bytes_is_an_unsupported_type() {
+    // Found by the 2026-12-07 afternoon campaign after ~16 minutes: a header string dataset
+    // whose fixed-length string type is 0 bytes wide. Splitting its bytes into 0-byte strings
+    // panicked (in the checking child, re-raised here as our bug).
+    let f = input("fixed-string-of-0-bytes");
+    for isolate in [true, false] {
+        let e = Uvh5File::open_with(&f, OpenOptions { isolate, ..Default::default() }).unwrap_err();
+        assert_eq!(e.code(), "UVH5_UNSUPPORTED_DTYPE", "{e}");
+        assert!(e.to_string().contains("expected a string"), "{e}");
+    }
+}
