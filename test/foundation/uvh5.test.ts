@@ -1,3 +1,4 @@
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { native } from '../../ts/native.js';
@@ -107,13 +108,27 @@ describe('bad input', () => {
 
   it('a file that crashes libhdf5 is UVH5_CORRUPT naming it, and the process lives on', async () => {
     // NULL dereferences inside libhdf5 1.10 found by fuzzing: `contimg inspect` died of SIGSEGV
-    // on these until libhdf5 first ran on each file in a forked child (crates/uvh5/src/isolate.rs).
-    for (const name of ['libhdf5-crash-925bdddd', 'libhdf5-crash-91d1da18']) {
+    // on these until libhdf5 first ran on each file in a forked child (crates/uvh5/src/isolate/).
+    // As found, their Data group's local heap is not where its address says, which is now
+    // refused before libhdf5 reads anything (crates/uvh5/src/localheap.rs); with that address
+    // pointed at a valid heap (the root group's, at 680) libhdf5 crashes as before, in the child.
+    const dir = tmpDir();
+    for (const [name, heap, heapAddrAt] of [
+      ['libhdf5-crash-925bdddd', 16600, 0x1e60],
+      ['libhdf5-crash-91d1da18', 16272, 0x5d0],
+    ] as const) {
       const file = path.join(projectRoot, 'fuzz', 'regressions', 'uvh5_file', name);
       const r = await cli('inspect', file);
       expect(r.code, name).toBe(1);
-      expect(r.stderr, name).toBe(
-        `contimg: error [UVH5_CORRUPT]: ${file}: corrupt file: libhdf5 crashed with signal 11 (SIGSEGV) opening it (in a separate process)\n`,
+      expect(r.stderr, name).toBe(`contimg: error [UVH5_CORRUPT]: ${file}: corrupt file: Data: corrupt local heap at address ${heap} (no local heap signature)\n`);
+      const bytes = readFileSync(file);
+      bytes.writeBigUInt64LE(680n, heapAddrAt);
+      const patched = path.join(dir, name);
+      writeFileSync(patched, bytes);
+      const c = await cli('inspect', patched);
+      expect(c.code, name).toBe(1);
+      expect(c.stderr, name).toBe(
+        `contimg: error [UVH5_CORRUPT]: ${patched}: corrupt file: libhdf5 crashed with signal 11 (SIGSEGV) opening it (in a separate process)\n`,
       );
     }
     // A good file still opens afterwards: the crash harmed nothing of this process's libhdf5.
