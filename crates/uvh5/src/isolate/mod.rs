@@ -131,10 +131,20 @@ fn each_within<P: AsRef<Path>, T>(
                 path.display(),
                 String::from_utf8_lossy(&payload)
             ),
-            // The child died, hung or sent garbage: it answers no more.
-            other => {
-                let gone = child.take().expect("a child was just used");
-                let end = gone.end(if matches!(other, Answer::TimedOut) { Instant::now() } else { deadline });
+            // Garbage (no report of ours looks like this): the child is killed at once (by
+            // dropping it) rather than waited for.
+            Answer::Report { .. } => {
+                drop(child.take());
+                Err(Uvh5Error::Corrupt {
+                    path: path.to_owned(),
+                    detail: format!("{doing} failed in a separate process, which sent an unreadable report"),
+                })
+            }
+            // The child died or hung: it answers no more. A dead one is reaped (it has closed
+            // its end and is exiting), a hung one killed now.
+            gone @ (Answer::Died | Answer::TimedOut) => {
+                let c = child.take().expect("a child was just used");
+                let end = c.end(if matches!(gone, Answer::TimedOut) { Instant::now() } else { deadline });
                 Err(failure(path, doing, timeout, end))
             }
         };
@@ -235,6 +245,31 @@ mod tests {
         .unwrap_err();
         assert_eq!(e.code(), "UVH5_IO");
         assert_eq!(e.to_string(), format!("{}: read: {}", p.display(), std::io::Error::from_raw_os_error(libc::EIO)));
+    }
+
+    #[test]
+    fn an_unreadable_report_kills_the_child_at_once() {
+        // A frame of an unknown kind, then nothing: the parent must not wait out the 30 s
+        // deadline for a child that is alive and waiting for its next request.
+        let t = Instant::now();
+        let p = here();
+        let e = each_within(
+            &[&p],
+            "opening it",
+            Duration::from_secs(30),
+            |_| {
+                child::send_raw(b"X\0\0\0\0");
+                std::thread::sleep(Duration::from_secs(60));
+                Ok(())
+            },
+            |_, r| r,
+        )
+        .pop()
+        .unwrap()
+        .unwrap_err();
+        assert_eq!(e.code(), "UVH5_CORRUPT", "{e}");
+        assert!(e.to_string().ends_with("opening it failed in a separate process, which sent an unreadable report"), "{e}");
+        assert!(t.elapsed() < Duration::from_secs(20), "{:?}", t.elapsed());
     }
 
     #[test]
