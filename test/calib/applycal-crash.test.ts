@@ -6,7 +6,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cleanupTmpDirs, cliJson, oracle, tmpDir, runCli } from '../helpers.js';
+import { cleanupTmpDirs, cli, cliJson, oracle, tmpDir, runCli } from '../helpers.js';
 
 afterAll(cleanupTmpDirs);
 
@@ -62,6 +62,33 @@ describe('SIGKILL during applycal', () => {
     expect(c.flag_mismatch).toBe(0);
     expect(c.corrected_max_rel).toBeLessThan(1e-5);
   }, 85_000);
+});
+
+describe('a write that fails during applycal', () => {
+  it('is reported with its code and the output file, leaves nothing behind, and a rerun succeeds', async () => {
+    const out = tmpDir();
+    const args = ['applycal', ms, '--tables', tabs.bp, tabs.g, '--output-dir', out, '--json'];
+    // The failure comes from the writer thread of the row pipeline while the reader and the
+    // corrections go on: it must stop both and surface, not hang or be lost.
+    process.env.CONTIMG_APPLYCAL_FAULT = 'write-error';
+    let r;
+    try {
+      r = await cli(...args);
+    } finally {
+      delete process.env.CONTIMG_APPLYCAL_FAULT;
+    }
+    expect(r.code).not.toBe(0);
+    const [failed] = JSON.parse(r.stdout);
+    expect(failed.status).toBe('failed');
+    expect(failed.code).toBe('CALIB_IO');
+    expect(failed.error).toContain('injected write failure');
+    expect(failed.error).toContain('.partial-');
+    expect(readdirSync(out)).toEqual([]);
+    const [ok] = await cliJson('applycal', ms, '--tables', tabs.bp, tabs.g, '--output-dir', out);
+    expect(ok.status).toBe('calibrated');
+    expect(ok.summary.rows).toBeGreaterThan(0);
+    expect(readdirSync(out)).toEqual(['2025-10-02T00:00:00_cal.ms']);
+  }, 60_000);
 });
 
 describe('contimg image on a calibrated MS', () => {

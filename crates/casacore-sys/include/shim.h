@@ -152,6 +152,8 @@ int ccs_table_add_tiled_column_like(ccs_table *t, const char *name, const char *
 int ccs_table_create_empty(const char *path, const char *info_type, const char *info_subtype,
                            ccs_table **out);
 int ccs_table_copy_subtable(ccs_table *t, const char *src_path, const char *name);
+/* One string per data manager: "<SEQNR>\t<TYPE>\t<NAME>\t<column>..." (tab-separated). */
+int ccs_table_data_managers(const ccs_table *t, char **out, size_t *len, size_t *count);
 
 #ifdef __cplusplus
 }

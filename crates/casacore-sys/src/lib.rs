@@ -1308,3 +1308,49 @@ impl Table {
         check(unsafe { ffi_calibrate::ccs_table_copy_subtable(self.raw(), s.as_ptr(), n.as_ptr()) })
     }
 }
+
+// ---------------------------------------------------------------- storage managers
+
+mod ffi_dm {
+    use std::os::raw::{c_char, c_int};
+    extern "C" {
+        pub fn ccs_table_data_managers(
+            t: *const super::ffi::ccs_table,
+            out: *mut *mut c_char,
+            len: *mut usize,
+            count: *mut usize,
+        ) -> c_int;
+    }
+}
+
+/// One data manager of a table: its files are `table.f<seqnr>` and `table.f<seqnr>_*`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataManager {
+    pub seqnr: u32,
+    /// casacore's type name, e.g. "TiledColumnStMan", "StandardStMan".
+    pub dm_type: String,
+    pub name: String,
+    pub columns: Vec<String>,
+}
+
+impl Table {
+    /// The table's data managers and the columns each one stores.
+    pub fn data_managers(&self) -> Result<Vec<DataManager>> {
+        let (mut buf, mut len, mut count) = (ptr::null_mut(), 0usize, 0usize);
+        // SAFETY: live handle; buffer ownership passes to take_strings.
+        check(unsafe { ffi_dm::ccs_table_data_managers(self.raw(), &mut buf, &mut len, &mut count) })?;
+        // SAFETY: buf/len come from the shim's pack_strings.
+        let lines = unsafe { take_strings(buf, len) };
+        lines
+            .iter()
+            .map(|l| {
+                let mut f = l.split('\t');
+                let seqnr = f.next().and_then(|s| s.parse().ok());
+                let (Some(seqnr), Some(dm_type), Some(name)) = (seqnr, f.next(), f.next()) else {
+                    return Err(shape_err(format!("unreadable data manager description {l:?}")));
+                };
+                Ok(DataManager { seqnr, dm_type: dm_type.into(), name: name.into(), columns: f.map(str::to_owned).collect() })
+            })
+            .collect()
+    }
+}

@@ -1211,3 +1211,32 @@ int ccs_table_copy_subtable(ccs_table *t, const char *src_path, const char *name
 }
 
 } // extern "C"
+
+// ---------------------------------------------------------------- storage managers
+
+extern "C" {
+
+// One string per data manager of `t`: "<SEQNR>\t<TYPE>\t<NAME>\t<column>\t<column>...". The
+// files of data manager N are `table.fN` and `table.fN_*` (casacore's naming), so callers can
+// tell which files hold which columns without parsing casacore's headers.
+int ccs_table_data_managers(const ccs_table *t, char **out, size_t *len, size_t *count) {
+  return guard([&] {
+    need(out, "out");
+    need(len, "len");
+    need(count, "count");
+    Record info = tab(t).dataManagerInfo();
+    std::vector<std::string> v;
+    for (uInt i = 0; i < info.nfields(); i++) {
+      const Record &dm = info.subRecord(i);
+      std::ostringstream os;
+      os << dm.asInt("SEQNR") << '\t' << dm.asString("TYPE") << '\t' << dm.asString("NAME");
+      Vector<String> cols = dm.asArrayString("COLUMNS");
+      for (const String &c : cols) os << '\t' << c;
+      v.push_back(os.str());
+    }
+    *count = v.size();
+    pack_strings(v, out, len);
+  });
+}
+
+} // extern "C"

@@ -41,3 +41,42 @@ fn corrected_data_is_added_tiled_like_data() {
     assert!(t.add_tiled_column_like("CORRECTED_DATA", "DATA").is_err());
     assert!(t.add_tiled_column_like("X", "NOPE").is_err());
 }
+
+#[test]
+fn data_managers_name_each_columns_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.ms");
+    let layout = MsLayout {
+        ncorr: 2,
+        nchan: 4,
+        data: true,
+        weight_spectrum: true,
+        model_data: false,
+        corrected_data: false,
+        tile_rows_vis: 16,
+        tile_rows_flag: 64,
+        tile_rows_uvw: 64,
+        tile_rows_weight: 64,
+    };
+    let mut t = Table::create_ms(&path, &layout).unwrap();
+    t.add_rows(10).unwrap();
+    t.add_tiled_column_like("CORRECTED_DATA", "DATA").unwrap();
+    t.flush().unwrap();
+    let dms = t.data_managers().unwrap();
+    // Every column of the table is in exactly one data manager.
+    let mut all: Vec<String> = dms.iter().flat_map(|d| d.columns.clone()).collect();
+    all.sort();
+    let mut cols = t.column_names().unwrap();
+    cols.sort();
+    assert_eq!(all, cols);
+    let corrected = dms.iter().find(|d| d.columns.contains(&"CORRECTED_DATA".to_string())).unwrap();
+    assert_eq!(corrected.dm_type, "TiledColumnStMan");
+    assert_eq!(corrected.name, "TiledCORRECTED_DATA");
+    assert_eq!(corrected.columns, vec!["CORRECTED_DATA".to_string()]);
+    // casacore's file naming: the manager's header and its hypercube file.
+    assert!(path.join(format!("table.f{}", corrected.seqnr)).is_file());
+    assert!(path.join(format!("table.f{}_TSM0", corrected.seqnr)).is_file());
+    let flag = dms.iter().find(|d| d.columns.contains(&"FLAG".to_string())).unwrap();
+    assert!(flag.dm_type.starts_with("Tiled"), "{flag:?}");
+    assert!(dms.iter().all(|d| d.seqnr != corrected.seqnr || d.name == corrected.name));
+}

@@ -3,20 +3,19 @@
 //! interpolation ([`interp`]), calwt and flag propagation; the output is a complete copy of the
 //! input MS, written atomically ([`output`]).
 //!
-//! Rows go in blocks (bounded memory for a full 2 GB MS); within a block the gains of every
-//! (time, spw, antenna) are evaluated once, in parallel, then every row is corrected in
-//! parallel.
+//! Rows go in blocks (bounded memory for a full 2 GB MS), read, corrected and written by a
+//! pipeline of three threads ([`rows`]); within a block the correction of every (time, spw,
+//! antenna) is formed once, in parallel, then every row is corrected in parallel.
 
 pub mod interp;
 mod output;
+mod rows;
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use casacore_sys::Table;
 use ms::MsReader;
-use num_complex::Complex32;
-use rayon::prelude::*;
 
 pub use interp::{Interp, TableInterp};
 
@@ -168,8 +167,25 @@ pub fn applycal(
         })
         .collect();
 
+    let has_ws = reader.has_column("WEIGHT_SPECTRUM")
+        && reader.main_table().cell_shape("WEIGHT_SPECTRUM", 0).ok().flatten().is_some();
+    let has_weight = reader.has_column("WEIGHT");
+    let n_rows = reader.n_rows();
+    // Columns whose every cell this run writes: the copy need not carry their data.
+    let mut rewritten = vec!["FLAG", "CORRECTED_DATA"];
+    if cfg.calwt && has_weight {
+        rewritten.push("WEIGHT");
+    }
+    if cfg.calwt && has_ws {
+        rewritten.push("WEIGHT_SPECTRUM");
+    }
+    let data_managers = reader.main_table().data_managers().map_err(|e| input_err(e.message))?;
+    // From here on the input is read by the row loop's reader thread only.
+    drop(reader);
+
     // The copy, under a temporary name.
-    let staged = output::Staged::begin(&cfg.ms, &cfg.output, cfg.overwrite, &|done, total| {
+    let fresh = output::rewritten_files(&data_managers, &rewritten);
+    let staged = output::Staged::begin(&cfg.ms, &cfg.output, cfg.overwrite, &fresh, &|done, total| {
         progress(ApplyProgress { stage: "copy", rows_done: done, rows_total: total })
     })?;
     fault_point("copied");
@@ -180,140 +196,32 @@ pub fn applycal(
     if !out.has_column("CORRECTED_DATA").map_err(|e| io("list columns", e))? {
         out.add_tiled_column_like("CORRECTED_DATA", "DATA").map_err(|e| io("add CORRECTED_DATA", e))?;
     }
-    let has_ws = reader.has_column("WEIGHT_SPECTRUM")
-        && reader.main_table().cell_shape("WEIGHT_SPECTRUM", 0).ok().flatten().is_some();
-    let has_weight = reader.has_column("WEIGHT");
-
-    let n_rows = reader.n_rows();
     let row_bytes = (ncorr * nchan * 8).max(1);
-    let block = (cfg.block_bytes / row_bytes).clamp(1, n_rows.max(1));
-    let cell = [ncorr, nchan];
-    let inp = reader.main_table();
-    let rd = |e: casacore_sys::CasaError| input_err(e.message);
-    let (mut flagged_before, mut flagged_after) = (0usize, 0usize);
-    let mut row0 = 0;
-    while row0 < n_rows {
-        if cancelled() {
-            return Err(CalibError::Cancelled);
-        }
-        let n = block.min(n_rows - row0);
-        let time: Vec<f64> = inp.get_scalars("TIME", row0, n).map_err(rd)?;
-        let a1: Vec<i32> = inp.get_scalars("ANTENNA1", row0, n).map_err(rd)?;
-        let a2: Vec<i32> = inp.get_scalars("ANTENNA2", row0, n).map_err(rd)?;
-        let dd: Vec<i32> = inp.get_scalars("DATA_DESC_ID", row0, n).map_err(rd)?;
-        let mut data: Vec<Complex32> = inp.get_arrays("DATA", row0, n, &cell).map_err(rd)?;
-        let mut flag: Vec<bool> = inp.get_arrays("FLAG", row0, n, &cell).map_err(rd)?;
-        let mut weight: Vec<f32> = if has_weight { inp.get_arrays("WEIGHT", row0, n, &[ncorr]).map_err(rd)? } else { Vec::new() };
-        let mut wspec: Vec<f32> = if has_ws { inp.get_arrays("WEIGHT_SPECTRUM", row0, n, &cell).map_err(rd)? } else { Vec::new() };
-        flagged_before += flag.iter().filter(|&&f| f).count();
-
-        // Unique (time, ddid) of the block, and the antennas each one needs.
-        let mut keys: Vec<(u64, i32)> = time.iter().zip(&dd).map(|(t, d)| (t.to_bits(), *d)).collect();
-        keys.sort_unstable();
-        keys.dedup();
-        for (i, &d) in dd.iter().enumerate() {
-            let bad = |what: &str, v: i32, lim: usize| input_err(format!("row {}: {what} {v} outside 0..{lim}", row0 + i));
-            if d < 0 || d as usize >= ddid_spw.len() {
-                return Err(bad("DATA_DESC_ID", d, ddid_spw.len()));
-            }
-            for a in [a1[i], a2[i]] {
-                if a < 0 || a as usize >= n_ant {
-                    return Err(bad("antenna", a, n_ant));
-                }
-            }
-        }
-        // gains[key][ant] = the chain's product for that antenna: ([chan][pol] gains, flags, wt[pol]).
-        let gains: Vec<Vec<Option<interp::AntGains>>> = keys
-            .par_iter()
-            .map(|&(tb, d)| {
-                let t = f64::from_bits(tb);
-                let spw = ddid_spw[d as usize] as usize;
-                let mut need = vec![false; n_ant];
-                for i in 0..n {
-                    if time[i].to_bits() == tb && dd[i] == d {
-                        need[a1[i] as usize] = true;
-                        need[a2[i] as usize] = true;
-                    }
-                }
-                (0..n_ant)
-                    .map(|a| {
-                        if !need[a] {
-                            return None;
-                        }
-                        let mut acc = interp::AntGains { gain: vec![Complex32::new(1.0, 0.0); nchan * 2], flag: vec![false; nchan * 2], wt: [1.0, 1.0] };
-                        for tab in &tables {
-                            let g = tab.eval(t, spw, a, nchan);
-                            for k in 0..nchan * 2 {
-                                acc.gain[k] *= g.gain[k];
-                                acc.flag[k] |= g.flag[k];
-                            }
-                            acc.wt[0] *= g.wt[0];
-                            acc.wt[1] *= g.wt[1];
-                        }
-                        Some(acc)
-                    })
-                    .collect()
-            })
-            .collect();
-
-        let per_row = ncorr * nchan;
-        let wchunk = if has_weight { ncorr } else { 0 };
-        let wschunk = if has_ws { per_row } else { 0 };
-        let mut wrows: Vec<&mut [f32]> = if has_weight { weight.chunks_mut(wchunk).collect() } else { (0..n).map(|_| &mut [][..]).collect() };
-        let mut wsrows: Vec<&mut [f32]> = if has_ws { wspec.chunks_mut(wschunk).collect() } else { (0..n).map(|_| &mut [][..]).collect() };
-        data.par_chunks_mut(per_row)
-            .zip(flag.par_chunks_mut(per_row))
-            .zip(wrows.par_iter_mut())
-            .zip(wsrows.par_iter_mut())
-            .enumerate()
-            .for_each(|(i, (((d, f), w), ws))| {
-                let k = keys.binary_search(&(time[i].to_bits(), dd[i])).expect("key of a row of this block");
-                let gi = gains[k][a1[i] as usize].as_ref().expect("gains of a needed antenna");
-                let gj = gains[k][a2[i] as usize].as_ref().expect("gains of a needed antenna");
-                let cp = &ddid_corr[dd[i] as usize];
-                for c in 0..nchan {
-                    for (r, &[pi, pj]) in cp.iter().enumerate() {
-                        let x = c * ncorr + r;
-                        let g = gi.gain[c * 2 + pi] * gj.gain[c * 2 + pj].conj();
-                        if gi.flag[c * 2 + pi] || gj.flag[c * 2 + pj] || g.norm_sqr() == 0.0 {
-                            f[x] = true;
-                        } else {
-                            d[x] /= g;
-                        }
-                    }
-                }
-                if cfg.calwt {
-                    for (r, &[pi, pj]) in cp.iter().enumerate() {
-                        let s = gi.wt[pi] * gj.wt[pj];
-                        if !w.is_empty() {
-                            w[r] *= s;
-                        }
-                        if !ws.is_empty() {
-                            for c in 0..nchan {
-                                ws[c * ncorr + r] *= s;
-                            }
-                        }
-                    }
-                }
-            });
-        drop(wrows);
-        drop(wsrows);
-        flagged_after += flag.iter().filter(|&&f| f).count();
-        out.put_arrays("CORRECTED_DATA", row0, n, &cell, &data).map_err(|e| io("put CORRECTED_DATA", e))?;
-        out.put_arrays("FLAG", row0, n, &cell, &flag).map_err(|e| io("put FLAG", e))?;
-        if cfg.calwt && has_weight {
-            out.put_arrays("WEIGHT", row0, n, &[ncorr], &weight).map_err(|e| io("put WEIGHT", e))?;
-        }
-        if cfg.calwt && has_ws {
-            out.put_arrays("WEIGHT_SPECTRUM", row0, n, &cell, &wspec).map_err(|e| io("put WEIGHT_SPECTRUM", e))?;
-        }
-        row0 += n;
-        progress(ApplyProgress { stage: "apply", rows_done: row0, rows_total: n_rows });
-    }
+    let plan = rows::RowsPlan {
+        input: &cfg.ms,
+        n_rows,
+        n_ant,
+        ncorr,
+        nchan,
+        ddid_spw: &ddid_spw,
+        ddid_corr: &ddid_corr,
+        tables: &tables,
+        calwt: cfg.calwt,
+        has_weight,
+        has_ws,
+        block_rows: (cfg.block_bytes / row_bytes).clamp(1, n_rows.max(1)),
+    };
+    let staged_path = staged.path().to_path_buf();
+    let counts = rows::apply_rows(
+        &plan,
+        &mut out,
+        &staged_path,
+        &|done| progress(ApplyProgress { stage: "apply", rows_done: done, rows_total: n_rows }),
+        cancelled,
+    )?;
     let apply_seconds = t1.elapsed().as_secs_f64();
     let t2 = Instant::now();
     out.close().map_err(|e| io("close", e))?;
-    drop(reader);
     fault_point("applied");
     let output = staged.commit()?;
     Ok(ApplySummary {
@@ -322,8 +230,8 @@ pub fn applycal(
         tables: applied,
         rows: n_rows,
         samples: n_rows * ncorr * nchan,
-        flagged_before,
-        flagged_after,
+        flagged_before: counts.flagged_before,
+        flagged_after: counts.flagged_after,
         calwt: cfg.calwt,
         copy_seconds,
         apply_seconds,

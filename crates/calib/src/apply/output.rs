@@ -1,9 +1,18 @@
 //! The calibrated MS is built as a copy under a temporary name beside its final name
 //! (`.<name>.partial-<pid>`), fsynced, and renamed: a SIGKILL at any instant leaves either no
 //! output under the final name or the complete one, and the next run removes the leftovers.
+//!
+//! The data files of columns that the run rewrites cell by cell (FLAG, CORRECTED_DATA, and the
+//! weights with calwt) are not copied: they are created at their size with nothing written
+//! (sparse), and the row loop fills every cell. That is a third of a DSA-110 MS that would
+//! otherwise be written twice.
 
+use std::collections::HashSet;
+use std::ffi::OsString;
 use std::fs;
 use std::path::{Path, PathBuf};
+
+use casacore_sys::DataManager;
 
 use crate::CalibError;
 
@@ -27,17 +36,41 @@ fn tree_bytes(p: &Path) -> std::io::Result<u64> {
     Ok(n)
 }
 
-fn copy_tree(src: &Path, dst: &Path, done: &mut u64, total: u64, progress: &dyn Fn(usize, usize)) -> Result<(), CalibError> {
+/// The names of the main table's tiled data files (`table.fN_TSMk`) whose data manager stores
+/// only columns in `rewritten`. A manager holding any other column is copied whole.
+pub fn rewritten_files(dms: &[DataManager], rewritten: &[&str]) -> HashSet<OsString> {
+    dms.iter()
+        .filter(|d| d.dm_type.starts_with("Tiled") && !d.columns.is_empty() && d.columns.iter().all(|c| rewritten.contains(&c.as_str())))
+        .map(|d| format!("table.f{}_TSM", d.seqnr))
+        .map(OsString::from)
+        .collect()
+}
+
+/// Whether `name` is a hypercube file `table.fN_TSMk` of one of the managers in `fresh`.
+fn is_fresh(fresh: &HashSet<OsString>, name: &std::ffi::OsStr) -> bool {
+    let Some(name) = name.to_str() else { return false };
+    let Some(cut) = name.rfind("_TSM") else { return false };
+    let (stem, k) = (&name[..cut + 4], &name[cut + 4..]);
+    !k.is_empty() && k.bytes().all(|c| c.is_ascii_digit()) && fresh.contains(std::ffi::OsStr::new(stem))
+}
+
+/// `fresh` applies to the top directory only (the main table's files).
+fn copy_tree(src: &Path, dst: &Path, fresh: &HashSet<OsString>, done: &mut u64, total: u64, progress: &dyn Fn(usize, usize)) -> Result<(), CalibError> {
     fs::create_dir(dst).map_err(|e| io(dst, "create directory", e))?;
     for e in fs::read_dir(src).map_err(|e| io(src, "list", e))? {
         let e = e.map_err(|e| io(src, "list", e))?;
         let (s, d) = (e.path(), dst.join(e.file_name()));
         let ft = e.file_type().map_err(|e| io(&s, "stat", e))?;
         if ft.is_dir() {
-            copy_tree(&s, &d, done, total, progress)?;
+            copy_tree(&s, &d, &HashSet::new(), done, total, progress)?;
         } else if ft.is_file() {
             // casacore's lock file belongs to the source's readers, not to the copy.
             if e.file_name() == "table.lock" {
+                continue;
+            }
+            if is_fresh(fresh, &e.file_name()) {
+                let len = e.metadata().map_err(|e| io(&s, "stat", e))?.len();
+                fs::File::create(&d).and_then(|f| f.set_len(len)).map_err(|e| io(&d, "create", e))?;
                 continue;
             }
             *done += fs::copy(&s, &d).map_err(|e| io(&s, &format!("copy to {}", d.display()), e))?;
@@ -49,7 +82,8 @@ fn copy_tree(src: &Path, dst: &Path, done: &mut u64, total: u64, progress: &dyn 
 
 impl Staged {
     /// Removes leftovers of killed runs, then copies `input` to the temporary name.
-    pub fn begin(input: &Path, output: &Path, overwrite: bool, progress: &dyn Fn(usize, usize)) -> Result<Staged, CalibError> {
+    /// `fresh`: hypercube files created empty rather than copied ([`rewritten_files`]).
+    pub fn begin(input: &Path, output: &Path, overwrite: bool, fresh: &HashSet<OsString>, progress: &dyn Fn(usize, usize)) -> Result<Staged, CalibError> {
         let name = output
             .file_name()
             .and_then(|n| n.to_str())
@@ -69,7 +103,7 @@ impl Staged {
         let total = tree_bytes(input).map_err(|e| io(input, "size", e))?;
         let mut done = 0;
         let staged = Staged { tmp, final_path: output.to_path_buf(), overwrite };
-        if let Err(e) = copy_tree(input, &staged.tmp, &mut done, total, progress) {
+        if let Err(e) = copy_tree(input, &staged.tmp, fresh, &mut done, total, progress) {
             let _ = fs::remove_dir_all(&staged.tmp);
             return Err(e);
         }
@@ -105,5 +139,37 @@ impl Drop for Staged {
         if self.tmp.exists() {
             let _ = fs::remove_dir_all(&self.tmp);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dm(seqnr: u32, dm_type: &str, columns: &[&str]) -> DataManager {
+        DataManager { seqnr, dm_type: dm_type.into(), name: format!("dm{seqnr}"), columns: columns.iter().map(|c| c.to_string()).collect() }
+    }
+
+    #[test]
+    fn only_managers_holding_nothing_but_rewritten_columns_are_left_uncopied() {
+        let dms = [
+            dm(0, "StandardStMan", &["FLAG_ROW", "WEIGHT"]),
+            dm(2, "TiledColumnStMan", &["DATA"]),
+            dm(3, "TiledColumnStMan", &["WEIGHT_SPECTRUM"]),
+            dm(4, "TiledShapeStMan", &["FLAG"]),
+            dm(5, "TiledShapeStMan", &["FLAG", "SIGMA_SPECTRUM"]),
+            dm(12, "TiledColumnStMan", &["CORRECTED_DATA"]),
+        ];
+        let fresh = rewritten_files(&dms, &["FLAG", "CORRECTED_DATA", "WEIGHT", "WEIGHT_SPECTRUM"]);
+        let mut names: Vec<_> = fresh.iter().map(|n| n.to_str().unwrap().to_owned()).collect();
+        names.sort();
+        assert_eq!(names, ["table.f12_TSM", "table.f3_TSM", "table.f4_TSM"]);
+        let is = |n: &str| is_fresh(&fresh, std::ffi::OsStr::new(n));
+        assert!(is("table.f3_TSM0") && is("table.f4_TSM1") && is("table.f12_TSM0"));
+        // The manager's header is always copied, and other managers' files are not matched by
+        // a shared prefix (f1 is not f12).
+        assert!(!is("table.f3") && !is("table.f1_TSM0") && !is("table.f5_TSM0") && !is("table.f3_TSM") && !is("table.f2_TSM0"));
+        // Without calwt the weights are copied.
+        assert_eq!(rewritten_files(&dms, &["FLAG", "CORRECTED_DATA"]).len(), 2);
     }
 }
