@@ -60,7 +60,7 @@ pub fn sum_threshold_pass(values: &[f32], mask: &[bool], out: &mut [bool], shape
     }
     match dir {
         Direction::Time => sum_threshold_time(values, mask, out, shape, m, chi),
-        Direction::Freq => sum_threshold_freq(values, mask, out, shape, m, chi),
+        Direction::Freq => sum_threshold_freq(values, mask, out, shape, m, chi, &mut FreqPrefix::new(shape)),
     }
 }
 
@@ -101,40 +101,70 @@ fn sum_threshold_lanes(values: &[f32], mask: &[bool], out: &mut [bool], shape: S
     }
 }
 
-/// The Freq direction of [`sum_threshold_pass`]: per integration, prefix sums of the unflagged
-/// values and counts give every window's mean at once; flagged windows are marked through a
-/// difference array (no branch per sample).
-fn sum_threshold_freq(values: &[f32], mask: &[bool], out: &mut [bool], shape: Shape, m: usize, chi: f32) {
+/// Per integration, the prefix sums of the unflagged values and of their count (`[t][0..=n_chan]`),
+/// kept across the window lengths of one [`sum_threshold`] and recomputed only for the
+/// integrations whose flags changed since.
+struct FreqPrefix {
+    pv: Vec<f32>,
+    pc: Vec<f32>,
+    stale: Vec<bool>,
+}
+
+impl FreqPrefix {
+    fn new(shape: Shape) -> FreqPrefix {
+        let n = shape.n_time * (shape.n_chan + 1);
+        FreqPrefix { pv: vec![0.0; n], pc: vec![0.0; n], stale: vec![true; shape.n_time] }
+    }
+
+    /// The sums of integration `t`, brought up to date with `mask`.
+    fn row(&mut self, values: &[f32], mask: &[bool], shape: Shape, t: usize) -> (&[f32], &[f32]) {
+        let (nc, r) = (shape.n_chan, t * (shape.n_chan + 1)..(t + 1) * (shape.n_chan + 1));
+        if self.stale[t] {
+            let (v, f) = (&values[t * nc..(t + 1) * nc], &mask[t * nc..(t + 1) * nc]);
+            let (pv, pc) = (&mut self.pv[r.clone()], &mut self.pc[r.clone()]);
+            let (mut sv, mut sc) = (0.0f32, 0.0f32);
+            for i in 0..nc {
+                let w = if f[i] { 0.0 } else { 1.0 };
+                sv += w * v[i];
+                sc += w;
+                pv[i + 1] = sv;
+                pc[i + 1] = sc;
+            }
+            self.stale[t] = false;
+        }
+        (&self.pv[r.clone()], &self.pc[r])
+    }
+}
+
+/// The Freq direction of [`sum_threshold_pass`]: per integration, the prefix sums give every
+/// window's mean at once; which windows exceed χ is a branch-free loop (it vectorises), and
+/// only an integration with a hit is marked (a running count of the hits covering a sample).
+fn sum_threshold_freq(values: &[f32], mask: &[bool], out: &mut [bool], shape: Shape, m: usize, chi: f32, pre: &mut FreqPrefix) {
     let nc = shape.n_chan;
-    let mut pv = vec![0.0f32; nc + 1];
-    let mut pc = vec![0.0f32; nc + 1];
-    let mut cover = vec![0i32; nc + 1];
+    let n_windows = nc + 1 - m;
+    let mut hit = vec![0u8; n_windows];
     for t in 0..shape.n_time {
-        let (v, f) = (&values[t * nc..(t + 1) * nc], &mask[t * nc..(t + 1) * nc]);
-        let (mut sv, mut sc) = (0.0f32, 0.0f32);
-        for i in 0..nc {
-            let w = if f[i] { 0.0 } else { 1.0 };
-            sv += w * v[i];
-            sc += w;
-            pv[i + 1] = sv;
-            pc[i + 1] = sc;
+        let (pv, pc) = pre.row(values, mask, shape, t);
+        let mut n_hit = 0u32;
+        for (((h, (c1, c0)), v1), v0) in hit.iter_mut().zip(pc[m..].iter().zip(pc)).zip(&pv[m..]).zip(pv) {
+            let c = c1 - c0;
+            let yes = (c > 0.5) & (v1 - v0 > chi * c);
+            *h = yes as u8;
+            n_hit += yes as u32;
         }
-        cover.fill(0);
-        let mut any = false;
-        for start in 0..=nc - m {
-            let c = pc[start + m] - pc[start];
-            if c > 0.5 && pv[start + m] - pv[start] > chi * c {
-                cover[start] += 1;
-                cover[start + m] -= 1;
-                any = true;
-            }
+        if n_hit == 0 {
+            continue;
         }
-        if any {
-            let mut k = 0;
-            for (o, &d) in out[t * nc..(t + 1) * nc].iter_mut().zip(&cover) {
-                k += d;
-                *o |= k > 0;
+        // Sample i is flagged when a window starting in i+1−m ..= i hit.
+        let mut covering = 0u32;
+        for (i, o) in out[t * nc..(t + 1) * nc].iter_mut().enumerate() {
+            if i < n_windows {
+                covering += hit[i] as u32;
             }
+            if i >= m {
+                covering -= hit[i - m] as u32;
+            }
+            *o |= covering > 0;
         }
     }
 }
@@ -181,10 +211,27 @@ fn sum_threshold_time(values: &[f32], mask: &[bool], out: &mut [bool], shape: Sh
 /// the shorter ones (so a strong spike does not drag its neighbours over a long window).
 pub fn sum_threshold(values: &[f32], mask: &mut [bool], shape: Shape, thresholds: &[(usize, f32)]) {
     let mut scratch = mask.to_vec();
+    let mut pre = FreqPrefix::new(shape);
     for &(m, chi) in thresholds {
-        for dir in [Direction::Time, Direction::Freq] {
-            sum_threshold_pass(values, mask, &mut scratch, shape, dir, m, chi);
-            mask.copy_from_slice(&scratch);
+        if m <= shape.n_time {
+            sum_threshold_time(values, mask, &mut scratch, shape, m, chi);
+            take_new_flags(mask, &scratch, shape, &mut pre);
+        }
+        if m <= shape.n_chan {
+            sum_threshold_freq(values, mask, &mut scratch, shape, m, chi, &mut pre);
+            take_new_flags(mask, &scratch, shape, &mut pre);
+        }
+    }
+}
+
+/// `mask = scratch` (which holds `mask` and the pass's new flags), integration by integration;
+/// the prefix sums of an integration that changed are stale.
+fn take_new_flags(mask: &mut [bool], scratch: &[bool], shape: Shape, pre: &mut FreqPrefix) {
+    let nc = shape.n_chan;
+    for ((m, s), stale) in mask.chunks_mut(nc.max(1)).zip(scratch.chunks(nc.max(1))).zip(pre.stale.iter_mut()) {
+        if m != s {
+            m.copy_from_slice(s);
+            *stale = true;
         }
     }
 }
@@ -194,19 +241,36 @@ pub fn sum_threshold(values: &[f32], mask: &mut [bool], shape: Shape, thresholds
 /// for unflagged samples and W its prefix sums, x is flagged iff
 /// max_{j > x} W(j) − min_{i ≤ x} W(i) ≥ 0.
 pub fn sir_1d(mask: &mut [bool], eta: f32) {
+    sir_1d_in(mask, eta, &mut SirScratch::default());
+}
+
+/// The buffers of [`sir_1d`], reused from lane to lane.
+#[derive(Default)]
+struct SirScratch {
+    w: Vec<f32>,
+    min_left: Vec<f32>,
+    lane: Vec<bool>,
+}
+
+fn sir_1d_in(mask: &mut [bool], eta: f32, buf: &mut SirScratch) {
     let n = mask.len();
-    if n == 0 {
+    // Nothing flagged, nothing to widen (and most lanes of a plane are so).
+    if !mask.contains(&true) {
         return;
     }
-    let mut w = vec![0.0f32; n + 1];
-    for (i, &m) in mask.iter().enumerate() {
-        w[i + 1] = w[i] + if m { eta } else { eta - 1.0 };
+    let (w, min_left) = (&mut buf.w, &mut buf.min_left);
+    w.clear();
+    w.push(0.0);
+    let mut acc = 0.0f32;
+    for &m in mask.iter() {
+        acc += if m { eta } else { eta - 1.0 };
+        w.push(acc);
     }
-    let mut min_left = vec![0.0f32; n];
+    min_left.clear();
     let mut lo = f32::INFINITY;
-    for x in 0..n {
-        lo = lo.min(w[x]);
-        min_left[x] = lo;
+    for &wx in &w[..n] {
+        lo = lo.min(wx);
+        min_left.push(lo);
     }
     let mut hi = f32::NEG_INFINITY;
     for x in (0..n).rev() {
@@ -220,17 +284,22 @@ pub fn sir_1d(mask: &mut [bool], eta: f32) {
 
 /// SIR along both directions of a plane.
 pub fn sir(mask: &mut [bool], shape: Shape, eta: f32) {
+    if !mask.contains(&true) {
+        return;
+    }
     let original = mask.to_vec();
-    let mut lane = Vec::new();
+    let mut buf = SirScratch::default();
     for dir in [Direction::Time, Direction::Freq] {
         let (n_lanes, len, lane_stride, step) = lanes(shape, dir);
         for l in 0..n_lanes {
+            let mut lane = std::mem::take(&mut buf.lane);
             lane.clear();
             lane.extend((0..len).map(|i| original[l * lane_stride + i * step]));
-            sir_1d(&mut lane, eta);
+            sir_1d_in(&mut lane, eta, &mut buf);
             for (i, &m) in lane.iter().enumerate() {
                 mask[l * lane_stride + i * step] |= m;
             }
+            buf.lane = lane;
         }
     }
 }
@@ -255,24 +324,27 @@ fn box_sum(values: &[f32], out: &mut [f32], shape: Shape, dir: Direction, r: usi
         }
         return;
     }
-    // Freq: all integrations advance together (independent chains), f32 running sums of
-    // the window (added and removed samples are O(1) each).
-    let (nt, nc) = (shape.n_time, shape.n_chan);
-    let mut acc = vec![0.0f32; nt];
-    for i in 0..r.min(nc) {
-        for t in 0..nt {
-            acc[t] += values[t * nc + i];
+    // Freq: per integration, f64 prefix sums (one add per sample in the dependent chain), then
+    // every window's sum as a difference of two of them (independent: it vectorises).
+    let nc = shape.n_chan;
+    let mut p = vec![0.0f64; nc + 1];
+    for (row, o) in values.chunks(nc.max(1)).zip(out.chunks_mut(nc.max(1))) {
+        let mut acc = 0.0f64;
+        for (pi, &v) in p[1..].iter_mut().zip(row) {
+            acc += v as f64;
+            *pi = acc;
         }
-    }
-    for i in 0..nc {
-        for t in 0..nt {
-            if i + r < nc {
-                acc[t] += values[t * nc + i + r];
-            }
-            if i > r {
-                acc[t] -= values[t * nc + i - r - 1];
-            }
-            out[t * nc + i] = acc[t];
+        // Clamped at both ends; in between, window i is p[i + r + 1] − p[i − r].
+        let edge = |i: usize| (p[(i + r + 1).min(nc)] - p[i.saturating_sub(r)]) as f32;
+        let (lo, hi) = (r.min(nc), nc.saturating_sub(r + 1).max(r.min(nc)));
+        for (i, x) in o.iter_mut().enumerate().take(lo) {
+            *x = edge(i);
+        }
+        for ((x, &b), &a) in o[lo..hi].iter_mut().zip(&p[lo + r + 1..]).zip(&p[lo - r..]) {
+            *x = (b - a) as f32;
+        }
+        for (i, x) in o.iter_mut().enumerate().skip(hi) {
+            *x = edge(i);
         }
     }
 }
