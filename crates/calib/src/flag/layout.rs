@@ -162,28 +162,26 @@ pub fn read_planes(
     let t = reader.main_table();
     let cell = [n_corr, row_chans];
     let per_row = n_corr * row_chans;
-    let mut data: Vec<Complex32> = Vec::new();
-    let mut fl: Vec<bool> = Vec::new();
-    let mut row0 = 0;
-    while row0 < lay.n_rows {
-        if cancelled() {
-            return Err(CalibError::Cancelled);
-        }
-        let n = block_rows.min(lay.n_rows - row0);
+    let read = |row0: usize, n: usize, (mut data, mut fl): (Vec<Complex32>, Vec<bool>)| -> Result<(Vec<Complex32>, Vec<bool>), CalibError> {
         data.resize(n * per_row, Complex32::default());
         fl.resize(n * per_row, false);
         t.get_arrays_into("DATA", row0, n, &cell, &mut data).map_err(rd(path))?;
         t.get_arrays_into("FLAG", row0, n, &cell, &mut fl).map_err(rd(path))?;
-        // Rows of one block go to distinct cells: scatter through raw pointers in parallel.
-        let amp_ptr = SyncPtr(amp.as_mut_ptr());
-        let flag_ptr = SyncPtr(flag.as_mut_ptr());
+        Ok((data, fl))
+    };
+    // Rows of one block go to distinct cells: scattered through raw pointers in parallel, on
+    // a scoped thread while this one reads the next block (casacore's reads are serial).
+    let amp_ptr = SyncPtr(amp.as_mut_ptr());
+    let flag_ptr = SyncPtr(flag.as_mut_ptr());
+    let scatter = |row0: usize, n: usize, data: &[Complex32], fl: &[bool]| {
         (0..n).into_par_iter().for_each(|i| {
             let c = lay.row_cell[row0 + i];
             let chans = &lay.ddid_chans[lay.row_ddid[row0 + i]];
             let d = &data[i * per_row..(i + 1) * per_row];
             let f = &fl[i * per_row..(i + 1) * per_row];
             for (ch, &g) in chans.iter().enumerate() {
-                let s: f32 = d[ch * n_corr..(ch + 1) * n_corr].iter().map(|v| v.norm()).sum();
+                // |V| in f64 (no libm hypot call; the same value to f32 rounding).
+                let s: f32 = d[ch * n_corr..(ch + 1) * n_corr].iter().map(|v| ((v.re as f64).powi(2) + (v.im as f64).powi(2)).sqrt() as f32).sum();
                 // SAFETY: (cell, window) is unique per row (checked in `layout`) and windows
                 // map to distinct plane channels, so no two rows write the same element; the
                 // indices are within the vectors' lengths.
@@ -193,11 +191,27 @@ pub fn read_planes(
                 }
             }
         });
+    };
+    let mut spare = (Vec::new(), Vec::new());
+    let mut row0 = 0;
+    let mut current = if lay.n_rows > 0 { Some(read(0, block_rows.min(lay.n_rows), (Vec::new(), Vec::new()))?) } else { None };
+    while let Some((data, fl)) = current.take() {
+        if cancelled() {
+            return Err(CalibError::Cancelled);
+        }
+        let n = block_rows.min(lay.n_rows - row0);
+        let next_row0 = row0 + n;
+        let next = std::thread::scope(|s| {
+            s.spawn(|| scatter(row0, n, &data, &fl));
+            (next_row0 < lay.n_rows).then(|| read(next_row0, block_rows.min(lay.n_rows - next_row0), std::mem::take(&mut spare)))
+        });
         for i in 0..n {
             present[lay.row_cell[row0 + i]] = true;
         }
-        row0 += n;
+        row0 = next_row0;
         progress(row0, lay.n_rows);
+        current = next.transpose()?;
+        spare = (data, fl);
     }
     Ok(Planes { amp, flag, present })
 }

@@ -204,45 +204,62 @@ type Prior<'a> = &'a (dyn Fn(usize, usize, usize, usize) -> Option<Complex64> + 
 pub fn solve_g(acc: &Accum, lay: &Layout, prior: Prior, n_cells: usize, group_of: &(dyn Fn(usize) -> usize + Sync), refant: usize, min_snr: f64) -> Solved {
     let n = lay.ants.len();
     let ng = lay.n_gchan();
-    let sols: Vec<stefcal::Solution> = (0..n_cells * 2)
+    let n_int = lay.intervals.len();
+    // The prior of every (interval, antenna, channel, hand), evaluated once: the sums below
+    // read two of them per cell, and calling through `prior` there cost more than the sums.
+    let at = |int: usize, a: usize, g: usize, h: usize| ((int * n + a) * ng + g) * 2 + h;
+    let priors: Vec<Option<Complex64>> = (0..n_int * n * ng * 2)
         .into_par_iter()
-        .map(|k| {
-            let (cell, hand) = (k / 2, k % 2);
-            let ints: Vec<usize> = (0..lay.intervals.len()).filter(|&i| group_of(i) == cell).collect();
-            // Pairs are independent: sum each in parallel, then fill the dense matrix.
-            let pairs: Vec<(usize, usize, Complex64, f64, f64, f64)> = (0..n)
+        .map(|x| {
+            let (h, g, a, int) = (x % 2, (x / 2) % ng, (x / (2 * ng)) % n, x / (2 * ng * n));
+            prior(a, h, g, int)
+        })
+        .collect();
+    let per_cell: Vec<[stefcal::Solution; 2]> = (0..n_cells)
+        .into_par_iter()
+        .map(|cell| {
+            let ints: Vec<usize> = (0..n_int).filter(|&i| group_of(i) == cell).collect();
+            // Pairs are independent: sum each in parallel (both hands in one pass over its
+            // cells, which lie side by side), then fill the dense matrices.
+            let pairs: Vec<(usize, usize, [Sum; 2])> = (0..n)
                 .into_par_iter()
                 .flat_map_iter(|i| {
-                    let ints = &ints;
+                    let (ints, priors) = (&ints, &priors);
                     (i + 1..n).map(move |j| {
                         let p = lay.pair(i, j);
-                        let (mut r, mut q, mut s, mut cnt) = (Complex64::default(), 0.0, 0.0, 0.0);
+                        let mut sums = [Sum::default(); 2];
                         for &int in ints {
-                            let base = acc.index(lay, int, p, 0, hand);
-                            for g in 0..ng {
-                                let c = acc.cells[base + g * 2];
+                            let base = acc.index(lay, int, p, 0, 0);
+                            for (x, c) in acc.cells[base..base + ng * 2].iter().enumerate() {
+                                let (g, hand) = (x / 2, x % 2);
                                 if c.q <= 0.0 {
                                     continue;
                                 }
-                                let (Some(bi), Some(bj)) = (prior(i, hand, g, int), prior(j, hand, g, int)) else { continue };
+                                let (Some(bi), Some(bj)) = (priors[at(int, i, g, hand)], priors[at(int, j, g, hand)]) else { continue };
                                 let rc = Complex64::new(c.r.re as f64, c.r.im as f64);
-                                r += rc * bi.conj() * bj;
-                                q += c.q as f64 * bi.norm_sqr() * bj.norm_sqr();
-                                s += c.s as f64;
-                                cnt += c.n as f64;
+                                let sum = &mut sums[hand];
+                                sum.r += rc * bi.conj() * bj;
+                                sum.q += c.q as f64 * bi.norm_sqr() * bj.norm_sqr();
+                                sum.s += c.s as f64;
+                                sum.n += c.n as f64;
                             }
                         }
-                        (i, j, r, q, s, cnt)
+                        (i, j, sums)
                     })
                 })
                 .collect();
-            let mut nm = Normal::zeros(n);
-            for (i, j, r, q, s, cnt) in pairs {
-                add_cell(&mut nm, i, j, r, q, s, cnt);
-            }
-            stefcal::solve(&nm, Mode::PhaseOnly, refant)
+            [0, 1].map(|hand| {
+                let mut nm = Normal::zeros(n);
+                for (i, j, sums) in &pairs {
+                    let x = &sums[hand];
+                    add_cell(&mut nm, *i, *j, x.r, x.q, x.s, x.n);
+                }
+                stefcal::solve(&nm, Mode::PhaseOnly, refant)
+            })
         })
         .collect();
+    // [cell][hand], as from_solutions reads them.
+    let sols: Vec<stefcal::Solution> = per_cell.into_iter().flatten().collect();
     Solved::from_solutions(sols, n_cells, n, min_snr)
 }
 
