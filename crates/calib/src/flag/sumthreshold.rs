@@ -192,9 +192,10 @@ fn sum_threshold_time(values: &[f32], mask: &[bool], out: &mut [bool], shape: Sh
             add(&mut sum, &mut cnt, start - 1, -1.0);
             add(&mut sum, &mut cnt, start + m - 1, 1.0);
         }
+        // `&` and `|`, not `&&`: no branch per channel, so the loop vectorises.
         let mut any = false;
         for ((h, &s), &c) in hit.iter_mut().zip(&sum).zip(&cnt) {
-            *h = c > 0.5 && s > chi * c;
+            *h = (c > 0.5) & (s > chi * c);
             any |= *h;
         }
         if any {
