@@ -1333,6 +1333,18 @@ pub struct DataManager {
     pub columns: Vec<String>,
 }
 
+/// The data manager that a file of a table directory belongs to, for casacore's hypercube files
+/// `table.f<seqnr>_TSM<k>`; `None` for every other name (headers, `table.dat`, subtables).
+pub fn tiled_data_file_seqnr(name: &str) -> Option<u32> {
+    let (seqnr, k) = name.strip_prefix("table.f")?.split_once("_TSM")?;
+    let digits = |x: &str| !x.is_empty() && x.bytes().all(|c| c.is_ascii_digit());
+    if digits(seqnr) && digits(k) {
+        seqnr.parse().ok()
+    } else {
+        None
+    }
+}
+
 impl Table {
     /// The table's data managers and the columns each one stores.
     pub fn data_managers(&self) -> Result<Vec<DataManager>> {

@@ -1,7 +1,7 @@
 //! `Table::add_tiled_column_like`: CORRECTED_DATA added to an MS with DATA's cell and tile shape,
 //! readable and writable in row ranges, and refused when it exists or its template does not.
 
-use casacore_sys::{Complex32, MsLayout, Table};
+use casacore_sys::{tiled_data_file_seqnr, Complex32, MsLayout, Table};
 
 /// An MS layout with DATA (and WEIGHT_SPECTRUM if asked) of `nchan` channels, 2 correlations.
 fn layout(nchan: usize, weight_spectrum: bool) -> MsLayout {
@@ -68,6 +68,10 @@ fn data_managers_name_each_columns_files() {
     // casacore's file naming: the manager's header and its hypercube file.
     assert!(path.join(format!("table.f{}", corrected.seqnr)).is_file());
     assert!(path.join(format!("table.f{}_TSM0", corrected.seqnr)).is_file());
+    assert_eq!(tiled_data_file_seqnr(&format!("table.f{}_TSM0", corrected.seqnr)), Some(corrected.seqnr));
+    for other in ["table.f3", "table.f3_TSM", "table.f_TSM0", "table.fx_TSM0", "table.dat", "table.f3_TSM0x"] {
+        assert_eq!(tiled_data_file_seqnr(other), None, "{other}");
+    }
     let flag = dms.iter().find(|d| d.columns.contains(&"FLAG".to_string())).unwrap();
     assert!(flag.dm_type.starts_with("Tiled"), "{flag:?}");
     assert!(dms.iter().all(|d| d.seqnr != corrected.seqnr || d.name == corrected.name));

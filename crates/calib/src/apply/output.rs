@@ -8,11 +8,10 @@
 //! otherwise be written twice.
 
 use std::collections::HashSet;
-use std::ffi::OsString;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use casacore_sys::DataManager;
+use casacore_sys::{tiled_data_file_seqnr, DataManager};
 
 use crate::CalibError;
 
@@ -36,26 +35,23 @@ fn tree_bytes(p: &Path) -> std::io::Result<u64> {
     Ok(n)
 }
 
-/// The names of the main table's tiled data files (`table.fN_TSMk`) whose data manager stores
-/// only columns in `rewritten`. A manager holding any other column is copied whole.
-pub fn rewritten_files(dms: &[DataManager], rewritten: &[&str]) -> HashSet<OsString> {
+/// The data managers of the main table whose tiled data files (`table.fN_TSMk`) need not be
+/// copied: those that store only columns in `rewritten`. A manager holding any other column is
+/// copied whole.
+pub fn rewritten_managers(dms: &[DataManager], rewritten: &[&str]) -> HashSet<u32> {
     dms.iter()
         .filter(|d| d.dm_type.starts_with("Tiled") && !d.columns.is_empty() && d.columns.iter().all(|c| rewritten.contains(&c.as_str())))
-        .map(|d| format!("table.f{}_TSM", d.seqnr))
-        .map(OsString::from)
+        .map(|d| d.seqnr)
         .collect()
 }
 
-/// Whether `name` is a hypercube file `table.fN_TSMk` of one of the managers in `fresh`.
-fn is_fresh(fresh: &HashSet<OsString>, name: &std::ffi::OsStr) -> bool {
-    let Some(name) = name.to_str() else { return false };
-    let Some(cut) = name.rfind("_TSM") else { return false };
-    let (stem, k) = (&name[..cut + 4], &name[cut + 4..]);
-    !k.is_empty() && k.bytes().all(|c| c.is_ascii_digit()) && fresh.contains(std::ffi::OsStr::new(stem))
+/// Whether `name` is a hypercube file of one of the managers in `fresh`.
+fn is_fresh(fresh: &HashSet<u32>, name: &std::ffi::OsStr) -> bool {
+    name.to_str().and_then(tiled_data_file_seqnr).is_some_and(|s| fresh.contains(&s))
 }
 
 /// `fresh` applies to the top directory only (the main table's files).
-fn copy_tree(src: &Path, dst: &Path, fresh: &HashSet<OsString>, done: &mut u64, total: u64, progress: &dyn Fn(usize, usize)) -> Result<(), CalibError> {
+fn copy_tree(src: &Path, dst: &Path, fresh: &HashSet<u32>, done: &mut u64, total: u64, progress: &dyn Fn(usize, usize)) -> Result<(), CalibError> {
     fs::create_dir(dst).map_err(|e| io(dst, "create directory", e))?;
     for e in fs::read_dir(src).map_err(|e| io(src, "list", e))? {
         let e = e.map_err(|e| io(src, "list", e))?;
@@ -82,8 +78,9 @@ fn copy_tree(src: &Path, dst: &Path, fresh: &HashSet<OsString>, done: &mut u64, 
 
 impl Staged {
     /// Removes leftovers of killed runs, then copies `input` to the temporary name.
-    /// `fresh`: hypercube files created empty rather than copied ([`rewritten_files`]).
-    pub fn begin(input: &Path, output: &Path, overwrite: bool, fresh: &HashSet<OsString>, progress: &dyn Fn(usize, usize)) -> Result<Staged, CalibError> {
+    /// `fresh`: data managers whose hypercube files are created empty rather than copied
+    /// ([`rewritten_managers`]).
+    pub fn begin(input: &Path, output: &Path, overwrite: bool, fresh: &HashSet<u32>, progress: &dyn Fn(usize, usize)) -> Result<Staged, CalibError> {
         let name = output
             .file_name()
             .and_then(|n| n.to_str())
@@ -160,16 +157,16 @@ mod tests {
             dm(5, "TiledShapeStMan", &["FLAG", "SIGMA_SPECTRUM"]),
             dm(12, "TiledColumnStMan", &["CORRECTED_DATA"]),
         ];
-        let fresh = rewritten_files(&dms, &["FLAG", "CORRECTED_DATA", "WEIGHT", "WEIGHT_SPECTRUM"]);
-        let mut names: Vec<_> = fresh.iter().map(|n| n.to_str().unwrap().to_owned()).collect();
-        names.sort();
-        assert_eq!(names, ["table.f12_TSM", "table.f3_TSM", "table.f4_TSM"]);
+        let fresh = rewritten_managers(&dms, &["FLAG", "CORRECTED_DATA", "WEIGHT", "WEIGHT_SPECTRUM"]);
+        let mut seqnrs: Vec<_> = fresh.iter().copied().collect();
+        seqnrs.sort();
+        assert_eq!(seqnrs, [3, 4, 12]);
         let is = |n: &str| is_fresh(&fresh, std::ffi::OsStr::new(n));
         assert!(is("table.f3_TSM0") && is("table.f4_TSM1") && is("table.f12_TSM0"));
         // The manager's header is always copied, and other managers' files are not matched by
         // a shared prefix (f1 is not f12).
         assert!(!is("table.f3") && !is("table.f1_TSM0") && !is("table.f5_TSM0") && !is("table.f3_TSM") && !is("table.f2_TSM0"));
         // Without calwt the weights are copied.
-        assert_eq!(rewritten_files(&dms, &["FLAG", "CORRECTED_DATA"]).len(), 2);
+        assert_eq!(rewritten_managers(&dms, &["FLAG", "CORRECTED_DATA"]).len(), 2);
     }
 }

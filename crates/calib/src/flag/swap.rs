@@ -64,12 +64,6 @@ fn may_hold_flag(dir: &Path, file: &str) -> bool {
     }
 }
 
-fn is_tiled_data_file(name: &str) -> bool {
-    name.strip_prefix("table.f").and_then(|r| r.split_once("_TSM")).is_some_and(|(a, b)| {
-        !a.is_empty() && a.bytes().all(|c| c.is_ascii_digit()) && b.bytes().all(|c| c.is_ascii_digit())
-    })
-}
-
 /// Builds `dst` from `src`: hard links for the tiled data files that do not hold FLAG,
 /// copies of everything else (casacore's lock file excepted). Returns the copied files (to
 /// fsync) and the bytes shared.
@@ -84,7 +78,7 @@ fn stage_tree(src: &Path, dst: &Path, copied: &mut Vec<PathBuf>, linked_bytes: &
             stage_tree(&s, &d, copied, linked_bytes)?;
         } else if name == "table.lock" {
             continue;
-        } else if is_tiled_data_file(&name) && !may_hold_flag(src, &name) {
+        } else if casacore_sys::tiled_data_file_seqnr(&name).is_some() && !may_hold_flag(src, &name) {
             fs::hard_link(&s, &d).map_err(|e| io(&s, &format!("hard link to {}", d.display()), e))?;
             *linked_bytes += e.metadata().map(|m| m.len()).unwrap_or(0);
         } else {
@@ -196,6 +190,7 @@ mod tests {
 
     #[test]
     fn tiled_data_file_names() {
+        let is_tiled_data_file = |n: &str| casacore_sys::tiled_data_file_seqnr(n).is_some();
         assert!(is_tiled_data_file("table.f2_TSM0"));
         assert!(is_tiled_data_file("table.f12_TSM1"));
         assert!(!is_tiled_data_file("table.f2"));
