@@ -177,31 +177,9 @@ pub fn applycal(
         && reader.main_table().cell_shape("WEIGHT_SPECTRUM", 0).ok().flatten().is_some();
     let has_weight = reader.has_column("WEIGHT");
     let n_rows = reader.n_rows();
-    // Columns whose every cell this run writes: the copy need not carry their data.
-    let mut rewritten = vec!["FLAG", "CORRECTED_DATA"];
-    if cfg.calwt && has_weight {
-        rewritten.push("WEIGHT");
-    }
-    if cfg.calwt && has_ws {
-        rewritten.push("WEIGHT_SPECTRUM");
-    }
     let data_managers = reader.main_table().data_managers().map_err(|e| input_err(e.message))?;
     // From here on the input is read by the row loop's reader thread only.
     drop(reader);
-
-    // The copy, under a temporary name.
-    let fresh = output::rewritten_files(&data_managers, &rewritten);
-    let staged = output::Staged::begin(&cfg.ms, &cfg.output, cfg.overwrite, &fresh, &|done, total| {
-        progress(ApplyProgress { stage: "copy", rows_done: done, rows_total: total })
-    })?;
-    fault_point("copied");
-    let copy_seconds = t0.elapsed().as_secs_f64();
-    let t1 = Instant::now();
-    let mut out = Table::open(staged.path(), true).map_err(|e| CalibError::Io { path: staged.path().into(), message: e.message })?;
-    let io = |what: &str, e: casacore_sys::CasaError| CalibError::Io { path: staged.path().to_path_buf(), message: format!("{what}: {}", e.message) };
-    if !out.has_column("CORRECTED_DATA").map_err(|e| io("list columns", e))? {
-        out.add_tiled_column_like("CORRECTED_DATA", "DATA").map_err(|e| io("add CORRECTED_DATA", e))?;
-    }
     let row_bytes = (ncorr * nchan * 8).max(1);
     let plan = rows::RowsPlan {
         input: &cfg.ms,
@@ -217,6 +195,20 @@ pub fn applycal(
         has_ws,
         block_rows: (cfg.block_bytes / row_bytes).clamp(1, n_rows.max(1)),
     };
+
+    // The copy, under a temporary name.
+    let fresh = output::rewritten_managers(&data_managers, &plan.rewritten_columns());
+    let staged = output::Staged::begin(&cfg.ms, &cfg.output, cfg.overwrite, &fresh, &|done, total| {
+        progress(ApplyProgress { stage: "copy", rows_done: done, rows_total: total })
+    })?;
+    fault_point("copied");
+    let copy_seconds = t0.elapsed().as_secs_f64();
+    let t1 = Instant::now();
+    let mut out = Table::open(staged.path(), true).map_err(|e| CalibError::Io { path: staged.path().into(), message: e.message })?;
+    let io = |what: &str, e: casacore_sys::CasaError| CalibError::Io { path: staged.path().to_path_buf(), message: format!("{what}: {}", e.message) };
+    if !out.has_column("CORRECTED_DATA").map_err(|e| io("list columns", e))? {
+        out.add_tiled_column_like("CORRECTED_DATA", "DATA").map_err(|e| io("add CORRECTED_DATA", e))?;
+    }
     let staged_path = staged.path().to_path_buf();
     let counts = rows::apply_rows(
         &plan,

@@ -184,6 +184,22 @@ fn correct_all(
     Ok(summary)
 }
 
+impl RowsPlan<'_> {
+    /// The columns [`write_block`] writes, every cell of them (the copy need not carry their
+    /// data).
+    pub fn rewritten_columns(&self) -> Vec<&'static str> {
+        let mut cols = vec!["CORRECTED_DATA", "FLAG"];
+        if self.calwt && self.has_weight {
+            cols.push("WEIGHT");
+        }
+        if self.calwt && self.has_ws {
+            cols.push("WEIGHT_SPECTRUM");
+        }
+        cols
+    }
+}
+
+/// Writes what [`RowsPlan::rewritten_columns`] names.
 fn write_block(plan: &RowsPlan, out: &mut Table, out_path: &Path, b: &Block) -> Result<(), CalibError> {
     let io = |what: &str, e: casacore_sys::CasaError| CalibError::Io { path: out_path.to_path_buf(), message: format!("{what}: {}", e.message) };
     let cell = [plan.ncorr, plan.nchan];
@@ -268,10 +284,9 @@ fn correct_block(plan: &RowsPlan, b: &mut Block, prev: &mut Corrections) -> Resu
     let mut keys: Vec<(u64, i32)> = b.time.iter().zip(&b.dd).map(|(t, d)| (t.to_bits(), *d)).collect();
     keys.sort_unstable();
     keys.dedup();
-    let key_of = |i: usize| keys.binary_search(&(b.time[i].to_bits(), b.dd[i])).expect("key of a row of this block");
+    let row_key: Vec<usize> = (0..n).map(|i| keys.binary_search(&(b.time[i].to_bits(), b.dd[i])).expect("key of a row of this block")).collect();
     let mut need = vec![false; keys.len() * n_ant];
-    for i in 0..n {
-        let k = key_of(i);
+    for (i, &k) in row_key.iter().enumerate() {
         need[k * n_ant + b.a1[i] as usize] = true;
         need[k * n_ant + b.a2[i] as usize] = true;
     }
@@ -297,7 +312,7 @@ fn correct_block(plan: &RowsPlan, b: &mut Block, prev: &mut Corrections) -> Resu
     }
 
     let per_row = ncorr * nchan;
-    let (time, a1, a2, dd) = (&b.time, &b.a1, &b.a2, &b.dd);
+    let (a1, a2, dd) = (&b.a1, &b.a2, &b.dd);
     let wchunk = if plan.has_weight { ncorr } else { 1 };
     let wschunk = if plan.has_ws { per_row } else { 1 };
     let mut wrows: Vec<&mut [f32]> = if plan.has_weight { b.weight.chunks_mut(wchunk).collect() } else { (0..n).map(|_| &mut [][..]).collect() };
@@ -309,7 +324,7 @@ fn correct_block(plan: &RowsPlan, b: &mut Block, prev: &mut Corrections) -> Resu
         .zip(wsrows.par_iter_mut())
         .enumerate()
         .for_each(|(i, (((d, f), w), ws))| {
-            let k = keys.binary_search(&(time[i].to_bits(), dd[i])).expect("key of a row of this block");
+            let k = row_key[i];
             let ci = corrections[k * n_ant + a1[i] as usize].as_ref().expect("correction of a needed antenna");
             let cj = corrections[k * n_ant + a2[i] as usize].as_ref().expect("correction of a needed antenna");
             let cp = &plan.ddid_corr[dd[i] as usize];
