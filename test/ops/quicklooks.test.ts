@@ -18,12 +18,17 @@ function publish(file: string, body = 'x'): void {
   renameSync(file + '.partial', file);
 }
 
+let lastAgedMs = Infinity;
+
 /**
  * Dates every directory under `root` an hour back, as if nothing had changed there for a while:
  * only then are their kept scans trusted (a directory changed in the last 2 s is always re-read).
+ * Each call dates them a second earlier than the last at least: two calls within one millisecond
+ * would otherwise give a changed directory back the very mtime its kept scan has.
  */
 function age(root: string): void {
-  const past = new Date(Date.now() - 3_600_000);
+  lastAgedMs = Math.min(Date.now() - 3_600_000, lastAgedMs - 1000);
+  const past = new Date(lastAgedMs);
   const visit = (d: string) => {
     for (const e of readdirSync(d, { withFileTypes: true })) if (e.isDirectory()) visit(path.join(d, e.name));
     utimesSync(d, past, past);
