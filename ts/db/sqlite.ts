@@ -36,21 +36,26 @@ export async function openSqlite<DB>(file: string, migrations: Migrations, opts:
   const readonly = opts.readonly ?? false;
   if (file !== ':memory:' && !readonly) mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
   let sqlite = new Database(file, { readonly, fileMustExist: readonly });
-  sqlite.pragma(`busy_timeout = ${opts.busyTimeoutMs ?? 10_000}`);
-  if (readonly) {
-    if (pendingMigrations(sqlite, migrations, file).length === 0) return kysely<DB>(sqlite);
-    // Behind the code's schema: read a private in-memory copy brought up to date.
-    const image = sqlite.serialize();
+  try {
+    sqlite.pragma(`busy_timeout = ${opts.busyTimeoutMs ?? 10_000}`);
+    if (readonly) {
+      if (pendingMigrations(sqlite, migrations, file).length === 0) return await kysely<DB>(sqlite);
+      // Behind the code's schema: read a private in-memory copy brought up to date.
+      const image = sqlite.serialize();
+      sqlite.close();
+      // Header bytes 18–19 say "WAL"; an in-memory database cannot have one, so mark it rollback-journal.
+      if (image.length >= 20) image.fill(1, 18, 20);
+      sqlite = image.length > 0 ? new Database(image) : new Database(':memory:');
+    } else {
+      sqlite.pragma('journal_mode = WAL');
+      sqlite.pragma('synchronous = NORMAL');
+    }
+    sqlite.pragma('foreign_keys = ON');
+  } catch (err) {
     sqlite.close();
-    // Header bytes 18–19 say "WAL"; an in-memory database cannot have one, so mark it rollback-journal.
-    if (image.length >= 20) image.fill(1, 18, 20);
-    sqlite = image.length > 0 ? new Database(image) : new Database(':memory:');
-  } else {
-    sqlite.pragma('journal_mode = WAL');
-    sqlite.pragma('synchronous = NORMAL');
+    throw err;
   }
-  sqlite.pragma('foreign_keys = ON');
-  const db = kysely<DB>(sqlite);
+  const db = await kysely<DB>(sqlite);
   try {
     await migrate(db, sqlite, migrations, file);
   } catch (err) {
@@ -60,8 +65,21 @@ export async function openSqlite<DB>(file: string, migrations: Migrations, opts:
   return db;
 }
 
-function kysely<DB>(sqlite: Database.Database): Kysely<DB> {
-  return new Kysely<DB>({ dialect: new SqliteDialect({ database: sqlite }) });
+/**
+ * Kysely over an open handle, already initialised. Kysely takes hold of the handle on its first
+ * query, and its `destroy()` closes only a handle it has taken hold of: a database opened and
+ * never queried stayed open until the garbage collector closed it, at whatever moment that came,
+ * deleting its -wal and -shm files under a process that was listing the directory.
+ */
+async function kysely<DB>(sqlite: Database.Database): Promise<Kysely<DB>> {
+  const db = new Kysely<DB>({ dialect: new SqliteDialect({ database: sqlite }) });
+  try {
+    await db.connection().execute(async () => {});
+  } catch (err) {
+    sqlite.close();
+    throw err;
+  }
+  return db;
 }
 
 /** Migration names not yet recorded in the file, in order; refuses a file from a newer contimg. */
