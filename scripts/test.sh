@@ -14,6 +14,15 @@ npm run build
 # object or a call in a test cannot drift from the real types unnoticed.
 npx tsc -p tsconfig.test.json
 export CONTIMG_ORACLE_PYTHON="$PWD/.venv/bin/python"
+# Everything the tests and the programs they run put in the temp directory goes into one of the
+# suite's own, removed at the end: a killed conversion's staging, `contimg stream`'s kept input
+# directories (--cleanup-temp is off by default), the oracles' scratch. A run used to leave
+# thousands of directories in /tmp.
+export TMPDIR="$(mktemp -d "${TMPDIR:-/tmp}/contimg-suite-XXXXXX")"
+# Searchable by others, as /tmp is: run as root, the PostgreSQL tests start the server as the
+# postgres user in a directory of their own in here.
+chmod 0711 "$TMPDIR"
+trap 'rm -rf "$TMPDIR"' EXIT
 # Release speed without link-time optimisation: thin LTO of each of the ~35 test binaries took
 # 10 of the Rust tests' 11 minutes on the 2-core development VM; without it they build in 4.5. The
 # native addon (npm run build above) keeps the release profile's LTO.

@@ -3,7 +3,7 @@
  * SIGTERM exits 0 after checkpointing, a restart resumes; SIGKILL leaves a claim that the next
  * start re-queues at once; and the `status` and `requeue` commands.
  */
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formGroups, parseSubbandName, parseUtc } from '../../ts/groups.js';
@@ -94,7 +94,10 @@ describe('contimg stream (a process)', () => {
 
   it('after SIGKILL, the next start re-queues the dead claim at once (not after --in-progress-timeout)', async () => {
     const x = dirs();
-    const svc = spawnCli(streamArgs(x), slowEnv(x));
+    // The input staging goes to a scratch directory of the test's own, and is to be cleaned up.
+    const scratch = path.join(tmpDir(), 'scratch');
+    const args = ['--scratch-dir', scratch, '--cleanup-temp'];
+    const svc = spawnCli(streamArgs(x, args), slowEnv(x));
     for (const n of groupNames(T0)) deliver(x.input, n.name);
     await waitFor(() => calls(x).some((c) => c.event === 'start'), 'the conversion to start', 20_000);
     svc.child.kill('SIGKILL');
@@ -102,13 +105,24 @@ describe('contimg stream (a process)', () => {
     const g = await readGroup(x.db, G0);
     expect(g?.state).toBe('in_progress');
     expect(g?.state === 'in_progress' && g.claimedBy?.pid).toBe(svc.child.pid);
+    // The killed worker's input staging is left, named with its pid and host; beside it, those
+    // of a live process on this host and of a process on another host.
+    const dead = readdirSync(scratch);
+    expect(dead).toEqual([expect.stringMatching(new RegExp(`^contimg-inputs-${G0.replace(/[^A-Za-z0-9_.-]/g, '_')}-${svc.child.pid}@.+-[A-Za-z0-9]{6}$`))]);
+    const live = `contimg-inputs-other-${process.pid}@${dead[0]!.split('@')[1]}`;
+    const remote = `contimg-inputs-other-${svc.child.pid}@some-other-host-abc123`;
+    for (const d of [live, remote]) mkdirSync(path.join(scratch, d));
 
-    const again = spawnCli(streamArgs(x, ['--in-progress-timeout', '900']), slowEnv(x));
+    const again = spawnCli(streamArgs(x, ['--in-progress-timeout', '900', ...args]), slowEnv(x));
     await waitFor(async () => (await readGroup(x.db, G0))?.state === 'completed', 'the recovered group', 20_000);
     again.child.kill('SIGTERM');
     expect((await again.exit).code).toBe(0);
     expect(await readGroup(x.db, G0)).toMatchObject({ state: 'completed', stage: 'resuming', retryCount: 0, crashRecoveries: 1, error: null });
-    expect(logLines(again.stderr()).some((l) => String(l.msg).startsWith(`Recovered stale in-progress group ${G0}; re-queued for processing (Recovered from in_progress state: the claiming process (pid ${svc.child.pid} `))).toBe(true);
+    const lines = logLines(again.stderr());
+    expect(lines.some((l) => String(l.msg).startsWith(`Recovered stale in-progress group ${G0}; re-queued for processing (Recovered from in_progress state: the claiming process (pid ${svc.child.pid} `))).toBe(true);
+    // The dead worker's staging went at start; the rerun's own went after its conversion.
+    expect(lines.some((l) => l.msg === `Removed ${path.join(scratch, dead[0]!)}, the input staging of a worker whose process is gone`)).toBe(true);
+    expect(readdirSync(scratch).sort()).toEqual([live, remote].sort());
   }, 60_000);
 
   it('two services sharing one queue database and input directory convert each group exactly once', async () => {

@@ -4,12 +4,13 @@
  * I/O on a networked ingest disk) or else symlinked. `--cleanup-temp` removes it afterwards;
  * without it the directory is kept as a record of exactly what was converted.
  */
-import { constants as fsConstants } from 'node:fs';
+import { constants as fsConstants, readdirSync, rmSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, rm, stat, symlink } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { SubbandFile } from '../groups.js';
 import { ContimgError } from '../error.js';
+import { ownerMark, ownerMarkGone } from '../convert/staging.js';
 
 export interface InputStagingOptions {
   /** Where the temporary directory goes (the scratch dir, else the system temp dir). */
@@ -32,10 +33,16 @@ export interface StagedInputs {
 /** A prefix the converter's own staging clean-up (`contimg-staging-…`) never matches. */
 export const INPUT_STAGING_PREFIX = 'contimg-inputs-';
 
+/** `contimg-inputs-<group>-<pid>@<host>-<mkdtemp's 6 characters>`: whose it is, from its name. */
+const INPUT_STAGING_DIR = /^contimg-inputs-.+-(\d+@[^@/]+)-[A-Za-z0-9]{6}$/;
+
+/** Where the input staging directories go when no base directory is given. */
+export const inputStagingBase = (baseDir: string | undefined): string => baseDir ?? os.tmpdir();
+
 export async function stageInputs(groupId: string, files: SubbandFile[], opts: InputStagingOptions): Promise<StagedInputs> {
-  const base = opts.baseDir ?? os.tmpdir();
+  const base = inputStagingBase(opts.baseDir);
   await mkdir(base, { recursive: true });
-  const dir = await mkdtemp(path.join(base, `${INPUT_STAGING_PREFIX}${groupId.replace(/[^A-Za-z0-9_.-]/g, '_')}-`));
+  const dir = await mkdtemp(path.join(base, `${INPUT_STAGING_PREFIX}${groupId.replace(/[^A-Za-z0-9_.-]/g, '_')}-${ownerMark()}-`));
   const staged = files.map((f) => ({ ...f, path: path.join(dir, path.basename(f.path)) }));
   const originals = new Map(staged.map((s, i) => [s.path, files[i]!.path]));
   let bytesCopied = 0;
@@ -68,4 +75,26 @@ export function originalPaths(message: string, staged: StagedInputs | undefined)
   let out = message;
   for (const [s, o] of staged.originals) out = out.split(s).join(o);
   return out;
+}
+
+/**
+ * Removes the input staging directories in `base` of workers whose process is gone (killed, out
+ * of memory): their `finally` never ran. With `--stage-inputs` each holds a copy of a whole group.
+ * Only for `--cleanup-temp`: without it the directories are kept on purpose. Returns what went.
+ */
+export function cleanAbandonedInputs(base: string): string[] {
+  let entries: string[];
+  try {
+    entries = readdirSync(base);
+  } catch {
+    return [];
+  }
+  const removed: string[] = [];
+  for (const e of entries) {
+    const m = INPUT_STAGING_DIR.exec(e);
+    if (!m || !ownerMarkGone(m[1]!)) continue;
+    rmSync(path.join(base, e), { recursive: true, force: true });
+    removed.push(path.join(base, e));
+  }
+  return removed;
 }

@@ -11,6 +11,7 @@ import { subbandLabel } from '../groups.js';
 import { flatOutput, layoutOutput, type GroupOutput } from '../convert/output.js';
 import { loadCalibrators, makeDirs, type Calibrator, type Layout } from '../layout/index.js';
 import { cleanAbandoned } from '../convert/staging.js';
+import { cleanAbandonedInputs, inputStagingBase } from './inputs.js';
 import { ContimgError } from '../error.js';
 import { defaultConverter, loadConverterModule } from './converter.js';
 import { Monitor, SpaceGuard, realDiskProbe, type DiskProbe, type SpaceRule } from './monitor.js';
@@ -178,6 +179,9 @@ export class StreamService {
     for (const base of new Set([outputRoot, staging.tmpfsPath, staging.scratchDir, staging.workspaceDir])) {
       if (!base) continue;
       for (const dir of cleanAbandoned(base)) this.log.warn({ path: dir }, `Removed ${dir}, left by a conversion whose process is gone`);
+    }
+    if (c.cleanupTemp) {
+      for (const dir of cleanAbandonedInputs(inputStagingBase(c.scratchDir))) this.log.warn({ path: dir }, `Removed ${dir}, the input staging of a worker whose process is gone`);
     }
     // Thread caps for libraries that read them when they load (the native core loads lazily).
     process.env.OMP_NUM_THREADS ??= String(c.ompThreads);
