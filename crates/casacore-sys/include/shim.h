@@ -154,6 +154,11 @@ int ccs_table_create_empty(const char *path, const char *info_type, const char *
 int ccs_table_copy_subtable(ccs_table *t, const char *src_path, const char *name);
 /* One string per data manager: "<SEQNR>\t<TYPE>\t<NAME>\t<column>..." (tab-separated). */
 int ccs_table_data_managers(const ccs_table *t, char **out, size_t *len, size_t *count);
+/* How a column in a tiled storage manager is stored, as one tab-separated string:
+ * "<TYPE>\t<SEQNR>\t<number of hypercubes>\t<bucket bytes>\t<1 if little-endian>\t<table path>\t
+ *  <first hypercube's shape, comma-separated>\t<its tile shape>"; no string (count 0) when the
+ * column's manager is not tiled or has no hypercube yet. */
+int ccs_table_column_tiling(const ccs_table *t, const char *col, char **out, size_t *len, size_t *count);
 
 #ifdef __cplusplus
 }

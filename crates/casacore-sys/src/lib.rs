@@ -13,12 +13,16 @@
 //! Array cells use casacore's axis order (first axis fastest): a visibility cell is
 //! `[ncorr, nchan]`, so a buffer of `n` cells is laid out C-order `[row][chan][corr]`.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::ffi::{c_char, c_int, c_void, CStr, CString};
 use std::fmt;
 use std::path::Path;
 use std::ptr::{self, NonNull};
 
 pub use num_complex::{Complex32, Complex64};
+
+mod rowfile;
 
 /// Raw declarations of the shim (see `include/shim.h` for the contract of each function).
 #[allow(non_camel_case_types)]
@@ -400,22 +404,26 @@ mod sealed {
 /// (`Bool` is a one-byte C++ `bool`, `Complex` is `std::complex<float>` = two `f32`).
 pub trait Element: Copy + Default + sealed::Sealed {
     const DTYPE: c_int;
+    /// Whether a tiled storage manager's file holds this type as its memory bytes (in the
+    /// table's byte order): true for numbers, false for `Bool` (stored one bit per value).
+    const FILE_BYTES: bool;
 }
 
 macro_rules! element {
-    ($t:ty, $d:expr) => {
+    ($t:ty, $d:expr, $file_bytes:expr) => {
         impl sealed::Sealed for $t {}
         impl Element for $t {
             const DTYPE: c_int = $d;
+            const FILE_BYTES: bool = $file_bytes;
         }
     };
 }
-element!(bool, ffi::CCS_BOOL);
-element!(i32, ffi::CCS_INT);
-element!(f32, ffi::CCS_FLOAT);
-element!(f64, ffi::CCS_DOUBLE);
-element!(Complex32, ffi::CCS_COMPLEX);
-element!(Complex64, ffi::CCS_DCOMPLEX);
+element!(bool, ffi::CCS_BOOL, false);
+element!(i32, ffi::CCS_INT, true);
+element!(f32, ffi::CCS_FLOAT, true);
+element!(f64, ffi::CCS_DOUBLE, true);
+element!(Complex32, ffi::CCS_COMPLEX, true);
+element!(Complex64, ffi::CCS_DCOMPLEX, true);
 
 /// Data type of a column or keyword.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -531,6 +539,9 @@ pub struct MsLayout {
 /// concurrent use.
 pub struct Table {
     ptr: NonNull<ffi::ccs_table>,
+    /// Per column and element type, its rows' file where `rowfile` may read them directly
+    /// (`None`: it may not).
+    row_files: RefCell<HashMap<(String, c_int), Option<rowfile::RowFile>>>,
 }
 
 // SAFETY: the shim's table handle owns its casacore::Table; casacore (built with thread support,
@@ -554,7 +565,7 @@ fn path_cstr(path: &Path) -> Result<CString> {
 impl Table {
     fn from_raw(p: *mut ffi::ccs_table) -> Result<Table> {
         NonNull::new(p)
-            .map(|ptr| Table { ptr })
+            .map(|ptr| Table { ptr, row_files: RefCell::default() })
             .ok_or_else(|| CasaError {
                 kind: ErrorKind::Casacore,
                 message: "shim returned a null table".into(),
@@ -615,6 +626,7 @@ impl Table {
     /// Flush (if writable) and close, reporting any error.
     pub fn close(self) -> Result<()> {
         let p = self.raw();
+        drop(self.row_files.take());
         std::mem::forget(self);
         // SAFETY: we own the handle; the shim frees it even on error.
         check(unsafe { ffi::ccs_table_close(p) })
@@ -856,6 +868,9 @@ impl Table {
                 "column {col}: buffer holds {} elements, {nrows} cells of {cell_shape:?} need {expected}",
                 out.len()
             )));
+        }
+        if self.read_rows_direct(col, row0, nrows, cell_shape, out)? {
+            return Ok(());
         }
         let c = cstr(col)?;
         let s = shape_i64(cell_shape);
@@ -1364,5 +1379,76 @@ impl Table {
                 Ok(DataManager { seqnr, dm_type: dm_type.into(), name: name.into(), columns: f.map(str::to_owned).collect() })
             })
             .collect()
+    }
+}
+
+// ---------------------------------------------------------------- direct reads of tiled rows
+
+mod ffi_tiling {
+    use std::os::raw::{c_char, c_int};
+    extern "C" {
+        pub fn ccs_table_column_tiling(
+            t: *const super::ffi::ccs_table,
+            col: *const c_char,
+            out: *mut *mut c_char,
+            len: *mut usize,
+            count: *mut usize,
+        ) -> c_int;
+    }
+}
+
+impl Table {
+    /// casacore's description of how `col` is tiled; `None` when its manager is not tiled.
+    fn column_tiling(&self, col: &str) -> Result<Option<rowfile::Tiling>> {
+        let c = cstr(col)?;
+        let (mut buf, mut len, mut count) = (ptr::null_mut(), 0usize, 0usize);
+        // SAFETY: live handle; buffer ownership passes to take_strings.
+        check(unsafe { ffi_tiling::ccs_table_column_tiling(self.raw(), c.as_ptr(), &mut buf, &mut len, &mut count) })?;
+        // SAFETY: buf/len come from the shim's pack_strings.
+        let lines = unsafe { take_strings(buf, len) };
+        Ok(lines.first().and_then(|l| rowfile::Tiling::parse(l)))
+    }
+
+    /// Whether whole cells of `col`, read as `T`, come straight from the column's file (see
+    /// `rowfile`) rather than through casacore's tile cache.
+    pub fn reads_directly<T: Element>(&self, col: &str) -> Result<bool> {
+        // Written tiles may still be in casacore's cache; also when another handle in this
+        // process opened the same table writable (casacore shares one table object).
+        if !T::FILE_BYTES || !rowfile::enabled() || self.is_writable()? {
+            return Ok(false);
+        }
+        let key = (col.to_owned(), T::DTYPE);
+        if !self.row_files.borrow().contains_key(&key) {
+            let same_type = self.column_info(col).is_ok_and(|i| i.dtype.code() == T::DTYPE);
+            let located = match same_type {
+                true => {
+                    let n_rows = self.n_rows()?;
+                    self.column_tiling(col)?.and_then(|t| rowfile::RowFile::locate(&t, n_rows, std::mem::size_of::<T>()))
+                }
+                false => None,
+            };
+            self.row_files.borrow_mut().insert(key.clone(), located);
+        }
+        Ok(matches!(self.row_files.borrow().get(&key), Some(Some(_))))
+    }
+
+    /// Reads the rows from the column's file when `reads_directly`; `false` when casacore must.
+    fn read_rows_direct<T: Element>(&self, col: &str, row0: usize, nrows: usize, cell_shape: &[usize], out: &mut [T]) -> Result<bool> {
+        if !self.reads_directly::<T>(col)? {
+            return Ok(false);
+        }
+        let files = self.row_files.borrow();
+        let Some(Some(f)) = files.get(&(col.to_owned(), T::DTYPE)) else { return Ok(false) };
+        if !f.serves(row0, nrows, cell_shape) {
+            return Ok(false);
+        }
+        // SAFETY: T is a plain number type (FILE_BYTES), every byte pattern of which is a value;
+        // the slice covers exactly out's memory.
+        let bytes = unsafe { std::slice::from_raw_parts_mut(out.as_mut_ptr() as *mut u8, std::mem::size_of_val(out)) };
+        f.read(row0, bytes).map_err(|e| CasaError {
+            kind: ErrorKind::Casacore,
+            message: format!("column {col}: reading rows {row0}..{} from its file: {e}", row0 + nrows),
+        })?;
+        Ok(true)
     }
 }

@@ -48,6 +48,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <complex>
 #include <cstdlib>
@@ -1232,6 +1233,42 @@ int ccs_table_data_managers(const ccs_table *t, char **out, size_t *len, size_t 
       os << dm.asInt("SEQNR") << '\t' << dm.asString("TYPE") << '\t' << dm.asString("NAME");
       Vector<String> cols = dm.asArrayString("COLUMNS");
       for (const String &c : cols) os << '\t' << c;
+      v.push_back(os.str());
+    }
+    *count = v.size();
+    pack_strings(v, out, len);
+  });
+}
+
+int ccs_table_column_tiling(const ccs_table *t, const char *col, char **out, size_t *len, size_t *count) {
+  return guard([&] {
+    need(col, "col");
+    need(out, "out");
+    need(len, "len");
+    need(count, "count");
+    const Table &tb = tab(t);
+    Record info = tb.dataManagerInfo();
+    std::vector<std::string> v;
+    for (uInt i = 0; i < info.nfields() && v.empty(); i++) {
+      const Record &dm = info.subRecord(i);
+      Vector<String> cols = dm.asArrayString("COLUMNS");
+      if (std::find(cols.begin(), cols.end(), String(col)) == cols.end()) continue;
+      String type = dm.asString("TYPE");
+      if (!type.startsWith("Tiled") || !dm.isDefined("SPEC")) break;
+      const Record &spec = dm.subRecord("SPEC");
+      if (!spec.isDefined("HYPERCUBES")) break;
+      const Record &cubes = spec.subRecord("HYPERCUBES");
+      if (cubes.nfields() == 0) break;
+      const Record &cube = cubes.subRecord(0);
+      auto dims = [](const Vector<Int> &a) {
+        std::ostringstream os;
+        for (size_t k = 0; k < a.size(); k++) os << (k ? "," : "") << a[k];
+        return os.str();
+      };
+      std::ostringstream os;
+      os << type << '\t' << dm.asInt("SEQNR") << '\t' << cubes.nfields() << '\t' << cube.asInt("BucketSize") << '\t'
+         << (tb.endianFormat() == Table::LittleEndian ? 1 : 0) << '\t' << tb.tableName() << '\t'
+         << dims(cube.asArrayInt("CubeShape")) << '\t' << dims(cube.asArrayInt("TileShape"));
       v.push_back(os.str());
     }
     *count = v.size();
