@@ -17,7 +17,7 @@
  *   node benches/calib/chain.mjs [--dir DIR] [--runs N]
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { contimg, median, option, python, root } from '../lib.mjs';
 
@@ -49,7 +49,10 @@ if (!existsSync(withModel)) {
   run(contimg, ['simulate', '--output-dir', input, '--calibrator', '3C286', '--rfi', '--seed', '11', '--json']);
   run(contimg, ['convert', '--input-dir', input, '--output-dir', path.join(dir, 'conv'), '--json']);
   const ms = readdirSync(path.join(dir, 'conv')).find((f) => f.endsWith('.ms'));
-  execFileSync('mv', [path.join(dir, 'conv', ms), pristine]);
+  // `mv` onto an existing directory moves into it: a pristine MS left by an earlier setup would
+  // carry the new one inside it, copied and read with it in every round.
+  rmSync(pristine, { recursive: true, force: true });
+  renameSync(path.join(dir, 'conv', ms), pristine);
   rmSync(input, { recursive: true, force: true });
   fresh(pristine, withModel + '.partial');
   run(contimg, ['calibrate', withModel + '.partial', '--output-dir', path.join(dir, 'model-tables'), '--write-model', '--overwrite', '--json']);
