@@ -2,25 +2,12 @@
 //! wrote, for any row range, with a partly filled last tile; and the reads go through casacore
 //! wherever the file may not hold them (a writable table, unflushed writes, bit-packed FLAG).
 
-use casacore_sys::{Complex32, MsLayout, Table};
+use casacore_sys::{Complex32, Table};
+
+mod common;
 
 const NCHAN: usize = 8;
 const ROWS: usize = 45; // two full tiles of 16 rows and one of 13
-
-fn layout() -> MsLayout {
-    MsLayout {
-        ncorr: 2,
-        nchan: NCHAN,
-        data: true,
-        weight_spectrum: true,
-        model_data: false,
-        corrected_data: false,
-        tile_rows_vis: 16,
-        tile_rows_flag: 64,
-        tile_rows_uvw: 64,
-        tile_rows_weight: 64,
-    }
-}
 
 fn data(seed: f32) -> Vec<Complex32> {
     (0..ROWS * 2 * NCHAN).map(|i| Complex32::new(seed + i as f32, -(i as f32) * 0.5)).collect()
@@ -35,7 +22,7 @@ fn flags() -> Vec<bool> {
 }
 
 fn write_ms(path: &std::path::Path) {
-    let mut t = Table::create_ms(path, &layout()).unwrap();
+    let mut t = Table::create_ms(path, &common::layout(NCHAN, true, 16)).unwrap();
     t.add_rows(ROWS).unwrap();
     t.put_arrays("DATA", 0, ROWS, &[2, NCHAN], &data(0.0)).unwrap();
     t.put_arrays("WEIGHT_SPECTRUM", 0, ROWS, &[2, NCHAN], &weights()).unwrap();

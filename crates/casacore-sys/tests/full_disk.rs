@@ -9,6 +9,8 @@ use std::process::Command;
 
 use casacore_sys::{Complex32, ErrorKind, MsLayout, Table};
 
+mod common;
+
 /// A size-limited tmpfs, unmounted on drop. One at a time: casacore opens files without
 /// O_CLOEXEC, so a `mount` child forked by a parallel test would hold them and make umount busy.
 struct SmallFs {
@@ -61,18 +63,7 @@ impl Drop for SmallFs {
 }
 
 fn layout(nchan: usize) -> MsLayout {
-    MsLayout {
-        ncorr: 2,
-        nchan,
-        data: true,
-        weight_spectrum: true,
-        model_data: false,
-        corrected_data: false,
-        tile_rows_vis: 256,
-        tile_rows_flag: 1024,
-        tile_rows_uvw: 1024,
-        tile_rows_weight: 1024,
-    }
+    common::layout(nchan, true, 256)
 }
 
 /// Writes blocks of DATA until casacore (or the shim) refuses; returns the error.

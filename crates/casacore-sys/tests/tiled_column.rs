@@ -1,29 +1,16 @@
 //! `Table::add_tiled_column_like`: CORRECTED_DATA added to an MS with DATA's cell and tile shape,
 //! readable and writable in row ranges, and refused when it exists or its template does not.
 
-use casacore_sys::{tiled_data_file_seqnr, Complex32, MsLayout, Table};
+use casacore_sys::{tiled_data_file_seqnr, Complex32, Table};
 
-/// An MS layout with DATA (and WEIGHT_SPECTRUM if asked) of `nchan` channels, 2 correlations.
-fn layout(nchan: usize, weight_spectrum: bool) -> MsLayout {
-    MsLayout {
-        ncorr: 2,
-        nchan,
-        data: true,
-        weight_spectrum,
-        model_data: false,
-        corrected_data: false,
-        tile_rows_vis: 16,
-        tile_rows_flag: 64,
-        tile_rows_uvw: 64,
-        tile_rows_weight: 64,
-    }
-}
+mod common;
+use common::layout;
 
 #[test]
 fn corrected_data_is_added_tiled_like_data() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("t.ms");
-    let mut t = Table::create_ms(&path, &layout(8, false)).unwrap();
+    let mut t = Table::create_ms(&path, &layout(8, false, 16)).unwrap();
     t.add_rows(40).unwrap();
     let data: Vec<Complex32> = (0..40 * 16).map(|i| Complex32::new(i as f32, -(i as f32))).collect();
     t.put_arrays("DATA", 0, 40, &[2, 8], &data).unwrap();
@@ -50,7 +37,7 @@ fn corrected_data_is_added_tiled_like_data() {
 fn data_managers_name_each_columns_files() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("t.ms");
-    let mut t = Table::create_ms(&path, &layout(4, true)).unwrap();
+    let mut t = Table::create_ms(&path, &layout(4, true, 16)).unwrap();
     t.add_rows(10).unwrap();
     t.add_tiled_column_like("CORRECTED_DATA", "DATA").unwrap();
     t.flush().unwrap();
