@@ -304,19 +304,14 @@ export function commitMove(m: PreparedMove, overwrite: boolean): MoveResult {
  * (another worker's cleanup once removed a staging directory in the instant between its mkdir
  * and its owner record), and a worker judges only its own host's processes.
  */
-function ownerTag(): string {
-  return `${ownerMark()}-${randomBytes(3).toString('hex')}`;
+export function ownerTag(): string {
+  return `${process.pid}@${thisHost()}-${randomBytes(3).toString('hex')}`;
 }
 
-/** `<pid>@<host>` of this process, as temporary names carry it (other modules' too). */
-export function ownerMark(): string {
-  return `${process.pid}@${thisHost()}`;
-}
-
-/** Whether the process an `ownerMark()` names is gone: never judged for another host's. */
-export function ownerMarkGone(mark: string): boolean {
-  const m = /^(\d+)@([^@/]+)$/.exec(mark);
-  return m !== null && !alive({ pid: Number(m[1]), host: m[2] });
+/** Whether `name` ends in an `ownerTag()` whose process is gone (never judged for another host's). */
+export function ownerTagGone(name: string): boolean {
+  const owner = tagOwner(name);
+  return owner !== undefined && !alive(owner);
 }
 
 /** This host's name as owner marks carry it (safe in a file name). */

@@ -5,12 +5,12 @@
  * without it the directory is kept as a record of exactly what was converted.
  */
 import { constants as fsConstants, readdirSync, rmSync } from 'node:fs';
-import { copyFile, mkdir, mkdtemp, rm, stat, symlink } from 'node:fs/promises';
+import { copyFile, mkdir, rm, stat, symlink } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { SubbandFile } from '../groups.js';
 import { ContimgError } from '../error.js';
-import { ownerMark, ownerMarkGone } from '../convert/staging.js';
+import { ownerTag, ownerTagGone } from '../convert/staging.js';
 
 export interface InputStagingOptions {
   /** Where the temporary directory goes (the scratch dir, else the system temp dir). */
@@ -33,16 +33,15 @@ export interface StagedInputs {
 /** A prefix the converter's own staging clean-up (`contimg-staging-…`) never matches. */
 export const INPUT_STAGING_PREFIX = 'contimg-inputs-';
 
-/** `contimg-inputs-<group>-<pid>@<host>-<mkdtemp's 6 characters>`: whose it is, from its name. */
-const INPUT_STAGING_DIR = /^contimg-inputs-.+-(\d+@[^@/]+)-[A-Za-z0-9]{6}$/;
-
 /** Where the input staging directories go when no base directory is given. */
 export const inputStagingBase = (baseDir: string | undefined): string => baseDir ?? os.tmpdir();
 
 export async function stageInputs(groupId: string, files: SubbandFile[], opts: InputStagingOptions): Promise<StagedInputs> {
   const base = inputStagingBase(opts.baseDir);
   await mkdir(base, { recursive: true });
-  const dir = await mkdtemp(path.join(base, `${INPUT_STAGING_PREFIX}${groupId.replace(/[^A-Za-z0-9_.-]/g, '_')}-${ownerMark()}-`));
+  // `contimg-inputs-<group>-<pid>@<host>-<random>`: the converter's owner tag says whose it is.
+  const dir = path.join(base, `${INPUT_STAGING_PREFIX}${groupId.replace(/[^A-Za-z0-9_.-]/g, '_')}-${ownerTag()}`);
+  await mkdir(dir, { mode: 0o700 });
   const staged = files.map((f) => ({ ...f, path: path.join(dir, path.basename(f.path)) }));
   const originals = new Map(staged.map((s, i) => [s.path, files[i]!.path]));
   let bytesCopied = 0;
@@ -91,8 +90,7 @@ export function cleanAbandonedInputs(base: string): string[] {
   }
   const removed: string[] = [];
   for (const e of entries) {
-    const m = INPUT_STAGING_DIR.exec(e);
-    if (!m || !ownerMarkGone(m[1]!)) continue;
+    if (!e.startsWith(INPUT_STAGING_PREFIX) || !ownerTagGone(e)) continue;
     rmSync(path.join(base, e), { recursive: true, force: true });
     removed.push(path.join(base, e));
   }
