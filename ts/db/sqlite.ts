@@ -36,6 +36,7 @@ export async function openSqlite<DB>(file: string, migrations: Migrations, opts:
   const readonly = opts.readonly ?? false;
   if (file !== ':memory:' && !readonly) mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
   let sqlite = new Database(file, { readonly, fileMustExist: readonly });
+  let db: Kysely<DB>;
   try {
     sqlite.pragma(`busy_timeout = ${opts.busyTimeoutMs ?? 10_000}`);
     if (readonly) {
@@ -51,11 +52,13 @@ export async function openSqlite<DB>(file: string, migrations: Migrations, opts:
       sqlite.pragma('synchronous = NORMAL');
     }
     sqlite.pragma('foreign_keys = ON');
+    db = await kysely<DB>(sqlite);
   } catch (err) {
+    // Not yet Kysely's to close (or its open failed): a handle left open would be closed by the
+    // garbage collector, at any moment.
     sqlite.close();
     throw err;
   }
-  const db = await kysely<DB>(sqlite);
   try {
     await migrate(db, sqlite, migrations, file);
   } catch (err) {
@@ -73,12 +76,7 @@ export async function openSqlite<DB>(file: string, migrations: Migrations, opts:
  */
 async function kysely<DB>(sqlite: Database.Database): Promise<Kysely<DB>> {
   const db = new Kysely<DB>({ dialect: new SqliteDialect({ database: sqlite }) });
-  try {
-    await db.connection().execute(async () => {});
-  } catch (err) {
-    sqlite.close();
-    throw err;
-  }
+  await db.connection().execute(async () => {});
   return db;
 }
 
