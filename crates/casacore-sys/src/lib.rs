@@ -1412,10 +1412,16 @@ impl Table {
     /// Whether whole cells of `col`, read as `T`, come straight from the column's file (see
     /// `rowfile`) rather than through casacore's tile cache.
     pub fn reads_directly<T: Element>(&self, col: &str) -> Result<bool> {
+        Ok(self.with_row_file::<T, _>(col, |_| ())?.is_some())
+    }
+
+    /// `f` of the column's row file when `col` read as `T` may be read from it; `None` when
+    /// casacore must read it. Located once per column and type.
+    fn with_row_file<T: Element, R>(&self, col: &str, f: impl FnOnce(&rowfile::RowFile) -> R) -> Result<Option<R>> {
         // Written tiles may still be in casacore's cache; also when another handle in this
         // process opened the same table writable (casacore shares one table object).
         if !T::FILE_BYTES || !rowfile::enabled() || self.is_writable()? {
-            return Ok(false);
+            return Ok(None);
         }
         let key = (col.to_owned(), T::DTYPE);
         if !self.row_files.borrow().contains_key(&key) {
@@ -1429,26 +1435,26 @@ impl Table {
             };
             self.row_files.borrow_mut().insert(key.clone(), located);
         }
-        Ok(matches!(self.row_files.borrow().get(&key), Some(Some(_))))
+        Ok(self.row_files.borrow().get(&key).and_then(Option::as_ref).map(f))
     }
 
-    /// Reads the rows from the column's file when `reads_directly`; `false` when casacore must.
+    /// Reads the rows from the column's file where it may; `false` when casacore must.
     fn read_rows_direct<T: Element>(&self, col: &str, row0: usize, nrows: usize, cell_shape: &[usize], out: &mut [T]) -> Result<bool> {
-        if !self.reads_directly::<T>(col)? {
-            return Ok(false);
-        }
-        let files = self.row_files.borrow();
-        let Some(Some(f)) = files.get(&(col.to_owned(), T::DTYPE)) else { return Ok(false) };
-        if !f.serves(row0, nrows, cell_shape) {
-            return Ok(false);
-        }
-        // SAFETY: T is a plain number type (FILE_BYTES), every byte pattern of which is a value;
-        // the slice covers exactly out's memory.
-        let bytes = unsafe { std::slice::from_raw_parts_mut(out.as_mut_ptr() as *mut u8, std::mem::size_of_val(out)) };
-        f.read(row0, bytes).map_err(|e| CasaError {
-            kind: ErrorKind::Casacore,
-            message: format!("column {col}: reading rows {row0}..{} from its file: {e}", row0 + nrows),
+        let read = self.with_row_file::<T, _>(col, |f| {
+            if !f.serves(row0, nrows, cell_shape) {
+                return Ok(false);
+            }
+            // SAFETY: T is a plain number type (FILE_BYTES), every byte pattern of which is a
+            // value; the slice covers exactly out's memory.
+            let bytes = unsafe { std::slice::from_raw_parts_mut(out.as_mut_ptr() as *mut u8, std::mem::size_of_val(out)) };
+            f.read(row0, bytes).map(|()| true)
         })?;
-        Ok(true)
+        match read {
+            None => Ok(false),
+            Some(r) => r.map_err(|e| CasaError {
+                kind: ErrorKind::Casacore,
+                message: format!("column {col}: reading rows {row0}..{} from its file: {e}", row0 + nrows),
+            }),
+        }
     }
 }
