@@ -19,7 +19,6 @@ mod error;
 pub mod input_phase;
 pub mod plan;
 mod pols;
-mod writeback;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -267,7 +266,7 @@ fn convert_inner(
         // Consumer (this thread: casacore is not thread-safe): write and checkpoint.
         let mut written = resumed_from_row.unwrap_or(0);
         let mut outcome = Ok(());
-        let mut writeback = writeback::Writeback::new(ms_path);
+        let mut behind = ms::writebehind::WriteBehind::new(ms_path);
         for msg in from_reader.iter() {
             let block = match msg {
                 Ok(b) => b,
@@ -285,7 +284,7 @@ fn convert_inner(
                 break;
             }
             written += rows.len();
-            writeback.kick();
+            behind.kick();
             non_finite += block.non_finite;
             non_finite_nsamples += block.non_finite_nsamples;
             if let Some(cp) = &cfg.checkpoint {

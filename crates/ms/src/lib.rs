@@ -20,6 +20,7 @@ mod error;
 pub mod reader;
 pub mod spec;
 mod tab;
+pub mod writebehind;
 pub mod writer;
 
 pub use casacore_sys::{KeywordValue, MsLayout, Table};
