@@ -6,6 +6,10 @@
 //! weights with calwt) are not copied: they are created at their size with nothing written
 //! (sparse), and the row loop fills every cell. That is a third of a DSA-110 MS that would
 //! otherwise be written twice.
+//!
+//! The rest is copied, and the rewritten columns are written, behind the writer
+//! ([`ms::writebehind`]): the copy's 2–3 GB reach the disk while we work, through a page cache
+//! of bounded size, and the final fsync has little left to wait for.
 
 use std::collections::HashSet;
 use std::fs;
@@ -69,7 +73,7 @@ fn copy_tree(src: &Path, dst: &Path, fresh: &HashSet<u32>, done: &mut u64, total
                 fs::File::create(&d).and_then(|f| f.set_len(len)).map_err(|e| io(&d, "create", e))?;
                 continue;
             }
-            *done += fs::copy(&s, &d).map_err(|e| io(&s, &format!("copy to {}", d.display()), e))?;
+            *done += ms::writebehind::copy_file(&s, &d).map_err(|e| io(&s, &format!("copy to {}", d.display()), e))?;
             progress(*done as usize, total as usize);
         }
     }

@@ -137,12 +137,14 @@ pub fn apply_rows(
     std::thread::scope(|s| {
         s.spawn(move || reader(plan, full_tx, empty_rx));
         let writer = s.spawn(move || -> Result<(), CalibError> {
+            let mut behind = ms::writebehind::WriteBehind::new(out_path);
             for b in done_rx.iter() {
                 if std::env::var("CONTIMG_APPLYCAL_FAULT").is_ok_and(|v| v == "write-error") {
                     // Tests: a write that fails (a full disk, an I/O error) on the writer thread.
                     return Err(CalibError::Io { path: out_path.to_path_buf(), message: "put CORRECTED_DATA: injected write failure".into() });
                 }
                 write_block(plan, out, out_path, &b)?;
+                behind.kick();
                 progress(b.row0 + b.n);
                 // The reader may be gone (it stops after its last block): the buffers are
                 // then simply dropped.
