@@ -28,6 +28,17 @@ pub struct Cell {
     pub n: u32,
 }
 
+/// `n` zero cells. The biggest allocation of a solve (0.7 GB for a full group): one that fails
+/// is an error for the caller, not an abort of the Node process that called it.
+fn zeroed_cells(n: usize) -> Result<Vec<Cell>, CalibError> {
+    let mut cells = Vec::new();
+    cells.try_reserve_exact(n).map_err(|_| {
+        CalibError::InvalidArgument(format!("the accumulator's {n} cells ({:.1} GB) could not be allocated", n as f64 * std::mem::size_of::<Cell>() as f64 / 1e9))
+    })?;
+    cells.resize(n, Cell::default());
+    Ok(cells)
+}
+
 /// How the MS maps onto the accumulator.
 pub struct Layout {
     /// MS ANTENNA rows with cross-correlations, ascending; the compact index is the position.
@@ -95,7 +106,7 @@ pub struct Options<'a> {
 pub fn accumulate(reader: &MsReader, lay: &Layout, model: &SkyModel, opts: Options) -> Result<Accum, CalibError> {
     let n_rows = reader.n_rows();
     let per_int = lay.n_pairs() * lay.n_gchan() * 2;
-    let mut acc = Accum { cells: vec![Cell::default(); lay.intervals.len() * per_int], samples_total: 0, samples_used: 0 };
+    let mut acc = Accum { cells: zeroed_cells(lay.intervals.len() * per_int)?, samples_total: 0, samples_used: 0 };
     let interval_of: HashMap<u64, usize> = lay.intervals.iter().enumerate().flat_map(|(k, ts)| ts.iter().map(move |t| (t.to_bits(), k))).collect();
     let Options { uvrange, block_rows, progress, cancelled, mut model_sink } = opts;
     let block_rows = block_rows.max(1);
@@ -334,4 +345,20 @@ fn block_model(lay: &Layout, model: &SkyModel, block: &RowData) -> Result<Vec<Co
         },
     );
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zeroed_cells_are_default_cells() {
+        assert!(zeroed_cells(0).unwrap().is_empty());
+        let cells = zeroed_cells(100_003).unwrap();
+        assert_eq!(cells.len(), 100_003);
+        let d = Cell::default();
+        assert!(cells.iter().all(|c| c.r == d.r && c.q == d.q && c.s == d.s && c.n == d.n));
+        // An impossible size is an error, not an abort.
+        assert!(zeroed_cells(usize::MAX / 8).is_err());
+    }
 }
