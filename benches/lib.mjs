@@ -3,7 +3,7 @@
  * with its peak memory, medians, sizes on disk, and a simulated group converted once and cached.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -42,9 +42,12 @@ export function cachedGroupMs(dir, simulateArgs) {
   const msDir = path.join(dir, 'ms');
   if (!existsSync(msDir)) {
     rmSync(input, { recursive: true, force: true });
+    // An interrupted setup's output would otherwise be converted into (the group is skipped as
+    // done, or a second MS lands beside the first).
+    rmSync(msDir + '.partial', { recursive: true, force: true });
     execFileSync(contimg, ['simulate', '--output-dir', input, ...simulateArgs, '--json'], { stdio: ['ignore', 'ignore', 'inherit'] });
     execFileSync(contimg, ['convert', '--input-dir', input, '--output-dir', msDir + '.partial', '--json'], { stdio: ['ignore', 'ignore', 'inherit'] });
-    execFileSync('mv', [msDir + '.partial', msDir]);
+    renameSync(msDir + '.partial', msDir);
     for (const f of readdirSync(input)) if (f.endsWith('.hdf5')) rmSync(path.join(input, f));
   }
   return { input, ms: path.join(msDir, readdirSync(msDir).find((f) => f.endsWith('.ms'))) };
