@@ -61,7 +61,8 @@ function readAll(files) {
  * The floor: read every input byte, write as many bytes as the MS holds to the same file
  * system, and fsync them — the durability every side of this benchmark provides. Two ways:
  * through the page cache, then fsync (what a plain program does), and with direct I/O
- * (`dd oflag=direct`: the disk's own write speed, no page cache at all). On a VM whose host
+ * (`dd oflag=direct`, rounded up to whole 16 MiB blocks: the disk's own write speed, no page
+ * cache at all). On a VM whose host
  * takes back free memory the first pays a host fault for every page cache page it takes, and
  * contimg, which writes behind itself through a small page cache (`ms::writebehind`), beats
  * it; the second is the floor that no writer can beat.

@@ -8,7 +8,6 @@ use std::path::Path;
 /// fsyncs every file and directory of a tree, children before their directory. An error names
 /// the file or directory that failed.
 pub fn sync_tree(dir: &Path) -> io::Result<()> {
-    let named = |p: &Path, what: &str, e: io::Error| io::Error::new(e.kind(), format!("{what} {}: {e}", p.display()));
     for e in fs::read_dir(dir).map_err(|e| named(dir, "list", e))? {
         let e = e.map_err(|e| named(dir, "list", e))?;
         let path = e.path();
@@ -19,4 +18,9 @@ pub fn sync_tree(dir: &Path) -> io::Result<()> {
         }
     }
     File::open(dir).and_then(|f| f.sync_all()).map_err(|e| named(dir, "fsync directory", e))
+}
+
+/// `e`, its message prefixed with what was being done to which path.
+pub(crate) fn named(p: &Path, what: &str, e: io::Error) -> io::Error {
+    io::Error::new(e.kind(), format!("{what} {}: {e}", p.display()))
 }

@@ -28,6 +28,8 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
+use crate::durable::named;
+
 /// Files smaller than this are left to the final fsync: the bulk of a table is a few big
 /// storage-manager files, and opening every small one after each block would cost more than it
 /// saves.
@@ -97,11 +99,10 @@ fn behind(_f: &File) {}
 /// streamed in chunks and written out behind the copy, as above. Not fsynced: the caller's
 /// final sync of the tree does that (and, after the copy, has nothing left to wait for).
 pub fn copy_file(src: &Path, dst: &Path) -> io::Result<u64> {
-    let named = |p: &Path, what: &str, e: io::Error| io::Error::new(e.kind(), format!("{what} {}: {e}", p.display()));
     let from = File::open(src).map_err(|e| named(src, "open", e))?;
     let len = from.metadata().map_err(|e| named(src, "stat", e))?.len();
     let to = std::fs::OpenOptions::new().write(true).create_new(true).open(dst).map_err(|e| named(dst, "create", e))?;
-    if clone(&from, &to) {
+    if reflink(&from, &to) {
         return Ok(len);
     }
     let mut buf = vec![0u8; COPY_CHUNK.min(len as usize).max(1)];
@@ -118,7 +119,7 @@ pub fn copy_file(src: &Path, dst: &Path) -> io::Result<u64> {
 
 /// A copy-on-write clone of the whole file (FICLONE); false where the file system has none.
 #[cfg(target_os = "linux")]
-fn clone(from: &File, to: &File) -> bool {
+fn reflink(from: &File, to: &File) -> bool {
     use std::os::fd::AsRawFd;
     // FICLONE = _IOW(0x94, 9, int)
     const FICLONE: libc::c_ulong = 0x4004_9409;
@@ -127,7 +128,7 @@ fn clone(from: &File, to: &File) -> bool {
 }
 
 #[cfg(not(target_os = "linux"))]
-fn clone(_from: &File, _to: &File) -> bool {
+fn reflink(_from: &File, _to: &File) -> bool {
     false
 }
 

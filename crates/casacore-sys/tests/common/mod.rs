@@ -12,7 +12,7 @@ pub fn layout(nchan: usize, weight_spectrum: bool, tile_rows_vis: usize) -> MsLa
         weight_spectrum,
         model_data: false,
         corrected_data: false,
-        tile_rows_vis: tile_rows_vis,
+        tile_rows_vis,
         tile_rows_flag: 4 * tile_rows_vis,
         tile_rows_uvw: 4 * tile_rows_vis,
         tile_rows_weight: 4 * tile_rows_vis,
