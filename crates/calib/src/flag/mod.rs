@@ -94,9 +94,14 @@ impl FlagConfig {
             antenna_noise_ratio: 1.5,
             dry_run: false,
             force: false,
-            block_bytes: 64 << 20,
+            block_bytes: block_bytes_default(),
         }
     }
+}
+
+/// `CONTIMG_FLAG_BLOCK_BYTES` overrides the default block size (tests and benches).
+fn block_bytes_default() -> usize {
+    std::env::var("CONTIMG_FLAG_BLOCK_BYTES").ok().and_then(|v| v.parse().ok()).filter(|&b| b > 0).unwrap_or(64 << 20)
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
