@@ -1,7 +1,8 @@
 //! The MS as per-baseline time–frequency planes: DATA is read once, in blocks of rows, and
 //! reduced to one amplitude per (baseline, time, channel) — the mean of the correlations'
-//! amplitudes (interference hits them alike; the flags apply to all) — with the existing FLAG
-//! kept per correlation to be OR-ed into the result. The spectral windows of a baseline are
+//! amplitudes (interference hits them alike; the flags apply to all) — with the number of
+//! correlations the existing FLAG flags in each (the FLAG itself is read again when the result
+//! is OR-ed into it: a full group's would be 0.17 GB more memory to fault in). The spectral windows of a baseline are
 //! joined into one plane, channels in ascending frequency (so the 16-subband layout gives the
 //! same 768-channel planes as the single window).
 
@@ -71,11 +72,12 @@ impl Layout {
     }
 }
 
-/// The planes: `amp[(baseline * n_time + time) * n_chan + chan]`; `flag` the same with the
-/// correlation innermost; `present[baseline * n_time + time]` whether a row holds that cell.
+/// The planes: `amp[(baseline * n_time + time) * n_chan + chan]`; `orig` the same, how many
+/// correlations FLAG flags there (all of them where no row holds the cell);
+/// `present[baseline * n_time + time]` whether a row holds that cell.
 pub struct Planes {
     pub amp: Vec<f32>,
-    pub flag: Vec<bool>,
+    pub orig: Vec<u8>,
     pub present: Vec<bool>,
 }
 
@@ -157,7 +159,7 @@ pub fn read_planes(
     let (n_chan, n_corr, n_time, row_chans) = (lay.n_chan, lay.n_corr, lay.n_time(), lay.row_chans);
     let n_cells = lay.baselines.len() * n_time;
     let mut amp = vec![0.0f32; n_cells * n_chan];
-    let mut flag = vec![true; n_cells * n_chan * n_corr];
+    let mut orig = vec![n_corr as u8; n_cells * n_chan];
     let mut present = vec![false; n_cells];
     let t = reader.main_table();
     let cell = [n_corr, row_chans];
@@ -172,7 +174,7 @@ pub fn read_planes(
     // Rows of one block go to distinct cells: scattered through raw pointers in parallel, on
     // a scoped thread while this one reads the next block (casacore's reads are serial).
     let amp_ptr = SyncPtr(amp.as_mut_ptr());
-    let flag_ptr = SyncPtr(flag.as_mut_ptr());
+    let orig_ptr = SyncPtr(orig.as_mut_ptr());
     let scatter = |row0: usize, n: usize, data: &[Complex32], fl: &[bool]| {
         (0..n).into_par_iter().for_each(|i| {
             let c = lay.row_cell[row0 + i];
@@ -187,7 +189,7 @@ pub fn read_planes(
                 // indices are within the vectors' lengths.
                 unsafe {
                     *amp_ptr.get().add(c * n_chan + g) = s / n_corr as f32;
-                    std::ptr::copy_nonoverlapping(f[ch * n_corr..].as_ptr(), flag_ptr.get().add((c * n_chan + g) * n_corr), n_corr);
+                    *orig_ptr.get().add(c * n_chan + g) = f[ch * n_corr..(ch + 1) * n_corr].iter().filter(|&&x| x).count() as u8;
                 }
             }
         });
@@ -213,7 +215,7 @@ pub fn read_planes(
         current = next.transpose()?;
         spare = (data, fl);
     }
-    Ok(Planes { amp, flag, present })
+    Ok(Planes { amp, orig, present })
 }
 
 #[derive(Clone, Copy)]
@@ -227,38 +229,39 @@ impl<T> SyncPtr<T> {
     }
 }
 
-/// Writes the flags back row by row (same blocks), into `table` (the staged copy).
+/// ORs the cell mask into FLAG of `table` (the staged copy, which holds the original FLAG),
+/// `block_rows` rows at a time: a flagged cell is flagged in every correlation, and the rest
+/// of FLAG is kept as it was. Returns FLAG_ROW: rows flagged in every channel.
 pub fn write_flags(
     table: &mut Table,
     path: &Path,
     lay: &Layout,
-    flag: &[bool],
+    mask: &[bool],
     block_rows: usize,
     progress: &(dyn Fn(usize, usize) + Sync),
-) -> Result<(), CalibError> {
+) -> Result<Vec<bool>, CalibError> {
     let cell = [lay.n_corr, lay.row_chans];
+    let per_row = lay.n_corr * lay.row_chans;
+    let io = |what: &str, e: casacore_sys::CasaError| CalibError::Io { path: path.to_path_buf(), message: format!("{what} FLAG: {}", e.message) };
     let mut buf: Vec<bool> = Vec::new();
+    let mut flag_row = Vec::with_capacity(lay.n_rows);
     let mut row0 = 0;
     while row0 < lay.n_rows {
         let n = block_rows.min(lay.n_rows - row0);
-        buf.clear();
-        for i in 0..n {
-            buf.extend(row_flags(lay, flag, row0 + i));
+        buf.resize(n * per_row, false);
+        table.get_arrays_into("FLAG", row0, n, &cell, &mut buf).map_err(|e| io("read", e))?;
+        for (i, row) in buf.chunks_mut(per_row).enumerate() {
+            let (c, chans) = (lay.row_cell[row0 + i], &lay.ddid_chans[lay.row_ddid[row0 + i]]);
+            for (ch, &g) in chans.iter().enumerate() {
+                if mask[c * lay.n_chan + g] {
+                    row[ch * lay.n_corr..(ch + 1) * lay.n_corr].fill(true);
+                }
+            }
+            flag_row.push(row.iter().all(|&f| f));
         }
-        table
-            .put_arrays("FLAG", row0, n, &cell, &buf)
-            .map_err(|e| CalibError::Io { path: path.to_path_buf(), message: format!("write FLAG: {}", e.message) })?;
+        table.put_arrays("FLAG", row0, n, &cell, &buf).map_err(|e| io("write", e))?;
         row0 += n;
         progress(row0, lay.n_rows);
     }
-    Ok(())
-}
-
-/// The FLAG cell of MAIN row `row`, from the planes.
-pub fn row_flags<'a>(lay: &'a Layout, flag: &'a [bool], row: usize) -> impl Iterator<Item = bool> + 'a {
-    let (c, n_corr) = (lay.row_cell[row], lay.n_corr);
-    lay.ddid_chans[lay.row_ddid[row]].iter().flat_map(move |&g| {
-        let o = (c * lay.n_chan + g) * n_corr;
-        flag[o..o + n_corr].iter().copied()
-    })
+    Ok(flag_row)
 }

@@ -26,7 +26,7 @@ use rayon::prelude::*;
 
 use crate::CalibError;
 use layout::{Layout, Planes};
-use stats::{across_baselines, noisy, per_antenna, per_channel};
+use stats::{across_baselines, noisy, per_antenna, per_channel, Counts};
 use sumthreshold::{background, robust_sigma, sir, sum_threshold, thresholds, Shape};
 
 #[derive(Debug, Clone)]
@@ -228,22 +228,22 @@ pub fn flag(
     let read_seconds = t0.elapsed().as_secs_f64();
     let t1 = Instant::now();
 
-    let Planes { mut amp, mut flag, present } = planes;
+    let Planes { mut amp, orig, present } = planes;
     let (n_time, n_chan, n_corr) = (lay.n_time(), lay.n_chan, lay.n_corr);
     let per_cell = n_chan * n_corr;
-    let orig_count: Vec<u8> = flag.par_chunks(n_corr).map(|c| c.iter().filter(|&&f| f).count() as u8).collect();
-    let mut st = State { lay: &lay, present: &present, mask: orig_count.iter().map(|&c| c as usize == n_corr).collect(), orig_count };
+    let mut st = State { lay: &lay, present: &present, mask: orig.par_iter().map(|&c| c as usize == n_corr).collect(), orig_count: orig };
     let samples = present.iter().filter(|&&p| p).count() * per_cell;
     let frac = |n: usize| n as f64 / samples.max(1) as f64;
     let flagged_before = st.flagged();
+    let as_read = Counts { orig: &st.orig_count, mask: None, n_corr };
     if already_flagged {
         // Nothing to compute or write: the summary of FLAG as found, before = after.
-        let now = FlagCounts { flagged: flagged_before, per_antenna: per_antenna(&lay, &present, &flag), per_channel: per_channel(&lay, &present, &flag) };
+        let now = FlagCounts { flagged: flagged_before, per_antenna: per_antenna(&lay, &present, as_read), per_channel: per_channel(&lay, &present, as_read) };
         let times = Timings { read_seconds, flag_seconds: 0.0, write_seconds: 0.0, started: t0 };
         return Ok(summarise(cfg, &lay, true, samples, now.clone(), now, Vec::new(), Vec::new(), times));
     }
-    let per_antenna_before = per_antenna(&lay, &present, &flag);
-    let per_channel_before = per_channel(&lay, &present, &flag);
+    let per_antenna_before = per_antenna(&lay, &present, as_read);
+    let per_channel_before = per_channel(&lay, &present, as_read);
     let mut steps = Vec::new();
     let mut last = flagged_before;
     let mut step = |name: &'static str, st: &State, t: Instant| {
@@ -287,7 +287,6 @@ pub fn flag(
     let mut noisy_antennas = Vec::new();
     if cfg.rfi && n_time > 0 && n_chan > 0 {
         let shape = Shape { n_time, n_chan };
-        let design = st.mask.clone();
         let ts = Instant::now();
         progress(FlagProgress { stage: "sumthreshold", done: 0, total: lay.baselines.len() });
         let sigmas: Vec<Option<f32>> = amp
@@ -323,19 +322,29 @@ pub fn flag(
         step("antennas", &st, ts);
 
         // SIR widens what only this baseline's SumThreshold found (faint edges of RFI below
-        // its noise); flags by design and those from the statistics across baselines —
-        // which already reach far below one baseline's noise — are not widened.
+        // its noise); flags by design (FLAG as read, quack, band edges) and those from the
+        // statistics across baselines — which already reach far below one baseline's noise —
+        // are not widened. (Autocorrelations have no σ and are skipped; the design flags are
+        // recomputed here rather than kept: a copy of the mask is 86 MB on a full group.)
         let ts = Instant::now();
         if cfg.sir_eta > 0.0 {
+            let edges = lay.edge_channels(cfg.edge_channels);
+            let mut edge = vec![false; n_chan];
+            for &c in edges.iter().filter(|_| cfg.edge_channels > 0) {
+                edge[c] = true;
+            }
+            let quacked = |t: usize| cfg.quack && (t == 0 || t + 1 == n_time);
+            let orig = &st.orig_count;
             st.mask
                 .par_chunks_mut(plane)
-                .zip(design.par_chunks(plane))
+                .zip(orig.par_chunks(plane))
                 .zip(sigmas.par_iter())
-                .for_each(|((m, d), s)| {
+                .for_each(|((m, o), s)| {
                     if s.is_none() {
                         return;
                     }
-                    let mut own: Vec<bool> = m.iter().zip(d).zip(&cells).map(|((&m, &d), &c)| m && !d && !c).collect();
+                    let design = |i: usize| o[i] as usize == n_corr || quacked(i / n_chan) || edge[i % n_chan];
+                    let mut own: Vec<bool> = (0..plane).map(|i| m[i] && !design(i) && !cells[i]).collect();
                     sir(&mut own, shape, cfg.sir_eta);
                     for (m, o) in m.iter_mut().zip(own) {
                         *m |= o;
@@ -347,20 +356,17 @@ pub fn flag(
     drop(amp);
     let flagged_after = st.flagged();
 
-    // The new FLAG: the original OR the cell mask, in every correlation.
-    flag.par_chunks_mut(n_corr).zip(st.mask.par_iter()).for_each(|(f, &m)| {
-        if m {
-            f.fill(true);
-        }
-    });
-    let per_antenna_after = per_antenna(&lay, &present, &flag);
-    let per_channel_after = per_channel(&lay, &present, &flag);
+    // The new FLAG is the original OR the cell mask, in every correlation (made as it is
+    // written).
+    let after = Counts { orig: &st.orig_count, mask: Some(&st.mask), n_corr };
+    let per_antenna_after = per_antenna(&lay, &present, after);
+    let per_channel_after = per_channel(&lay, &present, after);
     let flag_seconds = t1.elapsed().as_secs_f64();
     drop(reader);
 
     let t2 = Instant::now();
     if !cfg.dry_run {
-        write(cfg, &lay, &flag, block_rows, progress)?;
+        write(cfg, &lay, &st.mask, block_rows, progress)?;
     }
     let write_seconds = t2.elapsed().as_secs_f64();
     let before = FlagCounts { flagged: flagged_before, per_antenna: per_antenna_before, per_channel: per_channel_before };
@@ -488,16 +494,15 @@ fn flag_plane(amp: &mut [f32], mask: &mut [bool], shape: Shape, cfg: &FlagConfig
 }
 
 /// FLAG and FLAG_ROW into a staged copy, exchanged with the MS.
-fn write(cfg: &FlagConfig, lay: &Layout, flag: &[bool], block_rows: usize, progress: &(dyn Fn(FlagProgress) + Sync)) -> Result<(), CalibError> {
+fn write(cfg: &FlagConfig, lay: &Layout, mask: &[bool], block_rows: usize, progress: &(dyn Fn(FlagProgress) + Sync)) -> Result<(), CalibError> {
     let staged = swap::Staged::begin(&cfg.ms)?;
     fault_point("staged");
     let path = staged.path().to_path_buf();
     let io = |what: &str, e: casacore_sys::CasaError| CalibError::Io { path: path.clone(), message: format!("{what}: {}", e.message) };
     let mut table = casacore_sys::Table::open(&path, true).map_err(|e| io("open", e))?;
     // FLAG rows of `block_rows` of DATA are 8× smaller: write in bigger blocks.
-    layout::write_flags(&mut table, &path, lay, flag, block_rows * 8, &|d, t| progress(FlagProgress { stage: "write", done: d, total: t }))?;
+    let flag_row = layout::write_flags(&mut table, &path, lay, mask, block_rows * 8, &|d, t| progress(FlagProgress { stage: "write", done: d, total: t }))?;
     if table.has_column("FLAG_ROW").map_err(|e| io("list columns", e))? {
-        let flag_row: Vec<bool> = (0..lay.n_rows).map(|r| layout::row_flags(lay, flag, r).all(|f| f)).collect();
         table.put_scalars("FLAG_ROW", 0, &flag_row).map_err(|e| io("write FLAG_ROW", e))?;
     }
     table

@@ -83,9 +83,34 @@ pub(super) fn noisy(lay: &Layout, sigmas: &[Option<f32>], ratio: f32) -> Vec<usi
     meds.iter().enumerate().filter(|(_, m)| m.is_some_and(|m| m > ratio * array)).map(|(a, _)| a).collect()
 }
 
+/// Flagged samples of each (cell, channel): FLAG's count as read (`orig`), or every
+/// correlation where `mask` flags the cell.
+#[derive(Clone, Copy)]
+pub(super) struct Counts<'a> {
+    pub orig: &'a [u8],
+    pub mask: Option<&'a [bool]>,
+    pub n_corr: usize,
+}
+
+impl Counts<'_> {
+    fn sum(&self, range: std::ops::Range<usize>) -> usize {
+        match self.mask {
+            None => self.orig[range].iter().map(|&o| o as usize).sum(),
+            Some(m) => self.orig[range.clone()].iter().zip(&m[range]).map(|(&o, &m)| if m { self.n_corr } else { o as usize }).sum(),
+        }
+    }
+
+    fn at(&self, i: usize) -> usize {
+        match self.mask {
+            Some(m) if m[i] => self.n_corr,
+            _ => self.orig[i] as usize,
+        }
+    }
+}
+
 /// Flagged fraction per antenna (None for antennas without rows), over its cross- and
 /// auto-correlations.
-pub(super) fn per_antenna(lay: &Layout, present: &[bool], flag: &[bool]) -> Vec<(usize, Option<f64>)> {
+pub(super) fn per_antenna(lay: &Layout, present: &[bool], counts: Counts) -> Vec<(usize, Option<f64>)> {
     let counts: Vec<(usize, usize)> = (0..lay.baselines.len())
         .into_par_iter()
         .map(|b| {
@@ -93,8 +118,8 @@ pub(super) fn per_antenna(lay: &Layout, present: &[bool], flag: &[bool]) -> Vec<
             let f = (0..lay.n_time())
                 .filter(|&t| present[b * lay.n_time() + t])
                 .map(|t| {
-                    let o = (b * lay.n_time() + t) * lay.n_chan * lay.n_corr;
-                    flag[o..o + lay.n_chan * lay.n_corr].iter().filter(|&&x| x).count()
+                    let o = (b * lay.n_time() + t) * lay.n_chan;
+                    counts.sum(o..o + lay.n_chan)
                 })
                 .sum();
             (f, rows * lay.n_chan * lay.n_corr)
@@ -111,22 +136,22 @@ pub(super) fn per_antenna(lay: &Layout, present: &[bool], flag: &[bool]) -> Vec<
 }
 
 /// Flagged fraction per channel over all present rows and correlations.
-pub(super) fn per_channel(lay: &Layout, present: &[bool], flag: &[bool]) -> Vec<f64> {
+pub(super) fn per_channel(lay: &Layout, present: &[bool], counts: Counts) -> Vec<f64> {
     let (n_chan, n_corr) = (lay.n_chan, lay.n_corr);
-    let counts = flag
-        .par_chunks(n_chan * n_corr)
-        .zip(present.par_iter())
+    let sums = present
+        .par_iter()
+        .enumerate()
         .filter(|(_, &p)| p)
         .fold(
             || vec![0usize; n_chan],
-            |mut acc, (f, _)| {
+            |mut acc, (cell, _)| {
                 for (c, a) in acc.iter_mut().enumerate() {
-                    *a += f[c * n_corr..(c + 1) * n_corr].iter().filter(|&&x| x).count();
+                    *a += counts.at(cell * n_chan + c);
                 }
                 acc
             },
         )
         .reduce(|| vec![0usize; n_chan], |a, b| a.iter().zip(&b).map(|(x, y)| x + y).collect());
     let denom = (present.iter().filter(|&&p| p).count() * n_corr).max(1) as f64;
-    counts.into_iter().map(|c| c as f64 / denom).collect()
+    sums.into_iter().map(|c| c as f64 / denom).collect()
 }
