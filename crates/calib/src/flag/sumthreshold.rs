@@ -116,23 +116,50 @@ impl FreqPrefix {
         FreqPrefix { pv: vec![0.0; n], pc: vec![0.0; n], stale: vec![true; shape.n_time] }
     }
 
-    /// The sums of integration `t`, brought up to date with `mask`.
-    fn row(&mut self, values: &[f32], mask: &[bool], shape: Shape, t: usize) -> (&[f32], &[f32]) {
-        let (nc, r) = (shape.n_chan, t * (shape.n_chan + 1)..(t + 1) * (shape.n_chan + 1));
-        if self.stale[t] {
-            let (v, f) = (&values[t * nc..(t + 1) * nc], &mask[t * nc..(t + 1) * nc]);
-            let (pv, pc) = (&mut self.pv[r.clone()], &mut self.pc[r.clone()]);
-            let (mut sv, mut sc) = (0.0f32, 0.0f32);
-            for i in 0..nc {
-                let w = if f[i] { 0.0 } else { 1.0 };
-                sv += w * v[i];
-                sc += w;
-                pv[i + 1] = sv;
-                pc[i + 1] = sc;
+    /// Brings the sums of every stale integration up to date with `mask`. A prefix sum is a
+    /// chain of dependent adds: four integrations are summed in lockstep (eight chains in
+    /// flight), and the weight is a number, not a branch (flags are too irregular to predict).
+    fn refresh(&mut self, values: &[f32], mask: &[bool], shape: Shape) {
+        let nc = shape.n_chan;
+        let stale: Vec<usize> = (0..shape.n_time).filter(|&t| self.stale[t]).collect();
+        for group in stale.chunks(4) {
+            let mut rows: [(&[f32], &[bool], &mut [f32], &mut [f32]); 4] = Default::default();
+            let (mut pv, mut pc) = (&mut self.pv[..], &mut self.pc[..]);
+            let mut base = 0;
+            for (j, &t) in group.iter().enumerate() {
+                // Split off integration t's sums (groups are ascending).
+                let (_, rest_v) = std::mem::take(&mut pv).split_at_mut((t - base) * (nc + 1));
+                let (_, rest_c) = std::mem::take(&mut pc).split_at_mut((t - base) * (nc + 1));
+                let (row_v, rest_v) = rest_v.split_at_mut(nc + 1);
+                let (row_c, rest_c) = rest_c.split_at_mut(nc + 1);
+                rows[j] = (&values[t * nc..(t + 1) * nc], &mask[t * nc..(t + 1) * nc], &mut row_v[1..], &mut row_c[1..]);
+                (pv, pc, base) = (rest_v, rest_c, t + 1);
             }
+            prefix_rows(&mut rows[..group.len()], nc);
+        }
+        for t in stale {
             self.stale[t] = false;
         }
+    }
+
+    /// The sums of integration `t` (current after [`FreqPrefix::refresh`]).
+    fn row(&self, t: usize, nc: usize) -> (&[f32], &[f32]) {
+        let r = t * (nc + 1)..(t + 1) * (nc + 1);
         (&self.pv[r.clone()], &self.pc[r])
+    }
+}
+
+/// Prefix sums of the unflagged values and of their count, of up to four rows in lockstep.
+fn prefix_rows(rows: &mut [(&[f32], &[bool], &mut [f32], &mut [f32])], nc: usize) {
+    let (mut sv, mut sc) = ([0.0f32; 4], [0.0f32; 4]);
+    for i in 0..nc {
+        for (j, (v, f, pv, pc)) in rows.iter_mut().enumerate() {
+            let w = (!f[i]) as u8 as f32;
+            sv[j] += w * v[i];
+            sc[j] += w;
+            pv[i] = sv[j];
+            pc[i] = sc[j];
+        }
     }
 }
 
@@ -143,29 +170,40 @@ fn sum_threshold_freq(values: &[f32], mask: &[bool], out: &mut [bool], shape: Sh
     let nc = shape.n_chan;
     let n_windows = nc + 1 - m;
     let mut hit = vec![0u8; n_windows];
+    pre.refresh(values, mask, shape);
     for t in 0..shape.n_time {
-        let (pv, pc) = pre.row(values, mask, shape, t);
+        let (pv, pc) = pre.row(t, nc);
+        // Equal-length slices indexed alike: the loop vectorises.
+        let (c1, c0, v1, v0) = (&pc[m..m + n_windows], &pc[..n_windows], &pv[m..m + n_windows], &pv[..n_windows]);
         let mut n_hit = 0u32;
-        for (((h, (c1, c0)), v1), v0) in hit.iter_mut().zip(pc[m..].iter().zip(pc)).zip(&pv[m..]).zip(pv) {
-            let c = c1 - c0;
-            let yes = (c > 0.5) & (v1 - v0 > chi * c);
-            *h = yes as u8;
+        for i in 0..n_windows {
+            let c = c1[i] - c0[i];
+            let yes = (c > 0.5) & (v1[i] - v0[i] > chi * c);
+            hit[i] = yes as u8;
             n_hit += yes as u32;
         }
         if n_hit == 0 {
             continue;
         }
-        // Sample i is flagged when a window starting in i+1−m ..= i hit.
-        let mut covering = 0u32;
-        for (i, o) in out[t * nc..(t + 1) * nc].iter_mut().enumerate() {
-            if i < n_windows {
-                covering += hit[i] as u32;
-            }
-            if i >= m {
-                covering -= hit[i - m] as u32;
-            }
-            *o |= covering > 0;
+        mark_windows(&hit, m, &mut out[t * nc..(t + 1) * nc]);
+    }
+}
+
+/// Flags the `m` samples of every window that hit (`hit[i]`: the window starting at i), each
+/// sample once however many windows cover it; hits are few, so zero words are skipped whole.
+fn mark_windows(hit: &[u8], m: usize, out: &mut [bool]) {
+    let mut done = 0; // out[..done] holds every mark of the windows seen so far
+    let mut i = 0;
+    while i < hit.len() {
+        if i + 8 <= hit.len() && u64::from_ne_bytes(hit[i..i + 8].try_into().expect("8 bytes")) == 0 {
+            i += 8;
+            continue;
         }
+        if hit[i] != 0 {
+            out[i.max(done)..i + m].fill(true);
+            done = i + m;
+        }
+        i += 1;
     }
 }
 
@@ -178,7 +216,8 @@ fn sum_threshold_time(values: &[f32], mask: &[bool], out: &mut [bool], shape: Sh
     let mut cnt = vec![0.0f32; nc];
     let add = |sum: &mut [f32], cnt: &mut [f32], t: usize, sign: f32| {
         for ((s, c), (&v, &f)) in sum.iter_mut().zip(cnt.iter_mut()).zip(values[row(t)].iter().zip(&mask[row(t)])) {
-            let w = if f { 0.0 } else { sign };
+            // A number, not a branch: flags are too irregular to predict.
+            let w = (!f) as u8 as f32 * sign;
             *s += w * v;
             *c += w;
         }
@@ -325,16 +364,35 @@ fn box_sum(values: &[f32], out: &mut [f32], shape: Shape, dir: Direction, r: usi
         }
         return;
     }
-    // Freq: per integration, f64 prefix sums (one add per sample in the dependent chain), then
-    // every window's sum as a difference of two of them (independent: it vectorises).
+    // Freq: per integration, f64 prefix sums, then every window's sum as a difference of two
+    // of them (independent: it vectorises). A prefix sum is a chain of dependent adds, so four
+    // integrations are summed in lockstep: four chains in flight, the same sums.
     let nc = shape.n_chan;
-    let mut p = vec![0.0f64; nc + 1];
-    for (row, o) in values.chunks(nc.max(1)).zip(out.chunks_mut(nc.max(1))) {
-        let mut acc = 0.0f64;
-        for (pi, &v) in p[1..].iter_mut().zip(row) {
-            acc += v as f64;
-            *pi = acc;
+    let mut p = vec![0.0f64; 4 * (nc + 1)];
+    let mut pending: Vec<(&[f32], &mut [f32])> = Vec::with_capacity(4);
+    for row in values.chunks(nc.max(1)).zip(out.chunks_mut(nc.max(1))) {
+        pending.push(row);
+        if pending.len() == 4 {
+            box_rows(&mut pending, &mut p, nc, r);
         }
+    }
+    if !pending.is_empty() {
+        box_rows(&mut pending, &mut p, nc, r);
+    }
+}
+
+/// The Freq box sums of up to four integrations (drained from `rows`), their prefix sums
+/// computed in lockstep in `p` (4 × (nc + 1), element 0 of each left at zero).
+fn box_rows(rows: &mut Vec<(&[f32], &mut [f32])>, p: &mut [f64], nc: usize, r: usize) {
+    let mut acc = [0.0f64; 4];
+    for i in 0..nc {
+        for (j, (row, _)) in rows.iter().enumerate() {
+            acc[j] += row[i] as f64;
+            p[j * (nc + 1) + i + 1] = acc[j];
+        }
+    }
+    for (j, (_, o)) in rows.drain(..).enumerate() {
+        let p = &p[j * (nc + 1)..(j + 1) * (nc + 1)];
         // Clamped at both ends; in between, window i is p[i + r + 1] − p[i − r].
         let edge = |i: usize| (p[(i + r + 1).min(nc)] - p[i.saturating_sub(r)]) as f32;
         let (lo, hi) = (r.min(nc), nc.saturating_sub(r + 1).max(r.min(nc)));
@@ -387,16 +445,24 @@ pub fn background(values: &[f32], mask: &[bool], shape: Shape, r_time: usize, r_
 /// A robust standard deviation of the unflagged `values`: 1.4826 × the median absolute
 /// deviation from the median (None when nothing is unflagged).
 pub fn robust_sigma(values: &[f32], mask: &[bool]) -> Option<(f32, f32)> {
-    let mut v: Vec<f32> = values.iter().zip(mask).filter(|(x, &m)| !m && x.is_finite()).map(|(&x, _)| x).collect();
+    // Selected as integer keys that order as `f32::total_cmp` does: an integer comparison is
+    // cheaper than total_cmp's bit twiddling, and the selected element is the same.
+    let key = |x: f32| {
+        let b = x.to_bits();
+        if b >> 31 == 1 { !b } else { b | 0x8000_0000 }
+    };
+    let unkey = |k: u32| f32::from_bits(if k >> 31 == 1 { k & 0x7fff_ffff } else { !k });
+    let mut v: Vec<u32> = values.iter().zip(mask).filter(|(x, &m)| !m && x.is_finite()).map(|(&x, _)| key(x)).collect();
     if v.is_empty() {
         return None;
     }
     let mid = v.len() / 2;
-    let med = *v.select_nth_unstable_by(mid, f32::total_cmp).1;
-    for x in v.iter_mut() {
-        *x = (*x - med).abs();
+    let med = unkey(*v.select_nth_unstable(mid).1);
+    // |x − med| is never negative, and the bits of non-negative floats order as the floats.
+    for k in v.iter_mut() {
+        *k = (unkey(*k) - med).abs().to_bits();
     }
-    let mad = *v.select_nth_unstable_by(mid, f32::total_cmp).1;
+    let mad = f32::from_bits(*v.select_nth_unstable(mid).1);
     Some((med, 1.4826 * mad))
 }
 
@@ -537,6 +603,29 @@ mod tests {
                 let tol = if (22..=38).contains(&c) { 0.05 } else { 1e-3 };
                 assert!((bg[t * 64 + c] - c as f32 * 0.1).abs() < tol, "t {t} c {c}: {}", bg[t * 64 + c]);
             }
+        }
+    }
+
+    #[test]
+    fn robust_sigma_selects_what_total_cmp_selects() {
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        for n in [1usize, 2, 3, 10, 101, 1000] {
+            let mut v: Vec<f32> = (0..n).map(|_| rng.random_range(-5.0..5.0)).collect();
+            v[0] = -0.0;
+            if n > 2 {
+                v[1] = 0.0;
+                v[2] = f32::NAN;
+            }
+            let mask: Vec<bool> = (0..n).map(|i| i % 7 == 3).collect();
+            let mut want: Vec<f32> = v.iter().zip(&mask).filter(|(x, &m)| !m && x.is_finite()).map(|(&x, _)| x).collect();
+            let mid = want.len() / 2;
+            let med = *want.select_nth_unstable_by(mid, f32::total_cmp).1;
+            for x in want.iter_mut() {
+                *x = (*x - med).abs();
+            }
+            let mad = *want.select_nth_unstable_by(mid, f32::total_cmp).1;
+            let (m, s) = robust_sigma(&v, &mask).unwrap();
+            assert_eq!((m.to_bits(), s.to_bits()), (med.to_bits(), (1.4826 * mad).to_bits()), "n {n}");
         }
     }
 
