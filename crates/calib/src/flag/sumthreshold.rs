@@ -1,6 +1,9 @@
 //! The detection algorithms on one time–frequency plane (row-major `[time][chan]`):
 //! a masked smooth background, a robust noise estimate, SumThreshold (Offringa et al. 2010,
 //! MNRAS 405, 155) and the scale-invariant rank operator (Offringa et al. 2012, A&A 539, A95).
+//!
+//! The hot ones are `#[inline(always)]`, so that the AVX2 copy of `flag::flag_plane` compiles
+//! them for AVX2 too.
 
 /// A time–frequency plane of `n_time` rows of `n_chan` samples.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -119,6 +122,7 @@ impl FreqPrefix {
     /// Brings the sums of every stale integration up to date with `mask`. A prefix sum is a
     /// chain of dependent adds: four integrations are summed in lockstep (eight chains in
     /// flight), and the weight is a number, not a branch (flags are too irregular to predict).
+    #[inline(always)]
     fn refresh(&mut self, values: &[f32], mask: &[bool], shape: Shape) {
         let nc = shape.n_chan;
         let stale: Vec<usize> = (0..shape.n_time).filter(|&t| self.stale[t]).collect();
@@ -143,6 +147,7 @@ impl FreqPrefix {
     }
 
     /// The sums of integration `t` (current after [`FreqPrefix::refresh`]).
+    #[inline(always)]
     fn row(&self, t: usize, nc: usize) -> (&[f32], &[f32]) {
         let r = t * (nc + 1)..(t + 1) * (nc + 1);
         (&self.pv[r.clone()], &self.pc[r])
@@ -150,6 +155,7 @@ impl FreqPrefix {
 }
 
 /// Prefix sums of the unflagged values and of their count, of up to four rows in lockstep.
+#[inline(always)]
 fn prefix_rows(rows: &mut [(&[f32], &[bool], &mut [f32], &mut [f32])], nc: usize) {
     let (mut sv, mut sc) = ([0.0f32; 4], [0.0f32; 4]);
     for i in 0..nc {
@@ -166,6 +172,7 @@ fn prefix_rows(rows: &mut [(&[f32], &[bool], &mut [f32], &mut [f32])], nc: usize
 /// The Freq direction of [`sum_threshold_pass`]: per integration, the prefix sums give every
 /// window's mean at once; which windows exceed χ is a branch-free loop (it vectorises), and
 /// only an integration with a hit is marked (a running count of the hits covering a sample).
+#[inline(always)]
 fn sum_threshold_freq(values: &[f32], mask: &[bool], out: &mut [bool], shape: Shape, m: usize, chi: f32, pre: &mut FreqPrefix) {
     let nc = shape.n_chan;
     let n_windows = nc + 1 - m;
@@ -191,6 +198,7 @@ fn sum_threshold_freq(values: &[f32], mask: &[bool], out: &mut [bool], shape: Sh
 
 /// Flags the `m` samples of every window that hit (`hit[i]`: the window starting at i), each
 /// sample once however many windows cover it; hits are few, so zero words are skipped whole.
+#[inline(always)]
 fn mark_windows(hit: &[u8], m: usize, out: &mut [bool]) {
     let mut done = 0; // out[..done] holds every mark of the windows seen so far
     let mut i = 0;
@@ -209,6 +217,7 @@ fn mark_windows(hit: &[u8], m: usize, out: &mut [bool]) {
 
 /// The Time direction of [`sum_threshold_pass`], all channels at once (rows are contiguous,
 /// so the running sums vectorise).
+#[inline(always)]
 fn sum_threshold_time(values: &[f32], mask: &[bool], out: &mut [bool], shape: Shape, m: usize, chi: f32) {
     let (nt, nc) = (shape.n_time, shape.n_chan);
     let row = |t: usize| t * nc..(t + 1) * nc;
@@ -249,6 +258,7 @@ fn sum_threshold_time(values: &[f32], mask: &[bool], out: &mut [bool], shape: Sh
 
 /// SumThreshold over all window lengths in both directions; each length sees the flags of
 /// the shorter ones (so a strong spike does not drag its neighbours over a long window).
+#[inline(always)]
 pub fn sum_threshold(values: &[f32], mask: &mut [bool], shape: Shape, thresholds: &[(usize, f32)]) {
     let mut scratch = mask.to_vec();
     let mut pre = FreqPrefix::new(shape);
@@ -266,6 +276,7 @@ pub fn sum_threshold(values: &[f32], mask: &mut [bool], shape: Shape, thresholds
 
 /// `mask = scratch` (which holds `mask` and the pass's new flags), integration by integration;
 /// the prefix sums of an integration that changed are stale.
+#[inline(always)]
 fn take_new_flags(mask: &mut [bool], scratch: &[bool], shape: Shape, pre: &mut FreqPrefix) {
     let nc = shape.n_chan;
     for ((m, s), stale) in mask.chunks_mut(nc.max(1)).zip(scratch.chunks(nc.max(1))).zip(pre.stale.iter_mut()) {
@@ -345,6 +356,7 @@ pub fn sir(mask: &mut [bool], shape: Shape, eta: f32) {
 }
 
 /// A box sum of half-width `r` along `dir` (prefix sums, so the cost does not depend on r).
+#[inline(always)]
 fn box_sum(values: &[f32], out: &mut [f32], shape: Shape, dir: Direction, r: usize) {
     if dir == Direction::Time {
         // All channels at once: out row t = Σ rows t−r..=t+r (a running sum of rows).
@@ -383,6 +395,7 @@ fn box_sum(values: &[f32], out: &mut [f32], shape: Shape, dir: Direction, r: usi
 
 /// The Freq box sums of up to four integrations (drained from `rows`), their prefix sums
 /// computed in lockstep in `p` (4 × (nc + 1), element 0 of each left at zero).
+#[inline(always)]
 fn box_rows(rows: &mut Vec<(&[f32], &mut [f32])>, p: &mut [f64], nc: usize, r: usize) {
     let mut acc = [0.0f64; 4];
     for i in 0..nc {
@@ -428,6 +441,7 @@ fn box_sum_lanes(values: &[f32], out: &mut [f32], shape: Shape, dir: Direction, 
 /// A smooth background of `values` that ignores flagged samples: a normalized convolution
 /// (smoothed value × weight over smoothed weight) with box filters applied twice in each
 /// direction (a triangle, close to a Gaussian), half-widths `r_time`, `r_chan`.
+#[inline(always)]
 pub fn background(values: &[f32], mask: &[bool], shape: Shape, r_time: usize, r_chan: usize) -> Vec<f32> {
     let n = shape.len();
     let mut w: Vec<f32> = mask.iter().map(|&m| if m { 0.0 } else { 1.0 }).collect();
@@ -444,6 +458,7 @@ pub fn background(values: &[f32], mask: &[bool], shape: Shape, r_time: usize, r_
 
 /// A robust standard deviation of the unflagged `values`: 1.4826 × the median absolute
 /// deviation from the median (None when nothing is unflagged).
+#[inline(always)]
 pub fn robust_sigma(values: &[f32], mask: &[bool]) -> Option<(f32, f32)> {
     // Selected as integer keys that order as `f32::total_cmp` does: an integer comparison is
     // cheaper than total_cmp's bit twiddling, and the selected element is the same.
