@@ -17,3 +17,9 @@ pub mod model;
 pub mod solve;
 
 pub use error::CalibError;
+
+/// Bytes of DATA per block of rows: `default`, or the positive integer in the environment
+/// variable `var` (tests run a small MS through many blocks; benches compare sizes).
+pub(crate) fn block_bytes(var: &str, default: usize) -> usize {
+    std::env::var(var).ok().and_then(|v| v.parse().ok()).filter(|&b| b > 0).unwrap_or(default)
+}

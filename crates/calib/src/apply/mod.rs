@@ -59,7 +59,7 @@ impl ApplyConfig {
 /// 64 MB of DATA per block; tests set `CONTIMG_APPLYCAL_BLOCK_BYTES` to run a small MS through
 /// many blocks (an integration split between blocks, the pipeline's hand-offs).
 fn block_bytes_default() -> usize {
-    std::env::var("CONTIMG_APPLYCAL_BLOCK_BYTES").ok().and_then(|v| v.parse().ok()).filter(|&b| b > 0).unwrap_or(64 << 20)
+    crate::block_bytes("CONTIMG_APPLYCAL_BLOCK_BYTES", 64 << 20)
 }
 
 #[derive(Debug, Clone, serde::Serialize)]

@@ -101,7 +101,7 @@ impl FlagConfig {
 
 /// `CONTIMG_FLAG_BLOCK_BYTES` overrides the default block size (tests and benches).
 fn block_bytes_default() -> usize {
-    std::env::var("CONTIMG_FLAG_BLOCK_BYTES").ok().and_then(|v| v.parse().ok()).filter(|&b| b > 0).unwrap_or(64 << 20)
+    crate::block_bytes("CONTIMG_FLAG_BLOCK_BYTES", 64 << 20)
 }
 
 #[derive(Debug, Clone, serde::Serialize)]

@@ -82,7 +82,7 @@ impl CalibrateConfig {
 
 /// `CONTIMG_CALIBRATE_BLOCK_BYTES` overrides the default block size (tests and benches).
 fn block_bytes_default() -> usize {
-    std::env::var("CONTIMG_CALIBRATE_BLOCK_BYTES").ok().and_then(|v| v.parse().ok()).filter(|&b| b > 0).unwrap_or(32 << 20)
+    crate::block_bytes("CONTIMG_CALIBRATE_BLOCK_BYTES", 32 << 20)
 }
 
 #[derive(Debug, Clone, Serialize)]
