@@ -187,13 +187,8 @@ impl State<'_> {
     /// Samples flagged when cells in `mask` are flagged in every correlation.
     fn flagged(&self) -> usize {
         let n_chan = self.lay.n_chan;
-        let n_corr = self.lay.n_corr;
-        self.mask
-            .par_chunks(n_chan)
-            .zip(self.orig_count.par_chunks(n_chan))
-            .zip(self.present.par_iter())
-            .map(|((m, o), &p)| if !p { 0 } else { m.iter().zip(o).map(|(&m, &o)| if m { n_corr } else { o as usize }).sum() })
-            .sum()
+        let counts = Counts { orig: &self.orig_count, mask: Some(&self.mask), n_corr: self.lay.n_corr };
+        self.present.par_iter().enumerate().filter(|(_, &p)| p).map(|(cell, _)| counts.sum(cell * n_chan..(cell + 1) * n_chan)).sum()
     }
 }
 

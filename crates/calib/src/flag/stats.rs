@@ -93,7 +93,7 @@ pub(super) struct Counts<'a> {
 }
 
 impl Counts<'_> {
-    fn sum(&self, range: std::ops::Range<usize>) -> usize {
+    pub fn sum(&self, range: std::ops::Range<usize>) -> usize {
         match self.mask {
             None => self.orig[range].iter().map(|&o| o as usize).sum(),
             Some(m) => self.orig[range.clone()].iter().zip(&m[range]).map(|(&o, &m)| if m { self.n_corr } else { o as usize }).sum(),
